@@ -1,0 +1,159 @@
+"""The `asr` console command: thin subcommands that parse arguments, call the library and print."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from importlib import resources
+from pathlib import Path
+
+COMMANDS = {
+    "make-corpus": "write a synthetic LibriSpeech-layout corpus spoken by TTS voices (offline smoke data)",
+    "download": "download and extract LibriSpeech or mini_librispeech parts (lhotse, resumable)",
+    "prepare": "turn a LibriSpeech-layout directory into lhotse manifests (recordings, supervisions, cuts)",
+    "compute-cmvn": "compute global log-mel mean/variance statistics from a cuts manifest",
+    "train": "train the acoustic model (Hydra config: `asr train experiment=mini model.num_layers=3 optim=sgd`)",
+    "export": "turn a training checkpoint into a model package (safetensors + YAML + tokens)",
+    "transcribe": "transcribe audio files with a model package",
+    "evaluate": "score a model on a LibriSpeech-layout directory or a cuts manifest (WER, CER, RTF)",
+}
+
+
+def config_dir() -> Path:
+    """conf/ of a source checkout (editable install), else the copy shipped inside the wheel as asr/conf."""
+    shipped = Path(str(resources.files("asr"))) / "conf"
+    repo = Path(__file__).resolve().parent.parent / "conf"
+    return shipped if shipped.is_dir() else repo
+
+
+def cmd_make_corpus(args: argparse.Namespace) -> int:
+    from asr.corpora.synthetic import make_corpus
+
+    corpus = make_corpus(args.root, args.plan, args.seed, args.tarballs, args.num_jobs)
+    print(f"corpus written: {corpus}")
+    return 0
+
+
+def cmd_download(args: argparse.Namespace) -> int:
+    from asr.corpora.librispeech import download_librispeech
+
+    subsets = args.subsets[0] if len(args.subsets) == 1 and args.subsets[0].endswith("librispeech") else args.subsets
+    print(f"downloaded: {download_librispeech(args.target_dir, subsets, args.base_url)}")
+    return 0
+
+
+def cmd_prepare(args: argparse.Namespace) -> int:
+    from asr.corpora.librispeech import prepare_librispeech, summarize
+
+    reports = prepare_librispeech(args.corpus_dir, args.output_dir, args.subsets or None, args.num_jobs)
+    print(summarize(reports))
+    return 0
+
+
+def cmd_compute_cmvn(args: argparse.Namespace) -> int:
+    from asr.data import compute_cmvn, load_cuts
+
+    stats = compute_cmvn(load_cuts(args.cuts))
+    stats.save(args.output)
+    print(f"normalization statistics from {stats.frames} frames: {args.output}")
+    return 0
+
+
+def cmd_train(argv: list[str]) -> int:
+    import hydra
+
+    from asr.training.train import run_training
+
+    sys.argv = ["asr train", *argv]
+    hydra.main(config_path=str(config_dir()), config_name="train", version_base="1.3")(run_training)()
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from asr.package import package_from_checkpoint, save_package
+
+    print(f"model package: {save_package(package_from_checkpoint(args.checkpoint), args.output)}")
+    return 0
+
+
+def cmd_transcribe(args: argparse.Namespace) -> int:
+    from asr.transcribe import run_transcribe
+
+    return run_transcribe(args.model, args.files, as_json=args.json, batch_seconds=args.batch_seconds)
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from asr.evaluate import run_evaluate
+
+    return run_evaluate(args.model, args.data, args.output_dir, subsets=args.subsets, worst=args.worst)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="asr", description="BiLSTM-CTC speech recognition: data, training, "
+                                     "transcription and scoring.")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    p = {name: sub.add_parser(name, help=text, description=text) for name, text in COMMANDS.items()}
+
+    p["make-corpus"].add_argument("root", type=Path, help="output directory (gets LibriSpeech/<subset>/...)")
+    p["make-corpus"].add_argument("--plan", default="mini", choices=["mini", "tiny"],
+                                  help="mini: >= 60 min train, ~8 min dev and test; tiny: seconds, for tests")
+    p["make-corpus"].add_argument("--seed", type=int, default=0)
+    p["make-corpus"].add_argument("--tarballs", action="store_true",
+                                  help="also write <subset>.tar.gz and md5sum.txt as OpenSLR publishes them")
+    p["make-corpus"].add_argument("--num-jobs", type=int, default=2)
+
+    p["download"].add_argument("target_dir", type=Path)
+    p["download"].add_argument("subsets", nargs="*", default=["mini_librispeech"],
+                               help="mini_librispeech, librispeech, or part names (dev-clean ...)")
+    p["download"].add_argument("--base-url", default="http://www.openslr.org/resources", help="mirror URL")
+
+    p["prepare"].add_argument("corpus_dir", type=Path, help="directory holding LibriSpeech/<subset>/ (or the "
+                              "LibriSpeech directory itself)")
+    p["prepare"].add_argument("output_dir", type=Path, help="where the manifests are written")
+    p["prepare"].add_argument("--subsets", nargs="*", help="subset names (default: every subset found)")
+    p["prepare"].add_argument("--num-jobs", type=int, default=2)
+
+    p["compute-cmvn"].add_argument("cuts", type=Path, help="a training cuts manifest (jsonl.gz)")
+    p["compute-cmvn"].add_argument("output", type=Path, help="the statistics file to write (JSON)")
+
+    p["export"].add_argument("checkpoint", type=Path, help="a Lightning checkpoint written by `asr train`")
+    p["export"].add_argument("output", type=Path, help="the package directory to write")
+
+    p["transcribe"].add_argument("model", type=Path, help="a model package directory")
+    p["transcribe"].add_argument("files", nargs="+", type=Path, help="audio files (wav, flac, ogg, mp3; any rate)")
+    p["transcribe"].add_argument("--json", action="store_true", help="one JSON object per line")
+    p["transcribe"].add_argument("--batch-seconds", type=float, default=120.0,
+                                 help="seconds of audio decoded per batch")
+
+    p["evaluate"].add_argument("model", type=Path, help="a model package directory")
+    p["evaluate"].add_argument("data", type=Path, help="a LibriSpeech-layout subset directory or a cuts manifest")
+    p["evaluate"].add_argument("--output-dir", type=Path, default=None,
+                               help="where per-utterance results and the summary go (default: next to the model)")
+    p["evaluate"].add_argument("--subsets", nargs="*", help="subsets, when DATA holds several")
+    p["evaluate"].add_argument("--worst", type=int, default=5, help="how many worst utterances to list")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] == "train":  # Hydra parses its own overrides and sets up logging
+        return cmd_train(argv[1:])
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    if not args.command:
+        parser.print_help()
+        return 2
+    handler = globals()[f"cmd_{args.command.replace('-', '_')}"]
+    try:
+        return handler(args)
+    except (FileNotFoundError, ValueError, RuntimeError) as e:
+        print(f"asr {args.command}: error: {e}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

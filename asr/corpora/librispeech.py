@@ -1,0 +1,129 @@
+"""LibriSpeech-layout corpora -> lhotse manifests, on lhotse's LibriSpeech recipe.
+
+``prepare_librispeech`` here uses lhotse's own per-utterance parser (``lhotse.recipes.librispeech.parse_utterance``)
+and manifest writers, but wraps each utterance so that one unreadable file is a counted skip with a reason instead
+of a crash of the whole preparation (lhotse's ``prepare_librispeech`` raises on the first bad file).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from lhotse import CutSet, RecordingSet, SupervisionSet, fix_manifests, validate_recordings_and_supervisions
+from lhotse.recipes.librispeech import download_librispeech as lhotse_download_librispeech
+from lhotse.recipes.librispeech import parse_utterance
+from tqdm.auto import tqdm
+
+log = logging.getLogger(__name__)
+PREFIX = "librispeech"
+
+
+@dataclass
+class PrepareReport:
+    subset: str
+    utterances: int = 0
+    hours: float = 0.0
+    skipped: dict[str, str] = field(default_factory=dict)  # utterance id -> reason
+
+
+def cuts_path(manifest_dir: str | Path, subset: str) -> Path:
+    return Path(manifest_dir) / f"{PREFIX}_cuts_{subset}.jsonl.gz"
+
+
+def find_subsets(corpus_dir: Path) -> list[str]:
+    return sorted(p.name for p in corpus_dir.iterdir() if p.is_dir() and any(p.rglob("*.trans.txt")))
+
+
+def _parse(subset_dir: Path, line: str) -> tuple[str, object]:
+    utt_id = line.split(maxsplit=1)[0] if line.strip() else "<empty line>"
+    try:
+        if len(line.split(maxsplit=1)) < 2:
+            return utt_id, "no transcript on its line"
+        result = parse_utterance(subset_dir, line, {})
+        if result is None:
+            return utt_id, "audio file missing"
+        recording, segment = result
+        if recording.num_samples == 0 or recording.duration <= 0:
+            return utt_id, "zero-length audio"
+        if recording.num_channels > 1:  # used as mono: the loader averages the channels
+            segment.channel = list(recording.channel_ids)
+        return utt_id, (recording, segment)
+    except Exception as e:  # noqa: BLE001 - any unreadable file is a counted skip with its reason
+        return utt_id, f"unreadable audio: {' '.join(str(e).split())}"  # one line: it goes to a TSV
+
+
+def prepare_librispeech(corpus_dir: str | Path, output_dir: str | Path, subsets: list[str] | None = None,
+                        num_jobs: int = 2) -> list[PrepareReport]:
+    """Write recordings / supervisions / cuts manifests per subset; idempotent (a done-marker per subset)."""
+    corpus_dir, output_dir = Path(corpus_dir), Path(output_dir)
+    if (corpus_dir / "LibriSpeech").is_dir():
+        corpus_dir = corpus_dir / "LibriSpeech"
+    if not corpus_dir.is_dir():
+        raise FileNotFoundError(f"{corpus_dir}: no such corpus directory")
+    subsets = subsets or find_subsets(corpus_dir)
+    if not subsets:
+        raise ValueError(f"{corpus_dir}: no subset with *.trans.txt files found")
+    output_dir.mkdir(parents=True, exist_ok=True)
+    reports = []
+    for subset in subsets:
+        subset_dir = corpus_dir / subset
+        done = output_dir / f".{PREFIX}_{subset}.done"
+        if done.exists():
+            log.info("%s: already prepared, skipping", subset)
+            cuts = CutSet.from_file(cuts_path(output_dir, subset))
+            reports.append(PrepareReport(subset, len(cuts), sum(c.duration for c in cuts) / 3600))
+            continue
+        if not subset_dir.is_dir():
+            raise FileNotFoundError(f"{subset_dir}: no such subset directory")
+        lines = [(line, path) for path in sorted(subset_dir.rglob("*.trans.txt"))
+                 for line in path.read_text(errors="replace").splitlines() if line.strip()]
+        report = PrepareReport(subset)
+        recordings, supervisions = [], []
+        with ThreadPoolExecutor(num_jobs) as ex:
+            results = ex.map(lambda lp: _parse(subset_dir, lp[0]), lines)
+            for utt_id, result in tqdm(results, total=len(lines), desc=f"Preparing {subset}", unit="utt"):
+                if isinstance(result, str):
+                    report.skipped[utt_id] = result
+                    log.warning("%s: skipping %s: %s", subset, utt_id, result)
+                else:
+                    recordings.append(result[0])
+                    supervisions.append(result[1])
+        if not recordings:
+            raise ValueError(f"{subset_dir}: no usable utterance ({len(report.skipped)} skipped)")
+        recording_set, supervision_set = fix_manifests(RecordingSet.from_recordings(recordings),
+                                                       SupervisionSet.from_segments(supervisions))
+        validate_recordings_and_supervisions(recording_set, supervision_set)
+        cuts = CutSet.from_manifests(recordings=recording_set, supervisions=supervision_set)
+        for name, manifest in (("recordings", recording_set), ("supervisions", supervision_set), ("cuts", cuts)):
+            final = output_dir / f"{PREFIX}_{name}_{subset}.jsonl.gz"
+            tmp = final.with_name(final.name.replace(".jsonl.gz", ".tmp.jsonl.gz"))
+            manifest.to_file(tmp)
+            tmp.replace(final)
+        if report.skipped:
+            (output_dir / f"skipped_{subset}.tsv").write_text(
+                "".join(f"{utt}\t{why}\n" for utt, why in sorted(report.skipped.items())))
+        report.utterances = len(cuts)
+        report.hours = sum(c.duration for c in cuts) / 3600
+        done.touch()
+        reports.append(report)
+    return reports
+
+
+def summarize(reports: list[PrepareReport]) -> str:
+    lines = []
+    for r in reports:
+        reasons = Counter(r.skipped.values())
+        skip = f", skipped {len(r.skipped)} ({'; '.join(f'{n}x {why}' for why, n in reasons.items())})" \
+            if r.skipped else ""
+        lines.append(f"{r.subset}: {r.utterances} utterances, {r.hours:.2f} h{skip}")
+    return "\n".join(lines)
+
+
+def download_librispeech(target_dir: str | Path, subsets: str | list[str] = "mini_librispeech",
+                         base_url: str = "http://www.openslr.org/resources") -> Path:
+    """Download and extract LibriSpeech / mini_librispeech parts with lhotse (resumable, done-markers)."""
+    return lhotse_download_librispeech(target_dir, dataset_parts=subsets, base_url=base_url)

@@ -1,0 +1,270 @@
+"""Deterministic synthetic speech corpus in the exact LibriSpeech layout, spoken by Debian's TTS engines.
+
+A *speaker* is one TTS voice configuration (engine, voice, variant, rate, pitch). Train, dev and test subsets get
+disjoint speakers and disjoint sentences. Same plan + seed = byte-identical files (given the same engine versions).
+
+    <root>/LibriSpeech/<subset>/<speaker>/<chapter>/<speaker>-<chapter>-<NNNN>.flac   (16 kHz mono)
+    <root>/LibriSpeech/<subset>/<speaker>/<chapter>/<speaker>-<chapter>.trans.txt
+    <root>/LibriSpeech/SPEAKERS.TXT
+    <root>/<subset>.tar.gz + <root>/md5sum.txt                                       (with ``tarballs=True``)
+    <root>/lm-text.txt: pool sentences not used in dev/test, for language models
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import logging
+import random
+import shutil
+import subprocess
+import tarfile
+import tempfile
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+from tqdm.auto import tqdm
+
+from asr.audio import resample
+
+log = logging.getLogger(__name__)
+SAMPLE_RATE = 16000
+
+ESPEAK_ACCENTS = ("en-us", "en-gb", "en-gb-scotland", "en-gb-x-rp", "en-gb-x-gbclan", "en-gb-x-gbcwmd", "en-029",
+                  "en-us-nyc")
+# espeak-ng variants that still sound like speech (no whisper, croak or robot effects).
+ESPEAK_VARIANTS = ("m1", "m2", "m3", "m4", "m5", "m6", "m7", "f1", "f2", "f3", "f4", "f5", "klatt", "klatt2",
+                   "klatt3", "adam", "anika", "aunty", "belinda", "benjamin", "boris", "caleb", "david", "ed",
+                   "edward", "grandma", "grandpa", "iven", "john", "linda", "max", "michel", "paul", "pedro",
+                   "quincy", "rob", "robert", "steph", "travis", "victor", "zac", "Alex", "Andy", "Annie", "Gene",
+                   "Jacky", "Lee", "Michael", "Mike", "norbert", "shelby", "sandro")
+FLITE_VOICES = ("kal16", "awb", "rms")  # slt is kept out of development data
+FESTIVAL_VOICES = ("kal_diphone", "ked_diphone")
+ENGINE_PACKAGES = {"espeak-ng": "espeak-ng", "flite": "flite",
+                   "text2wave": "festival festvox-kallpc16k festvox-kdlpc16k"}
+
+
+@dataclass(frozen=True)
+class Speaker:
+    id: int
+    engine: str  # espeak | flite | festival
+    voice: str
+    rate: float  # 1.0 = engine default speed; > 1 is faster
+    pitch: float  # 1.0 = engine default pitch
+    sex: str
+
+    @property
+    def name(self) -> str:
+        return f"{self.engine}:{self.voice}:r{self.rate:.2f}:p{self.pitch:.2f}"
+
+
+@dataclass(frozen=True)
+class SubsetPlan:
+    name: str
+    speakers: int
+    chapters_per_speaker: int
+    utterances_per_chapter: int
+
+
+@dataclass(frozen=True)
+class CorpusPlan:
+    subsets: tuple[SubsetPlan, ...]
+    flite_share: float = 0.15
+    festival_share: float = 0.1
+
+
+PLANS = {
+    # >= 60 min of training speech from 32 speakers; dev and test ~8 min each from unseen speakers.
+    "mini": CorpusPlan((SubsetPlan("train-clean-5", 32, 2, 15), SubsetPlan("dev-clean-2", 8, 1, 16),
+                        SubsetPlan("test-clean-2", 8, 1, 16))),
+    # a few seconds of speech per subset, for tests and smoke runs.
+    "tiny": CorpusPlan((SubsetPlan("train-clean-5", 3, 1, 4), SubsetPlan("dev-clean-2", 2, 1, 2),
+                        SubsetPlan("test-clean-2", 2, 1, 2))),
+}
+
+
+def load_sentence_pool() -> list[str]:
+    """The committed pool of normalized public-domain sentences (see tools/build_sentence_pool.py)."""
+    data = resources.files("asr.corpora").joinpath("data/sentences.txt.gz").read_bytes()
+    return [line.split("\t", 1)[1] for line in gzip.decompress(data).decode().splitlines() if "\t" in line]
+
+
+def check_engines(engines: set[str]) -> None:
+    binaries = {"espeak": "espeak-ng", "flite": "flite", "festival": "text2wave"}
+    missing = [binaries[e] for e in sorted(engines) if shutil.which(binaries[e]) is None]
+    if missing:
+        pkgs = " ".join(ENGINE_PACKAGES[m] for m in missing)
+        raise RuntimeError(f"TTS engine(s) not found: {', '.join(missing)}. Install them with: "
+                           f"apt-get install {pkgs}")
+
+
+def make_speakers(plan: CorpusPlan, seed: int) -> dict[str, list[Speaker]]:
+    """Disjoint speaker configurations per subset. Dev/test espeak variants are never heard in training."""
+    rng = random.Random(seed)
+    variants = list(ESPEAK_VARIANTS)
+    rng.shuffle(variants)
+    n_eval = sum(s.speakers for s in plan.subsets[1:])
+    eval_variants, train_variants = variants[:max(1, n_eval // 2)], variants[max(1, n_eval // 2):]
+    used: set[tuple] = set()
+    out, next_id = {}, 100
+    for k, subset in enumerate(plan.subsets):
+        pool_variants = train_variants if k == 0 else eval_variants
+        speakers = []
+        while len(speakers) < subset.speakers:
+            u = rng.random()
+            if u < plan.festival_share:
+                engine, voice = "festival", rng.choice(FESTIVAL_VOICES)
+            elif u < plan.festival_share + plan.flite_share:
+                engine, voice = "flite", rng.choice(FLITE_VOICES)
+            else:
+                engine, voice = "espeak", f"{rng.choice(ESPEAK_ACCENTS)}+{rng.choice(pool_variants)}"
+            rate, pitch = round(rng.uniform(0.85, 1.2), 2), round(rng.uniform(0.8, 1.25), 2)
+            key = (engine, voice, rate, pitch)
+            if key in used:
+                continue
+            used.add(key)
+            sex = "F" if any(voice.endswith(f) for f in ("f1", "f2", "f3", "f4", "f5", "anika", "aunty", "belinda",
+                                                         "grandma", "linda", "steph", "Annie", "shelby")) else "M"
+            speakers.append(Speaker(next_id, engine, voice, rate, pitch, sex))
+            next_id += rng.randint(1, 60)
+        out[subset.name] = speakers
+    return out
+
+
+def synthesize(speaker: Speaker, text: str) -> np.ndarray:
+    """Speak lower-cased ``text`` with one voice configuration; float32 mono at 16 kHz."""
+    spoken = text.lower()
+    with tempfile.TemporaryDirectory() as tmp:
+        wav = Path(tmp) / "out.wav"
+        if speaker.engine == "espeak":
+            cmd = ["espeak-ng", "-v", speaker.voice, "-s", str(round(165 * speaker.rate)),
+                   "-p", str(round(50 * speaker.pitch)), "-w", str(wav), spoken]
+            subprocess.run(cmd, check=True, capture_output=True)
+        elif speaker.engine == "flite":
+            cmd = ["flite", "-voice", speaker.voice, "--setf", f"duration_stretch={1 / speaker.rate:.3f}",
+                   "--setf", f"int_f0_target_mean={round(105 * speaker.pitch)}", "-t", spoken, "-o", str(wav)]
+            subprocess.run(cmd, check=True, capture_output=True)
+        elif speaker.engine == "festival":
+            cmd = ["text2wave", "-eval", f"(voice_{speaker.voice})",
+                   "-eval", f"(Parameter.set 'Duration_Stretch {1 / speaker.rate:.3f})", "-o", str(wav)]
+            subprocess.run(cmd, input=spoken.encode(), check=True, capture_output=True)
+        else:
+            raise ValueError(f"unknown TTS engine {speaker.engine!r}")
+        audio, sr = sf.read(wav, dtype="float32", always_2d=True)
+    audio = resample(audio.mean(axis=1), sr, SAMPLE_RATE)
+    if speaker.engine == "festival" and speaker.pitch != 1.0:  # festival diphones: shift pitch by resampling
+        audio = resample(audio, SAMPLE_RATE, round(SAMPLE_RATE / speaker.pitch))
+    audio = np.concatenate([np.zeros(1600, np.float32), audio, np.zeros(1600, np.float32)])  # 0.1 s pads
+    peak = float(np.abs(audio).max())
+    return (audio * (0.5 / peak) if peak > 0 else audio).astype(np.float32)
+
+
+def _write_flac(path: Path, audio: np.ndarray) -> None:
+    buf = io.BytesIO()
+    sf.write(buf, audio, SAMPLE_RATE, format="FLAC", subtype="PCM_16")
+    tmp = path.with_suffix(".tmp")
+    tmp.write_bytes(buf.getvalue())
+    tmp.replace(path)
+
+
+def _deterministic_tar(tar_path: Path, root: Path, members: list[Path]) -> None:
+    """A gzipped tar with sorted members, zeroed owners and times: the same files give the same bytes."""
+    tmp = tar_path.with_suffix(".tmp")
+    with open(tmp, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0, filename="") as gz, \
+            tarfile.open(fileobj=gz, mode="w", format=tarfile.GNU_FORMAT) as tar:
+        for path in sorted(members):
+            info = tar.gettarinfo(str(path), arcname=str(path.relative_to(root)))
+            info.mtime, info.uid, info.gid, info.uname, info.gname = 0, 0, 0, "", ""
+            info.mode = 0o755 if path.is_dir() else 0o644
+            if path.is_dir():
+                tar.addfile(info)
+            else:
+                with open(path, "rb") as f:
+                    tar.addfile(info, f)
+    tmp.replace(tar_path)
+
+
+def md5sum(path: Path) -> str:
+    h = hashlib.md5()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def make_corpus(root: str | Path, plan: str | CorpusPlan = "mini", seed: int = 0, tarballs: bool = False,
+                num_jobs: int = 2) -> Path:
+    """Write the corpus under ``root``; idempotent (a done-marker per subset). Returns ``root/LibriSpeech``."""
+    plan = PLANS[plan] if isinstance(plan, str) else plan
+    root = Path(root)
+    corpus = root / "LibriSpeech"
+    speakers = make_speakers(plan, seed)
+    check_engines({s.engine for group in speakers.values() for s in group})
+    pool = load_sentence_pool()
+    random.Random(seed).shuffle(pool)
+    need = [s.speakers * s.chapters_per_speaker * s.utterances_per_chapter for s in plan.subsets]
+    if sum(need) > len(pool):
+        raise ValueError(f"the plan needs {sum(need)} sentences, the pool has {len(pool)}")
+    # Evaluation subsets take sentences from the front of the shuffled pool, training after them; the LM text is
+    # everything that no evaluation subset speaks.
+    n_eval = sum(need[1:])
+    starts = [n_eval] + list(np.cumsum([0] + need[1:-1]))
+    corpus.mkdir(parents=True, exist_ok=True)
+    lm_text = root / "lm-text.txt"
+    if not lm_text.exists():
+        tmp = lm_text.with_suffix(".tmp")
+        tmp.write_text("\n".join(pool[n_eval:]) + "\n")
+        tmp.replace(lm_text)
+    lines = [";ID  |SEX| SUBSET           |MINUTES| NAME"]
+    for subset, start in zip(plan.subsets, starts):
+        sentences = iter(pool[int(start):])
+        jobs = []
+        for spk in speakers[subset.name]:
+            for c in range(subset.chapters_per_speaker):
+                chapter = spk.id * 10 + c
+                for u in range(subset.utterances_per_chapter):
+                    jobs.append((spk, chapter, u, next(sentences)))
+        _write_subset(corpus / subset.name, jobs, num_jobs)
+        for spk in speakers[subset.name]:
+            lines.append(f"{spk.id:<5}| {spk.sex} | {subset.name:<16} | 0.00 | {spk.name}")
+    (corpus / "SPEAKERS.TXT").write_text("\n".join(lines) + "\n")
+    if tarballs:
+        sums = []
+        for subset in plan.subsets:
+            tar_path = root / f"{subset.name}.tar.gz"
+            members = [corpus, *[p for p in (corpus / subset.name).rglob("*") if p.name != ".completed"],
+                       corpus / "SPEAKERS.TXT"]
+            if not tar_path.exists():
+                _deterministic_tar(tar_path, root, members)
+            sums.append(f"{md5sum(tar_path)}  {tar_path.name}")
+        (root / "md5sum.txt").write_text("\n".join(sums) + "\n")
+    return corpus
+
+
+def _write_subset(subset_dir: Path, jobs: list[tuple[Speaker, int, int, str]], num_jobs: int) -> None:
+    done = subset_dir / ".completed"
+    if done.exists():
+        log.info("%s already complete, skipping", subset_dir)
+        return
+
+    def one(job: tuple[Speaker, int, int, str]) -> None:
+        spk, chapter, u, text = job
+        path = subset_dir / str(spk.id) / str(chapter) / f"{spk.id}-{chapter}-{u:04d}.flac"
+        if not path.exists():
+            _write_flac(path, synthesize(spk, text))
+
+    for spk, chapter, _, _ in jobs:
+        (subset_dir / str(spk.id) / str(chapter)).mkdir(parents=True, exist_ok=True)
+    with ThreadPoolExecutor(num_jobs) as ex:
+        list(tqdm(ex.map(one, jobs), total=len(jobs), desc=f"Synthesizing {subset_dir.name}", unit="utt"))
+    by_chapter: dict[tuple[int, int], list[str]] = {}
+    for spk, chapter, u, text in jobs:
+        by_chapter.setdefault((spk.id, chapter), []).append(f"{spk.id}-{chapter}-{u:04d} {text}")
+    for (spk_id, chapter), rows in by_chapter.items():
+        (subset_dir / str(spk_id) / str(chapter) / f"{spk_id}-{chapter}.trans.txt").write_text("\n".join(rows) + "\n")
+    done.touch()

@@ -1,0 +1,229 @@
+"""CutSet manifests -> padded batches (log-mel + lengths, tokens + lengths) for training and evaluation."""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Callable, Iterator
+from functools import partial
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import torch
+from lhotse import CutSet
+from lhotse.dataset import DynamicBucketingSampler, SpecAugment
+from lhotse.dataset.cut_transforms import PerturbSpeed
+from torch.utils.data import DataLoader, Dataset
+
+from asr.audio import SAMPLE_RATE
+from asr.features import FeatureConfig, LogMel
+from asr.text import Tokenizer, normalize_text
+
+log = logging.getLogger(__name__)
+
+
+class Batch(NamedTuple):
+    features: torch.Tensor  # (batch, frames, mel)
+    feature_lengths: torch.Tensor  # (batch,)
+    tokens: torch.Tensor  # (batch, max_tokens), padded with 0
+    token_lengths: torch.Tensor  # (batch,)
+    texts: list[str]  # normalized reference texts
+    cut_ids: list[str]
+    skipped: int  # cuts of this batch whose audio could not be loaded
+
+
+def load_cuts(path: str | Path) -> CutSet:
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such manifest (run `asr prepare` first)")
+    try:
+        return CutSet.from_file(path)
+    except Exception as e:  # lhotse raises many kinds on a malformed manifest
+        raise ValueError(f"{path}: not a readable lhotse CutSet manifest ({e})") from e
+
+
+def cut_text(cut: Any) -> str:
+    return normalize_text(" ".join(s.text or "" for s in cut.supervisions))
+
+
+def filter_cuts(cuts: CutSet, tokenizer: Tokenizer, subsampling_factor: int = 1, max_duration: float = 30.0,
+                features: FeatureConfig = FeatureConfig(), name: str = "cuts") -> tuple[CutSet, Counter]:
+    """Keep the cuts a CTC model can learn from; count every skip by reason (nothing is dropped silently)."""
+    kept, skipped = [], Counter()
+    for cut in cuts:
+        text = cut_text(cut)
+        if not text:
+            skipped["empty transcript"] += 1
+            continue
+        bad = tokenizer.unknown_chars(text)
+        if bad:
+            skipped[f"characters outside the token set ({''.join(sorted(bad))})"] += 1
+            log.warning("%s: skipping %s: characters outside the token set %r in %r", name, cut.id,
+                        "".join(sorted(bad)), text)
+            continue
+        if cut.duration > max_duration:
+            skipped[f"longer than {max_duration:g} s"] += 1
+            continue
+        frames = features.num_frames(round(cut.duration * SAMPLE_RATE))
+        out_frames = -(-frames // subsampling_factor)
+        if len(text) > out_frames:
+            skipped["transcript longer than the model's output frames"] += 1
+            continue
+        kept.append(cut)
+    if skipped:
+        log.warning("%s: kept %d cuts, skipped %d: %s", name, len(kept), sum(skipped.values()),
+                    "; ".join(f"{n} {why}" for why, n in skipped.items()))
+    return CutSet.from_cuts(kept), skipped
+
+
+def load_cut_audio(cut: Any) -> torch.Tensor | None:
+    """The cut's audio as 16 kHz mono float32 (channels averaged), or None (logged) if it cannot be used."""
+    try:
+        audio = cut.resample(SAMPLE_RATE).load_audio()  # (channels, samples)
+    except Exception as e:  # noqa: BLE001 - a long run never dies on one bad utterance
+        log.warning("skipping %s: cannot load its audio (%s)", cut.id, e)
+        return None
+    if audio.size == 0:
+        log.warning("skipping %s: zero-length audio", cut.id)
+        return None
+    return torch.from_numpy(audio.mean(axis=0))
+
+
+class AsrDataset(Dataset):
+    """Map-style lhotse dataset: a CutSet (one sampler batch) -> :class:`Batch`."""
+
+    def __init__(self, tokenizer: Tokenizer, features: FeatureConfig = FeatureConfig(),
+                 speed_perturb: list[float] | None = None, spec_augment: dict | None = None):
+        self.tokenizer = tokenizer
+        self.logmel = LogMel(features)
+        self.speed = PerturbSpeed(factors=list(speed_perturb), p=len(speed_perturb) / (len(speed_perturb) + 1)) \
+            if speed_perturb else None
+        self.spec_augment = SpecAugment(**spec_augment) if spec_augment else None
+
+    def __getitem__(self, cuts: CutSet) -> Batch:
+        if self.speed is not None:
+            cuts = self.speed(cuts)
+        waves, texts, ids, skipped = [], [], [], 0
+        for cut in cuts:
+            wave = load_cut_audio(cut)
+            if wave is None:
+                skipped += 1
+                continue
+            waves.append(wave)
+            texts.append(cut_text(cut))
+            ids.append(cut.id)
+        return self.collate(waves, texts, ids, skipped)
+
+    def collate(self, waves: list[torch.Tensor], texts: list[str], ids: list[str], skipped: int = 0) -> Batch:
+        lengths = torch.tensor([len(w) for w in waves], dtype=torch.long)
+        padded = torch.nn.utils.rnn.pad_sequence(waves, batch_first=True) if waves else torch.zeros(0, 1)
+        feats, feat_lens = self.logmel(padded, lengths)  # (batch, frames, mel)
+        if self.spec_augment is not None and len(waves):
+            feats = self.spec_augment(feats)
+        token_ids = [torch.tensor(self.tokenizer.encode(t, normalize=False), dtype=torch.long) for t in texts]
+        tokens = torch.nn.utils.rnn.pad_sequence(token_ids, batch_first=True) if token_ids else torch.zeros(0, 1)
+        token_lens = torch.tensor([len(t) for t in token_ids], dtype=torch.long)
+        return Batch(feats, feat_lens, tokens.long(), token_lens, texts, ids, skipped)
+
+
+class ResumableSampler:
+    """Wraps a lhotse sampler so that an epoch can restart after its first ``skip`` batches (exact resume).
+
+    ``make_sampler`` builds a sampler; lhotse samplers are their own iterators, so counting batches (``len``) and
+    measuring padding use fresh copies and never disturb the one being iterated.
+    """
+
+    def __init__(self, make_sampler: Callable[[], DynamicBucketingSampler]):
+        self.make_sampler = make_sampler
+        self.sampler = make_sampler()
+        self.skip = 0
+        self._len, self._len_epoch = 0, -1
+
+    def set_epoch(self, epoch: int) -> None:
+        if epoch != self.sampler.epoch:
+            self.skip = 0
+        self.sampler.set_epoch(epoch)
+
+    @property
+    def epoch(self) -> int:
+        return self.sampler.epoch
+
+    def epoch_batches(self) -> Iterator[CutSet]:
+        """The batches of the current epoch, from a fresh sampler (metadata only, no audio)."""
+        fresh = self.make_sampler()
+        fresh.set_epoch(self.epoch)
+        return iter(fresh)
+
+    def __iter__(self):
+        it = iter(self.sampler)  # lhotse samplers restart the epoch on every iter(): call it once only
+        for _ in range(self.skip):
+            next(it, None)
+        while (batch := next(it, None)) is not None:
+            yield batch
+
+    def __len__(self) -> int:
+        """Batches in the whole current epoch, skipped ones included (Lightning counts those as done on resume)."""
+        if self._len_epoch != self.epoch:
+            self._len = sum(1 for _ in self.epoch_batches())
+            self._len_epoch = self.epoch
+        return self._len
+
+
+class ResumableLoader(DataLoader):
+    """A DataLoader whose ``state_dict`` (saved by Lightning in checkpoints) is (epoch, batches trained)."""
+
+    def __init__(self, dataset: Dataset, sampler: ResumableSampler, **kwargs: Any):
+        super().__init__(dataset, sampler=sampler, batch_size=None, **kwargs)
+        self.batches_done = 0
+
+    def __iter__(self):
+        self.batches_done = self.sampler.skip
+        return super().__iter__()
+
+    def batch_trained(self) -> None:
+        """Called by the training system at the start of each training batch."""
+        self.batches_done += 1
+
+    def state_dict(self) -> dict[str, int]:
+        return {"epoch": self.sampler.epoch, "batches_done": self.batches_done}
+
+    def load_state_dict(self, state: dict[str, int]) -> None:
+        self.sampler.set_epoch(state["epoch"])
+        self.sampler.skip = state["batches_done"]
+
+
+def make_loader(cuts: CutSet, dataset: AsrDataset, max_duration: float, shuffle: bool, num_buckets: int = 10,
+                seed: int = 0, num_workers: int = 0, drop_last: bool = False, **loader_args: Any) -> ResumableLoader:
+    make_sampler = partial(DynamicBucketingSampler, cuts, max_duration=max_duration, shuffle=shuffle,
+                           num_buckets=num_buckets, seed=seed, drop_last=drop_last)
+    return ResumableLoader(dataset, ResumableSampler(make_sampler), num_workers=num_workers,
+                           persistent_workers=num_workers > 0, **loader_args)
+
+
+def padding_waste(loader: ResumableLoader) -> float:
+    """Share of padded (wasted) audio in one epoch of the loader's batches, from the manifest durations only."""
+    real = padded = 0.0
+    for cuts in loader.sampler.epoch_batches():
+        durations = [c.duration for c in cuts]
+        real += sum(durations)
+        padded += max(durations, default=0.0) * len(durations)
+    return 1 - real / padded if padded else 0.0
+
+
+def compute_cmvn(cuts: CutSet, features: FeatureConfig = FeatureConfig(), max_duration: float = 200.0):
+    """Global mean/std of the log-mel features of ``cuts`` (a progress bar; unloadable cuts are skipped)."""
+    from lhotse.dataset import SimpleCutSampler
+    from tqdm.auto import tqdm
+
+    from asr.features import StatsAccumulator
+
+    dataset = AsrDataset(Tokenizer(), features)
+    acc = StatsAccumulator(features.n_mels)
+    sampler = SimpleCutSampler(cuts, max_duration=max_duration, world_size=1, rank=0)
+    for batch_cuts in tqdm(sampler, desc="Normalization stats", unit="batch"):
+        waves = [w for w in map(load_cut_audio, batch_cuts) if w is not None]
+        if waves:
+            lengths = torch.tensor([len(w) for w in waves])
+            feats, frames = dataset.logmel(torch.nn.utils.rnn.pad_sequence(waves, batch_first=True), lengths)
+            acc.add(feats, frames)
+    return acc.result()

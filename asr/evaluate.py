@@ -1,0 +1,102 @@
+"""`asr evaluate`: WER/CER with jiwer on a test set, per-utterance results, the worst utterances, RTF."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from lhotse import CutSet
+
+from asr.corpora.librispeech import cuts_path, find_subsets, prepare_librispeech
+from asr.data import cut_text, load_cut_audio, load_cuts
+from asr.scoring import ErrorCounts, char_errors, word_errors
+from asr.transcribe import load_model
+
+
+@dataclass
+class EvalResult:
+    name: str
+    utterances: int
+    skipped: int
+    wer: float
+    cer: float
+    words: ErrorCounts
+    chars: ErrorCounts
+    audio_seconds: float
+    decode_seconds: float
+
+    @property
+    def rtf(self) -> float:
+        return self.decode_seconds / max(self.audio_seconds, 1e-9)
+
+
+def load_eval_cuts(data: Path, subsets: list[str] | None = None) -> dict[str, CutSet]:
+    """A cuts manifest, a LibriSpeech subset directory, or a directory holding subsets -> {name: cuts}."""
+    data = Path(data)
+    if data.is_file():
+        return {data.name.removesuffix(".jsonl.gz").removeprefix("librispeech_cuts_"): load_cuts(data)}
+    if not data.is_dir():
+        raise FileNotFoundError(f"{data}: no such manifest or directory")
+    if any(data.glob("*.trans.txt")) or any(data.glob("*/*/*.trans.txt")):  # one subset directory
+        corpus_dir, subsets = data.parent, [data.name]
+    else:
+        corpus_dir = data / "LibriSpeech" if (data / "LibriSpeech").is_dir() else data
+        subsets = subsets or find_subsets(corpus_dir)
+    with tempfile.TemporaryDirectory() as tmp:
+        prepare_librispeech(corpus_dir, tmp, subsets)
+        return {s: CutSet.from_cuts(list(CutSet.from_file(cuts_path(tmp, s)))) for s in subsets}
+
+
+def evaluate_cuts(recognizer, cuts: CutSet, name: str, batch_seconds: float = 120.0):
+    waves, refs, ids, skipped = [], [], [], 0
+    for cut in cuts:
+        wave = load_cut_audio(cut)
+        if wave is None:
+            skipped += 1
+            continue
+        waves.append(wave.numpy())
+        refs.append(cut_text(cut))
+        ids.append(cut.id)
+    start = time.perf_counter()
+    hyps = recognizer.decode_batched(waves, batch_seconds)
+    elapsed = time.perf_counter() - start
+    words, chars = word_errors(refs, hyps), char_errors(refs, hyps)
+    rows = []
+    for utt, ref, hyp in zip(ids, refs, hyps):
+        w = word_errors([ref], [hyp])
+        rows.append({"id": utt, "errors": w.errors, "words": w.reference_length, "wer": round(w.rate, 4),
+                     "ref": ref, "hyp": hyp})
+    audio = sum(len(w) for w in waves) / 16000
+    result = EvalResult(name, len(ids), skipped, words.rate, chars.rate, words, chars, audio, elapsed)
+    return result, rows
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(text)
+    tmp.replace(path)
+
+
+def run_evaluate(model: Path, data: Path, output_dir: Path | None = None, subsets: list[str] | None = None,
+                 worst: int = 5) -> int:
+    recognizer = load_model(model)
+    output_dir = Path(output_dir) if output_dir else Path(model) / "eval"
+    output_dir.mkdir(parents=True, exist_ok=True)
+    for name, cuts in load_eval_cuts(data, subsets).items():
+        result, rows = evaluate_cuts(recognizer, cuts, name)
+        _write_atomic(output_dir / f"{name}.per_utt.tsv", "id\terrors\twords\twer\tref\thyp\n" + "".join(
+            f"{r['id']}\t{r['errors']}\t{r['words']}\t{r['wer']}\t{r['ref']}\t{r['hyp']}\n" for r in rows))
+        summary = {**asdict(result), "rtf": result.rtf, "decode": "greedy"}
+        _write_atomic(output_dir / f"{name}.summary.json", json.dumps(summary, indent=2) + "\n")
+        w, c = result.words, result.chars
+        print(f"{name}: WER {100 * result.wer:.2f}% ({w.errors}/{w.reference_length}: {w.substitutions} sub, "
+              f"{w.deletions} del, {w.insertions} ins)  CER {100 * result.cer:.2f}% ({c.errors}/"
+              f"{c.reference_length})  utterances {result.utterances} (skipped {result.skipped})  "
+              f"RTF {result.rtf:.4f}")
+        for r in sorted(rows, key=lambda r: (-r["errors"], r["id"]))[:worst]:
+            print(f"  {r['id']} ({r['errors']} errors)\n    REF: {r['ref']}\n    HYP: {r['hyp']}")
+        print(f"  per-utterance results: {output_dir / (name + '.per_utt.tsv')}")
+    return 0

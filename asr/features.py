@@ -1,0 +1,124 @@
+"""Log-mel features (torch.stft + librosa's mel filterbank) and global mean/variance normalization."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import librosa
+import numpy as np
+import torch
+from torch import nn
+
+from asr.audio import SAMPLE_RATE
+
+
+@dataclass(frozen=True)
+class FeatureConfig:
+    sample_rate: int = SAMPLE_RATE
+    n_mels: int = 80
+    win_length: float = 0.025  # seconds
+    hop_length: float = 0.010  # seconds
+    n_fft: int = 512
+    log_floor: float = 1e-6
+
+    @property
+    def win_samples(self) -> int:
+        return round(self.win_length * self.sample_rate)
+
+    @property
+    def hop_samples(self) -> int:
+        return round(self.hop_length * self.sample_rate)
+
+    def num_frames(self, num_samples: int) -> int:
+        return 1 + num_samples // self.hop_samples
+
+
+class LogMel(nn.Module):
+    """(batch, samples) waveforms + lengths -> (batch, frames, n_mels) log-mel + frame lengths.
+
+    Equal to ``log(librosa.feature.melspectrogram(y, sr, n_fft, hop_length, win_length, n_mels, htk=True,
+    norm=None) + log_floor)`` (hann window, centered frames, zero padding, power 2).
+    """
+
+    def __init__(self, config: FeatureConfig = FeatureConfig()):
+        super().__init__()
+        self.config = config
+        fb = librosa.filters.mel(sr=config.sample_rate, n_fft=config.n_fft, n_mels=config.n_mels, htk=True,
+                                 norm=None)
+        self.register_buffer("mel_fb", torch.from_numpy(fb.T.astype(np.float32)), persistent=False)  # (freq, mel)
+        self.register_buffer("window", torch.hann_window(config.win_samples), persistent=False)
+
+    @torch.no_grad()
+    def forward(self, wave: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        c = self.config
+        spec = torch.stft(wave.float(), n_fft=c.n_fft, hop_length=c.hop_samples, win_length=c.win_samples,
+                          window=self.window, center=True, pad_mode="constant", return_complex=True)
+        power = spec.real.square() + spec.imag.square()  # (batch, freq, frames)
+        mel = torch.matmul(power.transpose(1, 2), self.mel_fb)  # (batch, frames, mel)
+        feats = torch.log(mel + c.log_floor)
+        frame_lengths = 1 + torch.div(lengths, c.hop_samples, rounding_mode="floor")
+        return feats, frame_lengths
+
+
+class GlobalCMVN(nn.Module):
+    """Global mean/variance normalization with stored statistics; padded frames stay zero."""
+
+    def __init__(self, n_mels: int = 80):
+        super().__init__()
+        self.register_buffer("mean", torch.zeros(n_mels))
+        self.register_buffer("std", torch.ones(n_mels))
+
+    def set_stats(self, stats: "CMVNStats") -> None:
+        self.mean.copy_(torch.as_tensor(stats.mean, dtype=torch.float32))
+        self.std.copy_(torch.as_tensor(stats.std, dtype=torch.float32))
+
+    def forward(self, feats: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        mask = torch.arange(feats.shape[1], device=feats.device)[None, :] < lengths[:, None]  # (batch, time)
+        return (feats - self.mean) / self.std * mask.unsqueeze(-1)
+
+
+@dataclass
+class CMVNStats:
+    mean: list[float]
+    std: list[float]
+    frames: int
+
+    def save(self, path: str | Path) -> None:
+        path = Path(path)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(asdict(self)))
+        tmp.replace(path)
+
+    @classmethod
+    def load(cls, path: str | Path) -> "CMVNStats":
+        try:
+            d = json.loads(Path(path).read_text())
+            return cls(mean=[float(x) for x in d["mean"]], std=[float(x) for x in d["std"]], frames=int(d["frames"]))
+        except (OSError, ValueError, KeyError, TypeError) as e:
+            raise ValueError(f"{path}: not a valid normalization-stats file ({e})") from e
+
+
+class StatsAccumulator:
+    """Running sums for CMVN in float64."""
+
+    def __init__(self, n_mels: int):
+        self.sum = torch.zeros(n_mels, dtype=torch.float64)
+        self.sumsq = torch.zeros(n_mels, dtype=torch.float64)
+        self.frames = 0
+
+    def add(self, feats: torch.Tensor, lengths: torch.Tensor) -> None:
+        mask = (torch.arange(feats.shape[1])[None, :] < lengths[:, None]).unsqueeze(-1)
+        x = (feats * mask).double()
+        self.sum += x.sum(dim=(0, 1))
+        self.sumsq += x.square().sum(dim=(0, 1))
+        self.frames += int(lengths.sum())
+
+    def result(self) -> CMVNStats:
+        if self.frames == 0:
+            raise ValueError("no frames to compute normalization statistics from")
+        mean = self.sum / self.frames
+        var = (self.sumsq / self.frames - mean.square()).clamp_min(1e-8)
+        return CMVNStats(mean=mean.tolist(), std=[math.sqrt(v) for v in var.tolist()], frames=self.frames)

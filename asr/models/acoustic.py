@@ -1,0 +1,106 @@
+"""The BiLSTM/BiGRU-CTC acoustic model: a plain nn.Module, usable without Lightning."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import torch
+from torch import nn
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+from asr.features import GlobalCMVN
+
+
+@dataclass
+class AcousticConfig:
+    vocab_size: int = 29
+    n_mels: int = 80
+    subsampling: str = "stack"  # stack (frame stacking + linear) | conv (strided 1-D convolution)
+    subsampling_factor: int = 3
+    rnn: str = "lstm"  # lstm | gru
+    num_layers: int = 4
+    hidden_size: int = 256
+    projection_size: int = 0  # > 0: a linear projection (2*hidden -> projection) after every layer (BLSTMP)
+    dropout: float = 0.2
+
+
+class AcousticOutput(NamedTuple):
+    log_probs: torch.Tensor  # (batch, time', vocab)
+    lengths: torch.Tensor  # (batch,)
+
+
+class Subsampling(nn.Module):
+    """Reduce the frame rate by ``factor``: (batch, time, mel) -> (batch, ceil(time / factor), dim)."""
+
+    def __init__(self, kind: str, n_mels: int, factor: int, dim: int):
+        super().__init__()
+        if kind not in ("stack", "conv"):
+            raise ValueError(f"subsampling must be 'stack' or 'conv', got {kind!r}")
+        if factor < 1:
+            raise ValueError(f"subsampling_factor must be >= 1, got {factor}")
+        self.kind, self.factor = kind, factor
+        if kind == "stack":
+            self.proj = nn.Linear(n_mels * factor, dim)
+        else:
+            self.conv = nn.Conv1d(n_mels, dim, kernel_size=factor, stride=factor)
+        self.act = nn.GELU()
+
+    def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        b, t, f = x.shape
+        pad = (-t) % self.factor
+        if pad:  # zero frames, as in a padded batch: an item's output never depends on its padding
+            x = nn.functional.pad(x, (0, 0, 0, pad))
+        if self.kind == "stack":
+            x = self.proj(x.reshape(b, (t + pad) // self.factor, f * self.factor))
+        else:
+            x = self.conv(x.transpose(1, 2)).transpose(1, 2)  # (batch, time', dim)
+        out_lengths = torch.div(lengths + self.factor - 1, self.factor, rounding_mode="floor")
+        return self.act(x), out_lengths
+
+
+class AcousticModel(nn.Module):
+    """log-mel (batch, time, mel) + lengths -> CTC log-probs (batch, time', vocab) + output lengths."""
+
+    def __init__(self, config: AcousticConfig):
+        super().__init__()
+        if config.rnn not in ("lstm", "gru"):
+            raise ValueError(f"rnn must be 'lstm' or 'gru', got {config.rnn!r}")
+        self.config = config
+        self.normalizer = GlobalCMVN(config.n_mels)
+        self.subsampling = Subsampling(config.subsampling, config.n_mels, config.subsampling_factor,
+                                       config.hidden_size)
+        rnn_cls = nn.LSTM if config.rnn == "lstm" else nn.GRU
+        h, p = config.hidden_size, config.projection_size
+        if p > 0:  # one layer per module with a projection between layers
+            self.rnns = nn.ModuleList(rnn_cls(h if i == 0 else p, h, batch_first=True, bidirectional=True)
+                                      for i in range(config.num_layers))
+            self.projections = nn.ModuleList(nn.Linear(2 * h, p) for _ in range(config.num_layers))
+        else:  # one fused multi-layer module (fastest, and cuDNN on GPU)
+            self.rnns = nn.ModuleList([rnn_cls(h, h, num_layers=config.num_layers, batch_first=True,
+                                               bidirectional=True,
+                                               dropout=config.dropout if config.num_layers > 1 else 0.0)])
+            self.projections = nn.ModuleList()
+        self.dropout = nn.Dropout(config.dropout)
+        self.output = nn.Linear(p if p > 0 else 2 * h, config.vocab_size)
+
+    @property
+    def subsampling_factor(self) -> int:
+        return self.config.subsampling_factor
+
+    def output_lengths(self, num_frames: torch.Tensor) -> torch.Tensor:
+        f = self.config.subsampling_factor
+        return torch.div(num_frames + f - 1, f, rounding_mode="floor")
+
+    def forward(self, feats: torch.Tensor, lengths: torch.Tensor) -> AcousticOutput:
+        x = self.normalizer(feats, lengths)  # (batch, time, mel)
+        x, out_lengths = self.subsampling(x, lengths)  # (batch, time', hidden)
+        x = self.dropout(x)
+        cpu_lengths = out_lengths.cpu()
+        for i, rnn in enumerate(self.rnns):
+            packed = pack_padded_sequence(x, cpu_lengths, batch_first=True, enforce_sorted=False)
+            x, _ = pad_packed_sequence(rnn(packed)[0], batch_first=True, total_length=x.shape[1])  # (b, t', 2h)
+            if self.projections:
+                x = torch.tanh(self.projections[i](self.dropout(x)))
+        logits = self.output(self.dropout(x))  # (batch, time', vocab)
+        return AcousticOutput(torch.log_softmax(logits.float(), dim=-1), out_lengths)

@@ -1,0 +1,123 @@
+"""Model packages: a directory of safetensors weights + YAML config + JSON tokens + JSON stats. Never pickled.
+
+    <dir>/model.safetensors   weights (the normalization statistics are buffers of the model)
+    <dir>/config.yaml         model + features config, and the decoding settings
+    <dir>/tokens.json         the token list (index = model output)
+    <dir>/cmvn.json           the global normalization statistics, readable
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import torch
+import yaml
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+from asr.features import CMVNStats, FeatureConfig
+from asr.models.acoustic import AcousticConfig, AcousticModel
+from asr.text import Tokenizer
+
+FILES = ("model.safetensors", "config.yaml", "tokens.json")
+
+
+@dataclass
+class ModelPackage:
+    model: AcousticModel
+    tokenizer: Tokenizer
+    features: FeatureConfig
+    decode: dict[str, Any] = field(default_factory=dict)
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+def _dataclass_from(cls, d: dict[str, Any], where: str):
+    known = {f.name for f in fields(cls)}
+    unknown = set(d) - known
+    if unknown:
+        raise ValueError(f"{where}: unknown {cls.__name__} keys {sorted(unknown)}")
+    return cls(**d)
+
+
+def save_package(package: ModelPackage, out_dir: str | Path) -> Path:
+    """Write the package atomically: into a temporary sibling directory, then renamed over ``out_dir``."""
+    out_dir = Path(out_dir)
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
+    try:
+        state = {k: v.detach().cpu().contiguous() for k, v in package.model.state_dict().items()}
+        save_file(state, tmp / "model.safetensors")
+        config = {"model": asdict(package.model.config), "features": asdict(package.features),
+                  "decode": package.decode, "meta": package.meta}
+        (tmp / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+        package.tokenizer.save(tmp / "tokens.json")
+        norm = package.model.normalizer
+        CMVNStats(norm.mean.tolist(), norm.std.tolist(), int(package.meta.get("cmvn_frames", 0))).save(
+            tmp / "cmvn.json")
+        if out_dir.exists():
+            old = out_dir.with_name(f".{out_dir.name}.old")
+            shutil.rmtree(old, ignore_errors=True)
+            os.replace(out_dir, old)
+            os.replace(tmp, out_dir)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, out_dir)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return out_dir
+
+
+def load_package(path: str | Path, device: str | torch.device = "cpu") -> ModelPackage:
+    path = Path(path)
+    if not path.is_dir():
+        raise FileNotFoundError(f"{path}: not a model package directory")
+    missing = [f for f in FILES if not (path / f).is_file()]
+    if missing:
+        raise FileNotFoundError(f"{path}: not a model package, missing {', '.join(missing)}")
+    try:
+        config = yaml.safe_load((path / "config.yaml").read_text())
+    except yaml.YAMLError as e:
+        raise ValueError(f"{path / 'config.yaml'}: invalid YAML ({e})") from e
+    if not isinstance(config, dict) or "model" not in config:
+        raise ValueError(f"{path / 'config.yaml'}: no 'model' section")
+    tokenizer = Tokenizer.load(path / "tokens.json")
+    model_cfg = _dataclass_from(AcousticConfig, config["model"], str(path / "config.yaml"))
+    if model_cfg.vocab_size != len(tokenizer):
+        raise ValueError(f"{path}: the model has {model_cfg.vocab_size} outputs but tokens.json has "
+                         f"{len(tokenizer)} tokens")
+    model = AcousticModel(model_cfg)
+    try:
+        state = load_file(path / "model.safetensors", device=str(device))
+    except (SafetensorError, OSError) as e:
+        raise ValueError(f"{path / 'model.safetensors'}: cannot read the weights ({e})") from e
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as e:
+        raise ValueError(f"{path / 'model.safetensors'}: weights do not match config.yaml ({e})") from e
+    model.to(device).eval()
+    features = _dataclass_from(FeatureConfig, config.get("features", {}), str(path / "config.yaml"))
+    return ModelPackage(model, tokenizer, features, config.get("decode") or {}, config.get("meta") or {})
+
+
+def package_from_checkpoint(ckpt_path: str | Path, features: FeatureConfig | None = None) -> ModelPackage:
+    """Rebuild the model of a Lightning checkpoint (loaded with weights_only=True) as a package."""
+    try:
+        ckpt = torch.load(ckpt_path, map_location="cpu", weights_only=True)
+    except Exception as e:  # noqa: BLE001 - torch raises many kinds for a bad file
+        raise ValueError(f"{ckpt_path}: not a readable checkpoint ({e})") from e
+    hp = ckpt.get("hyper_parameters", {})
+    if "model" not in hp or "tokens" not in hp:
+        raise ValueError(f"{ckpt_path}: not an `asr train` checkpoint (no model hyper-parameters)")
+    tokenizer = Tokenizer(hp["tokens"])
+    model = AcousticModel(AcousticConfig(**{**hp["model"], "vocab_size": len(tokenizer)}))
+    prefix = "model."
+    model.load_state_dict({k[len(prefix):]: v for k, v in ckpt["state_dict"].items() if k.startswith(prefix)})
+    model.eval()
+    feats = features or FeatureConfig(**hp.get("features", {}))
+    meta = {"checkpoint": str(ckpt_path), "epoch": ckpt.get("epoch"), "global_step": ckpt.get("global_step")}
+    return ModelPackage(model, tokenizer, feats, {"method": "greedy"}, meta)

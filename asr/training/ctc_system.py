@@ -1,0 +1,91 @@
+"""The Lightning system that trains the acoustic model: CTC loss (fp32), optimizer + schedule, validation WER/CER."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import lightning as L
+import torch
+import torch.nn.functional as F
+
+from asr.data import Batch
+from asr.decoding.greedy import greedy_decode
+from asr.models.acoustic import AcousticConfig, AcousticModel
+from asr.scoring import ErrorCounts, char_errors, word_errors
+from asr.text import Tokenizer
+from asr.training.optim import make_optimizer, make_scheduler
+
+log = logging.getLogger(__name__)
+
+
+class CTCSystem(L.LightningModule):
+    """Owns the loss, the optimizer and decoding for metrics; the model itself is a plain ``AcousticModel``."""
+
+    def __init__(self, model: dict[str, Any], optim: dict[str, Any], tokens: list[str],
+                 features: dict[str, Any] | None = None):
+        super().__init__()
+        self.save_hyperparameters()  # plain dicts and lists only: checkpoints load with weights_only=True
+        self.tokenizer = Tokenizer(tokens)
+        self.model = AcousticModel(AcousticConfig(**{**model, "vocab_size": len(tokens)}))
+        self.optim_cfg = optim
+        self._val_words = ErrorCounts()
+        self._val_chars = ErrorCounts()
+        self._skipped = 0
+        # Optimizer steps of the whole run, for the LR schedule; set by the caller (see ``run_training``). Lightning's
+        # ``estimated_stepping_batches`` would set up the train loader before a checkpoint's loader state is restored.
+        self.total_steps: int | None = None
+
+    def forward(self, features: torch.Tensor, lengths: torch.Tensor):
+        return self.model(features, lengths)
+
+    def ctc_loss(self, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
+        out = self.model(batch.features, batch.feature_lengths)
+        with torch.autocast(device_type=self.device.type, enabled=False):  # CTC in fp32 under mixed precision
+            loss = F.ctc_loss(out.log_probs.float().transpose(0, 1), batch.tokens, out.lengths, batch.token_lengths,
+                              blank=self.tokenizer.blank_id, reduction="sum", zero_infinity=True)
+        return loss / max(1, len(batch.texts)), out
+
+    def on_train_batch_start(self, batch: Batch, batch_idx: int) -> None:
+        loader = self.trainer.train_dataloader
+        if hasattr(loader, "batch_trained"):  # exact mid-epoch resume: count batches the loop really trained on
+            loader.batch_trained()
+
+    def training_step(self, batch: Batch, batch_idx: int):
+        self._skipped += batch.skipped
+        if not batch.texts:
+            return None
+        loss, _ = self.ctc_loss(batch)
+        frames = int(batch.feature_lengths.sum())
+        padded = batch.features.shape[0] * batch.features.shape[1]
+        self.log("train/loss", loss, prog_bar=True, batch_size=len(batch.texts))
+        self.log("train/padding", 1 - frames / max(padded, 1), batch_size=len(batch.texts))
+        self.log("train/utts_skipped", float(self._skipped), reduce_fx="max")
+        self.log("lr", self.trainer.optimizers[0].param_groups[0]["lr"], prog_bar=True)
+        return loss
+
+    def validation_step(self, batch: Batch, batch_idx: int) -> None:
+        if not batch.texts:
+            return
+        loss, out = self.ctc_loss(batch)
+        hyps = greedy_decode(out.log_probs, out.lengths, self.tokenizer)
+        self._val_words = self._val_words + word_errors(batch.texts, hyps)
+        self._val_chars = self._val_chars + char_errors(batch.texts, hyps)
+        self.log("val/loss", loss, batch_size=len(batch.texts), sync_dist=True)
+        if batch_idx == 0 and self.global_rank == 0:
+            log.info("REF: %s\nHYP: %s", batch.texts[0], hyps[0])
+
+    def on_validation_epoch_end(self) -> None:
+        counts = torch.tensor([self._val_words.errors, self._val_words.reference_length, self._val_chars.errors,
+                               self._val_chars.reference_length], dtype=torch.float64, device=self.device)
+        counts = self.trainer.strategy.reduce(counts, reduce_op="sum")  # over ranks
+        wer, cer = (counts[0] / counts[1].clamp_min(1)).item(), (counts[2] / counts[3].clamp_min(1)).item()
+        self.log("val/wer", wer, prog_bar=True)
+        self.log("val/cer", cer, prog_bar=True)
+        self._val_words, self._val_chars = ErrorCounts(), ErrorCounts()
+
+    def configure_optimizers(self):
+        optimizer = make_optimizer(self.model.parameters(), self.optim_cfg)
+        total = self.total_steps or int(self.trainer.estimated_stepping_batches)
+        scheduler = make_scheduler(optimizer, self.optim_cfg, total)
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}

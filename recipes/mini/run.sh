@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# The mini recipe: corpus -> manifests -> normalization stats -> train -> evaluate dev/test -> transcribe a file.
+# Runs offline on the synthetic corpus (TTS voices, LibriSpeech layout) by default; --corpus real downloads the
+# real mini_librispeech (OpenSLR 31) instead where the internet is reachable. Every stage calls `asr` only and
+# leaves a done-marker, so a second run skips finished stages.
+#
+#   bash recipes/mini/run.sh [--stage N] [--stop-stage N] [--data-dir DIR] [--exp-dir DIR]
+#                            [--corpus synthetic|real] [--base-url URL] [--nj N] [-- extra `asr train` overrides]
+set -euo pipefail
+
+stage=0
+stop_stage=100
+data_dir=data/mini
+exp_dir=exp/mini
+corpus=synthetic
+base_url=http://www.openslr.org/resources
+nj=2
+train_overrides=()
+
+usage() { sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --stage) stage=$2; shift 2 ;;
+    --stop-stage) stop_stage=$2; shift 2 ;;
+    --data-dir) data_dir=$2; shift 2 ;;
+    --exp-dir) exp_dir=$2; shift 2 ;;
+    --corpus) corpus=$2; shift 2 ;;
+    --base-url) base_url=$2; shift 2 ;;
+    --nj) nj=$2; shift 2 ;;
+    -h|--help) usage 0 ;;
+    --) shift; train_overrides=("$@"); break ;;
+    *) echo "run.sh: unknown option $1" >&2; usage 2 ;;
+  esac
+done
+case "$corpus" in synthetic|real) ;; *) echo "run.sh: --corpus must be synthetic or real" >&2; exit 2 ;; esac
+
+command -v asr >/dev/null || { echo "run.sh: the 'asr' command is not on PATH (run tools/setup.sh and activate .venv)" >&2; exit 1; }
+mkdir -p "$data_dir" "$exp_dir"
+manifests=$data_dir/manifests
+train_cuts=$manifests/librispeech_cuts_train-clean-5.jsonl.gz
+log() { echo "$(date '+%F %T') [mini] $*"; }
+# run_stage N NAME DONE_DIR: true when stage N is selected and not yet done
+run_stage() {
+  [ "$1" -ge "$stage" ] && [ "$1" -le "$stop_stage" ] || return 1
+  if [ -f "$3/.stage$1.done" ]; then log "stage $1 ($2): done already, skipping"; return 1; fi
+  log "stage $1: $2"
+}
+mark_done() { touch "$2/.stage$1.done"; }
+
+if run_stage 0 "corpus ($corpus)" "$data_dir"; then
+  if [ "$corpus" = real ]; then
+    asr download "$data_dir/corpus" mini_librispeech --base-url "$base_url"
+  else
+    asr make-corpus "$data_dir/corpus" --plan mini --num-jobs "$nj"
+  fi
+  mark_done 0 "$data_dir"
+fi
+
+if run_stage 1 "lhotse manifests" "$data_dir"; then
+  subsets=(train-clean-5 dev-clean-2)
+  [ "$corpus" = synthetic ] && subsets+=(test-clean-2)
+  asr prepare "$data_dir/corpus" "$manifests" --subsets "${subsets[@]}" --num-jobs "$nj"
+  mark_done 1 "$data_dir"
+fi
+
+if run_stage 2 "normalization statistics" "$data_dir"; then
+  asr compute-cmvn "$train_cuts" "$data_dir/cmvn.json"
+  mark_done 2 "$data_dir"
+fi
+
+if run_stage 3 "train the acoustic model" "$exp_dir"; then
+  resume=()
+  [ -f "$exp_dir/checkpoints/last.ckpt" ] && resume=("resume=$exp_dir/checkpoints/last.ckpt")
+  asr train experiment=mini "data.manifest_dir=$manifests" "data.cmvn=$data_dir/cmvn.json" "exp_dir=$exp_dir" \
+    "${resume[@]}" "${train_overrides[@]}"
+  mark_done 3 "$exp_dir"
+fi
+
+if run_stage 4 "evaluate (greedy) on dev and test" "$exp_dir"; then
+  for subset in dev-clean-2 test-clean-2; do
+    cuts=$manifests/librispeech_cuts_$subset.jsonl.gz
+    [ -f "$cuts" ] || { log "no $subset manifest, skipping"; continue; }
+    asr evaluate "$exp_dir/model" "$cuts" --output-dir "$exp_dir/eval" | tee "$exp_dir/eval_$subset.txt"
+  done
+  mark_done 4 "$exp_dir"
+fi
+
+if [ 5 -ge "$stage" ] && [ 5 -le "$stop_stage" ]; then
+  log "stage 5: transcribe a sample file"
+  sample=$(find "$data_dir/corpus" -path '*test-clean-2*' -name '*.flac' 2>/dev/null | sort | head -n 1)
+  [ -n "$sample" ] || sample=$(find "$data_dir/corpus" -path '*dev-clean-2*' -name '*.flac' | sort | head -n 1)
+  echo "file: $sample"
+  echo "reference: $(grep -h "^$(basename "$sample" .flac) " "$(dirname "$sample")"/*.trans.txt | cut -d' ' -f2-)"
+  echo -n "asr:       "
+  asr transcribe "$exp_dir/model" "$sample"
+fi
+log "done; results in $exp_dir/eval"

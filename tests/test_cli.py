@@ -1,0 +1,131 @@
+"""The `asr` command end to end on the tiny corpus: prepare -> train -> export -> transcribe -> evaluate."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import wave
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from asr.cli import COMMANDS
+
+ASR = [sys.executable, "-m", "asr.cli"]
+
+
+def asr(*args, check=True, cwd=None):
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.run([*ASR, *map(str, args)], capture_output=True, text=True, cwd=cwd, env=env, timeout=600)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"asr {' '.join(map(str, args))} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
+    return proc
+
+
+@pytest.fixture(scope="module")
+def trained(tiny_corpus, tmp_path_factory):
+    """`asr prepare` + `asr train` (2 tiny epochs) through the real command line."""
+    work = tmp_path_factory.mktemp("cli")
+    out = asr("prepare", tiny_corpus, work / "manifests")
+    assert "train-clean-5: 12 utterances" in out.stdout
+    asr("train", "experiment=tiny", f"data.manifest_dir={work / 'manifests'}", f"exp_dir={work / 'exp'}")
+    return work
+
+
+def test_every_subcommand_explains_itself():
+    top = asr("--help").stdout
+    for name in COMMANDS:
+        assert name in top
+        if name != "train":
+            assert "usage: asr " + name in asr(name, "--help").stdout
+    assert "train" in asr("train", "--help").stdout  # Hydra's help: config groups and overrides
+
+
+def test_train_writes_model_package_checkpoints_and_logs(trained):
+    exp = trained / "exp"
+    assert {p.name for p in (exp / "model").iterdir()} >= {"model.safetensors", "config.yaml", "tokens.json",
+                                                           "cmvn.json"}
+    assert (exp / "checkpoints" / "last.ckpt").is_file()
+    assert list((exp / "tensorboard").rglob("events.out.tfevents.*")) and list((exp / "csv").rglob("metrics.csv"))
+    assert list((exp / "hydra").rglob("config.yaml"))  # the resolved config of the run
+
+
+def test_export_from_checkpoint(trained, tmp_path):
+    out = asr("export", trained / "exp" / "checkpoints" / "last.ckpt", tmp_path / "pkg")
+    assert "model package" in out.stdout
+    assert (tmp_path / "pkg" / "model.safetensors").is_file() and (tmp_path / "pkg" / "config.yaml").is_file()
+    bad = tmp_path / "bad.ckpt"
+    bad.write_bytes(b"not a checkpoint")
+    proc = asr("export", bad, tmp_path / "pkg2", check=False)
+    assert proc.returncode == 1 and "bad.ckpt" in proc.stderr and not (tmp_path / "pkg2").exists()
+
+
+def _write_wav(path: Path, audio: np.ndarray, sr: int):
+    sf.write(path, audio, sr)
+    return path
+
+
+def test_transcribe_many_formats_and_bad_files(trained, tiny_corpus, tmp_path):
+    model = trained / "exp" / "model"
+    flac = sorted((tiny_corpus / "LibriSpeech" / "test-clean-2").rglob("*.flac"))[0]
+    audio, sr = sf.read(flac)
+    stereo_44k = _write_wav(tmp_path / "stereo.wav", np.stack([audio, audio * 0.5], 1)[::1], sr)
+    import soxr
+    sf.write(stereo_44k, soxr.resample(np.stack([audio, audio * 0.5], 1), sr, 44100), 44100)
+    ogg = tmp_path / "speech.ogg"
+    sf.write(ogg, audio, sr, format="OGG", subtype="VORBIS")
+    empty = tmp_path / "empty.wav"
+    empty.write_bytes(b"")
+    not_audio = tmp_path / "notes.wav"
+    not_audio.write_text("hello, I am text")
+    zero = tmp_path / "zero.wav"
+    with wave.open(str(zero), "wb") as w:
+        w.setnchannels(1), w.setsampwidth(2), w.setframerate(16000)
+    missing = tmp_path / "missing.flac"
+
+    proc = asr("transcribe", model, flac, stereo_44k, ogg, empty, not_audio, zero, missing, check=False)
+    assert proc.returncode == 1
+    lines = proc.stdout.strip().splitlines()
+    assert [line.split("\t")[0] for line in lines] == [str(flac), str(stereo_44k), str(ogg)]
+    for bad, why in ((empty, "empty"), (not_audio, "not a readable audio file"), (zero, "zero samples"),
+                     (missing, "no such file")):
+        assert any(str(bad) in line and why in line for line in proc.stderr.splitlines()), (bad, proc.stderr)
+    assert "4 of 7 file(s) failed" in proc.stderr
+
+    ok = asr("transcribe", model, flac, "--json")
+    result = json.loads(ok.stdout.strip())
+    assert set(result) == {"text", "duration", "source"} and result["duration"] == pytest.approx(len(audio) / sr,
+                                                                                                   abs=1e-3)
+
+
+def test_transcribe_missing_model_is_a_clear_error(tmp_path):
+    proc = asr("transcribe", tmp_path / "nomodel", tmp_path / "x.wav", check=False)
+    assert proc.returncode == 1 and "nomodel" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_evaluate_writes_reports(trained, tiny_corpus, tmp_path):
+    out = asr("evaluate", trained / "exp" / "model", tiny_corpus / "LibriSpeech" / "test-clean-2",
+              "--output-dir", tmp_path / "eval")
+    assert "test-clean-2: WER" in out.stdout and "CER" in out.stdout and "RTF" in out.stdout
+    assert "REF:" in out.stdout and "HYP:" in out.stdout
+    summary = json.loads((tmp_path / "eval" / "test-clean-2.summary.json").read_text())
+    assert summary["utterances"] == 4 and 0 <= summary["cer"] and summary["rtf"] > 0
+    w = summary["words"]
+    assert w["substitutions"] + w["deletions"] + w["insertions"] == round(summary["wer"] * w["reference_length"])
+    rows = (tmp_path / "eval" / "test-clean-2.per_utt.tsv").read_text().splitlines()
+    assert rows[0].split("\t") == ["id", "errors", "words", "wer", "ref", "hyp"] and len(rows) == 5
+    # a manifest works as DATA too
+    manifest = trained / "manifests" / "librispeech_cuts_dev-clean-2.jsonl.gz"
+    out = asr("evaluate", trained / "exp" / "model", manifest, "--output-dir", tmp_path / "eval2")
+    assert "dev-clean-2: WER" in out.stdout
+
+
+def test_make_corpus_command_and_missing_data(tmp_path):
+    proc = asr("prepare", tmp_path / "nowhere", tmp_path / "m", check=False)
+    assert proc.returncode == 1 and "nowhere" in proc.stderr
+    if shutil.which("espeak-ng"):
+        asr("make-corpus", tmp_path / "c", "--plan", "tiny")
+        assert len(list((tmp_path / "c" / "LibriSpeech" / "dev-clean-2").rglob("*.flac"))) == 4

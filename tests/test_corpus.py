@@ -1,0 +1,92 @@
+import hashlib
+import shutil
+import tarfile
+
+import pytest
+import soundfile as sf
+
+from asr.corpora import synthetic
+from asr.corpora.synthetic import PLANS, load_sentence_pool, make_corpus, make_speakers, md5sum
+from asr.text import Tokenizer
+
+
+def test_layout_is_librispeech(tiny_corpus):
+    corpus = tiny_corpus / "LibriSpeech"
+    assert sorted(p.name for p in corpus.iterdir() if p.is_dir()) == ["dev-clean-2", "test-clean-2", "train-clean-5"]
+    flacs = sorted((corpus / "train-clean-5").rglob("*.flac"))
+    assert len(flacs) == 3 * 1 * 4
+    for flac in flacs:
+        spk, chapter, name = flac.parent.parent.name, flac.parent.name, flac.stem
+        assert name.startswith(f"{spk}-{chapter}-") and len(name.split("-")[2]) == 4
+        info = sf.info(flac)
+        assert info.samplerate == 16000 and info.channels == 1 and info.frames > 16000 * 0.5
+    trans = sorted((corpus / "train-clean-5").rglob("*.trans.txt"))
+    tok = Tokenizer()
+    for t in trans:
+        spk, chapter = t.parent.parent.name, t.parent.name
+        assert t.name == f"{spk}-{chapter}.trans.txt"
+        for line in t.read_text().splitlines():
+            utt, text = line.split(" ", 1)
+            assert (t.parent / f"{utt}.flac").is_file()
+            assert 3 <= len(text.split()) <= 25 and not tok.unknown_chars(text) and text == text.upper()
+
+
+def test_speakers_and_sentences_disjoint_across_subsets(tiny_corpus):
+    corpus = tiny_corpus / "LibriSpeech"
+    speakers, sentences = {}, {}
+    for subset in ("train-clean-5", "dev-clean-2", "test-clean-2"):
+        speakers[subset] = {p.name for p in (corpus / subset).iterdir() if p.is_dir()}
+        sentences[subset] = {line.split(" ", 1)[1] for t in (corpus / subset).rglob("*.trans.txt")
+                             for line in t.read_text().splitlines()}
+    assert not speakers["train-clean-5"] & (speakers["dev-clean-2"] | speakers["test-clean-2"])
+    assert not speakers["dev-clean-2"] & speakers["test-clean-2"]
+    assert not sentences["test-clean-2"] & (sentences["train-clean-5"] | sentences["dev-clean-2"])
+    lm_text = set((tiny_corpus / "lm-text.txt").read_text().splitlines())
+    assert sentences["train-clean-5"] <= lm_text and not lm_text & sentences["test-clean-2"]
+
+
+def test_same_plan_and_seed_give_identical_bytes(tiny_corpus, tmp_path):
+    again = make_corpus(tmp_path, "tiny", seed=0, tarballs=True).parent
+
+    def digest(root):
+        return {str(p.relative_to(root)): hashlib.md5(p.read_bytes()).hexdigest()
+                for p in sorted(root.rglob("*")) if p.is_file() and p.name != ".completed"}
+
+    assert digest(again) == digest(tiny_corpus)
+
+
+def test_tarballs_and_md5_as_openslr(tiny_corpus, tmp_path):
+    sums = dict(reversed(line.split("  ")) for line in (tiny_corpus / "md5sum.txt").read_text().splitlines())
+    assert set(sums) == {"train-clean-5.tar.gz", "dev-clean-2.tar.gz", "test-clean-2.tar.gz"}
+    for name, md5 in sums.items():
+        assert md5sum(tiny_corpus / name) == md5
+    with tarfile.open(tiny_corpus / "dev-clean-2.tar.gz") as tar:
+        names = tar.getnames()
+        tar.extractall(tmp_path, filter="data")
+    assert "LibriSpeech/SPEAKERS.TXT" in names and all(n.startswith("LibriSpeech") for n in names)
+    assert sorted((tmp_path / "LibriSpeech/dev-clean-2").rglob("*.flac"))
+
+
+def test_mini_plan_sizes():
+    train, dev, test = PLANS["mini"].subsets
+    assert (train.name, dev.name) == ("train-clean-5", "dev-clean-2")
+    assert train.speakers >= 30
+    speakers = make_speakers(PLANS["mini"], 0)
+    engines = {s.engine for s in speakers["train-clean-5"]}
+    assert engines == {"espeak", "flite", "festival"}
+    assert all("slt" not in s.voice for group in speakers.values() for s in group)
+
+
+def test_sentence_pool_is_normalized_and_large():
+    pool = load_sentence_pool()
+    assert len(pool) > 20000
+    tok = Tokenizer()
+    assert all(3 <= len(s.split()) <= 25 and not tok.unknown_chars(s) for s in pool[:2000])
+    assert not any("DASHWOOD" in s for s in pool)  # Sense and Sensibility is kept out
+
+
+def test_missing_tts_engine_names_the_package(monkeypatch, tmp_path):
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    with pytest.raises(RuntimeError, match="apt-get install .*espeak-ng"):
+        make_corpus(tmp_path, "tiny")
+    assert synthetic.ENGINE_PACKAGES["text2wave"].startswith("festival")

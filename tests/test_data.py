@@ -1,0 +1,90 @@
+import logging
+
+import torch
+from lhotse import CutSet
+
+from asr.corpora.librispeech import cuts_path
+from asr.data import AsrDataset, filter_cuts, load_cuts, make_loader, padding_waste
+from asr.text import Tokenizer
+
+
+def _cuts(manifests, subset="train-clean-5"):
+    return load_cuts(cuts_path(manifests, subset))
+
+
+def test_filter_counts_every_skip(tiny_manifests, caplog):
+    cuts = list(_cuts(tiny_manifests))
+    cuts[0].supervisions[0].text = "ROOM 101"  # digits: outside the token set
+    cuts[1].supervisions[0].text = "A " * 500  # longer than the model's output frames
+    cuts[2].supervisions[0].text = "..."  # nothing left after normalization
+    with caplog.at_level(logging.WARNING):
+        kept, skipped = filter_cuts(CutSet.from_cuts(cuts), Tokenizer(), subsampling_factor=4, name="train")
+    assert len(kept) == len(cuts) - 3
+    assert skipped == {"characters outside the token set (01)": 1, "empty transcript": 1,
+                       "transcript longer than the model's output frames": 1}
+    assert "ROOM 101" in caplog.text and "skipped 3" in caplog.text
+
+
+def test_batches_have_lengths_and_tokens(tiny_manifests):
+    cuts = _cuts(tiny_manifests)
+    tok = Tokenizer()
+    loader = make_loader(cuts, AsrDataset(tok), max_duration=20, shuffle=True, num_buckets=2)
+    seen = []
+    for batch in loader:
+        b = len(batch.texts)
+        assert batch.features.shape[0] == b and batch.features.shape[2] == 80
+        assert batch.feature_lengths.max() == batch.features.shape[1]
+        assert batch.tokens.shape == (b, int(batch.token_lengths.max()))
+        for i, text in enumerate(batch.texts):
+            assert tok.decode(batch.tokens[i, : batch.token_lengths[i]].tolist()) == text
+        assert sum(c.duration for c in cuts if c.id in batch.cut_ids) <= 20 + 1e-6
+        seen += batch.cut_ids
+    assert sorted(seen) == sorted(c.id for c in cuts)
+    assert 0 <= padding_waste(loader) < 0.5
+
+
+def test_sampler_deterministic_per_seed_and_epoch(tiny_manifests):
+    cuts = _cuts(tiny_manifests)
+
+    def order(epoch, seed=0):
+        loader = make_loader(cuts, AsrDataset(Tokenizer()), max_duration=10, shuffle=True, num_buckets=2, seed=seed)
+        loader.sampler.set_epoch(epoch)
+        return [c.id for batch in loader.sampler for c in batch]
+
+    assert order(0) == order(0)
+    assert order(0) != order(1) or order(0) != order(0, seed=5)
+
+
+def test_loader_state_resumes_mid_epoch(tiny_manifests):
+    cuts = _cuts(tiny_manifests)
+
+    def loader():
+        return make_loader(cuts, AsrDataset(Tokenizer()), max_duration=10, shuffle=True, num_buckets=2, seed=3)
+
+    full = loader()
+    full.sampler.set_epoch(2)
+    batches = [b.cut_ids for b in full]
+    assert len(batches) >= 3
+    first = loader()
+    first.sampler.set_epoch(2)
+    it = iter(first)
+    for _ in range(2):
+        next(it)
+        first.batch_trained()
+    state = first.state_dict()
+    assert state == {"epoch": 2, "batches_done": 2}
+    resumed = loader()
+    resumed.load_state_dict(state)
+    resumed.sampler.set_epoch(2)  # Lightning sets the epoch again when the epoch starts
+    assert [b.cut_ids for b in resumed] == batches[2:]
+    assert len(resumed) == len(batches)  # the whole epoch: Lightning counts the skipped batches as done
+
+
+def test_unloadable_audio_is_skipped_not_fatal(tiny_manifests, tmp_path):
+    cuts = list(_cuts(tiny_manifests))[:3]
+    bad = tmp_path / "bad.flac"
+    bad.write_bytes(b"garbage")
+    cuts[1].recording.sources[0].source = str(bad)
+    batch = AsrDataset(Tokenizer())[CutSet.from_cuts(cuts)]
+    assert batch.skipped == 1 and len(batch.texts) == 2
+    assert torch.isfinite(batch.features).all()

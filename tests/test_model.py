@@ -1,0 +1,60 @@
+import pytest
+import torch
+import torch.nn.functional as F
+
+from asr.models.acoustic import AcousticConfig, AcousticModel
+
+CONFIGS = [
+    AcousticConfig(num_layers=2, hidden_size=32, subsampling="stack", subsampling_factor=3),
+    AcousticConfig(num_layers=2, hidden_size=32, subsampling="conv", subsampling_factor=4, rnn="gru"),
+    AcousticConfig(num_layers=2, hidden_size=32, projection_size=24, subsampling_factor=2),
+]
+
+
+@pytest.mark.parametrize("cfg", CONFIGS, ids=["lstm-stack", "gru-conv", "lstmp"])
+def test_padded_batch_equals_one_by_one(cfg):
+    torch.manual_seed(0)
+    model = AcousticModel(cfg).eval()
+    model.normalizer.mean.fill_(0.5)
+    model.normalizer.std.fill_(2.0)
+    lengths = [97, 50, 13, 64]
+    items = [torch.randn(n, 80) for n in lengths]
+    batch = torch.nn.utils.rnn.pad_sequence(items, batch_first=True, padding_value=3.0)  # garbage padding
+    out = model(batch, torch.tensor(lengths))
+    assert out.log_probs.shape == (4, out.lengths.max(), cfg.vocab_size)
+    for i, x in enumerate(items):
+        single = model(x[None], torch.tensor([len(x)]))
+        n = int(single.lengths[0])
+        assert n == int(out.lengths[i]) == -(-len(x) // cfg.subsampling_factor)
+        torch.testing.assert_close(out.log_probs[i, :n], single.log_probs[0], atol=1e-4, rtol=0)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_ctc_loss_finite_and_gradients_flow(seed):
+    torch.manual_seed(seed)
+    cfg = AcousticConfig(num_layers=1, hidden_size=16, subsampling_factor=int(torch.randint(1, 5, ())))
+    model = AcousticModel(cfg)
+    b = int(torch.randint(1, 5, ()))
+    lengths = torch.randint(20, 120, (b,))
+    feats = torch.randn(b, int(lengths.max()), 80)
+    out = model(feats, lengths)
+    targets = torch.randint(1, cfg.vocab_size, (b, 40))
+    target_lengths = torch.minimum(out.lengths // 2, torch.tensor(40)).clamp_min(1)
+    loss = F.ctc_loss(out.log_probs.transpose(0, 1), targets, out.lengths, target_lengths, zero_infinity=True)
+    assert torch.isfinite(loss)
+    loss.backward()
+    grads = [p.grad for p in model.parameters() if p.requires_grad and p.grad is not None]
+    assert grads and all(torch.isfinite(g).all() for g in grads)
+
+
+def test_log_probs_normalized():
+    model = AcousticModel(AcousticConfig(num_layers=1, hidden_size=16)).eval()
+    out = model(torch.randn(2, 30, 80), torch.tensor([30, 20]))
+    torch.testing.assert_close(out.log_probs.exp().sum(-1), torch.ones(2, 10))
+
+
+def test_bad_config_is_a_clear_error():
+    with pytest.raises(ValueError, match="rnn"):
+        AcousticModel(AcousticConfig(rnn="transformer"))
+    with pytest.raises(ValueError, match="subsampling"):
+        AcousticModel(AcousticConfig(subsampling="pool"))
