@@ -31,26 +31,17 @@ def _counts(out: jiwer.WordOutput | jiwer.CharacterOutput) -> ErrorCounts:
     return ErrorCounts(out.substitutions, out.deletions, out.insertions, out.hits + out.substitutions + out.deletions)
 
 
-def word_errors(refs: list[str], hyps: list[str]) -> ErrorCounts:
-    """Word error counts; an empty reference counts its hypothesis words as insertions."""
-    total = ErrorCounts()
-    pairs = [(r, h) for r, h in zip(refs, hyps, strict=True)]
+def _errors(refs: list[str], hyps: list[str], process, unit_count) -> ErrorCounts:
+    """jiwer counts over the pairs with a reference; an empty reference counts its hypothesis as insertions."""
+    pairs = list(zip(refs, hyps, strict=True))
     scored = [(r, h) for r, h in pairs if r.strip()]
-    if scored:
-        total = _counts(jiwer.process_words([r for r, _ in scored], [h for _, h in scored]))
-    for r, h in pairs:
-        if not r.strip():
-            total = total + ErrorCounts(insertions=len(h.split()))
-    return total
+    total = _counts(process([r for r, _ in scored], [h for _, h in scored])) if scored else ErrorCounts()
+    return total + ErrorCounts(insertions=sum(unit_count(h) for r, h in pairs if not r.strip()))
+
+
+def word_errors(refs: list[str], hyps: list[str]) -> ErrorCounts:
+    return _errors(refs, hyps, jiwer.process_words, lambda h: len(h.split()))
 
 
 def char_errors(refs: list[str], hyps: list[str]) -> ErrorCounts:
-    total = ErrorCounts()
-    pairs = [(r, h) for r, h in zip(refs, hyps, strict=True)]
-    scored = [(r, h) for r, h in pairs if r.strip()]
-    if scored:
-        total = _counts(jiwer.process_characters([r for r, _ in scored], [h for _, h in scored]))
-    for r, h in pairs:
-        if not r.strip():
-            total = total + ErrorCounts(insertions=len(h))
-    return total
+    return _errors(refs, hyps, jiwer.process_characters, len)

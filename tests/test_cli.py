@@ -6,11 +6,11 @@ import shutil
 import subprocess
 import sys
 import wave
-from pathlib import Path
 
 import numpy as np
 import pytest
 import soundfile as sf
+import soxr
 
 from asr.cli import COMMANDS
 
@@ -63,20 +63,16 @@ def test_export_from_checkpoint(trained, tmp_path):
     assert proc.returncode == 1 and "bad.ckpt" in proc.stderr and not (tmp_path / "pkg2").exists()
 
 
-def _write_wav(path: Path, audio: np.ndarray, sr: int):
-    sf.write(path, audio, sr)
-    return path
-
-
 def test_transcribe_many_formats_and_bad_files(trained, tiny_corpus, tmp_path):
     model = trained / "exp" / "model"
     flac = sorted((tiny_corpus / "LibriSpeech" / "test-clean-2").rglob("*.flac"))[0]
     audio, sr = sf.read(flac)
-    stereo_44k = _write_wav(tmp_path / "stereo.wav", np.stack([audio, audio * 0.5], 1)[::1], sr)
-    import soxr
+    stereo_44k = tmp_path / "stereo.wav"
     sf.write(stereo_44k, soxr.resample(np.stack([audio, audio * 0.5], 1), sr, 44100), 44100)
     ogg = tmp_path / "speech.ogg"
     sf.write(ogg, audio, sr, format="OGG", subtype="VORBIS")
+    mp3 = tmp_path / "speech.mp3"
+    sf.write(mp3, soxr.resample(audio, sr, 22050), 22050, format="MP3")
     empty = tmp_path / "empty.wav"
     empty.write_bytes(b"")
     not_audio = tmp_path / "notes.wav"
@@ -86,14 +82,14 @@ def test_transcribe_many_formats_and_bad_files(trained, tiny_corpus, tmp_path):
         w.setnchannels(1), w.setsampwidth(2), w.setframerate(16000)
     missing = tmp_path / "missing.flac"
 
-    proc = asr("transcribe", model, flac, stereo_44k, ogg, empty, not_audio, zero, missing, check=False)
+    proc = asr("transcribe", model, flac, stereo_44k, ogg, mp3, empty, not_audio, zero, missing, check=False)
     assert proc.returncode == 1
     lines = proc.stdout.strip().splitlines()
-    assert [line.split("\t")[0] for line in lines] == [str(flac), str(stereo_44k), str(ogg)]
+    assert [line.split("\t")[0] for line in lines] == [str(flac), str(stereo_44k), str(ogg), str(mp3)]
     for bad, why in ((empty, "empty"), (not_audio, "not a readable audio file"), (zero, "zero samples"),
                      (missing, "no such file")):
         assert any(str(bad) in line and why in line for line in proc.stderr.splitlines()), (bad, proc.stderr)
-    assert "4 of 7 file(s) failed" in proc.stderr
+    assert "4 of 8 file(s) failed" in proc.stderr
 
     ok = asr("transcribe", model, flac, "--json")
     result = json.loads(ok.stdout.strip())

@@ -48,3 +48,16 @@ def test_tokens_save_load(tmp_path):
 def test_first_token_must_be_blank():
     with pytest.raises(ValueError, match="blank"):
         Tokenizer(["A", "B"])
+
+
+def test_error_counts_match_jiwer_and_handle_empty_references():
+    import jiwer
+
+    from asr.scoring import char_errors, word_errors
+
+    refs, hyps = ["THE CAT SAT", "A B C D"], ["THE BAT SAT DOWN", "A C D"]
+    w = word_errors(refs, hyps)
+    assert (w.substitutions, w.deletions, w.insertions, w.reference_length) == (1, 1, 1, 7)
+    assert w.rate == jiwer.wer(refs, hyps)
+    assert char_errors(refs, hyps).rate == jiwer.cer(refs, hyps)
+    assert word_errors([""], ["TWO WORDS"]).insertions == 2 and char_errors([""], ["AB"]).insertions == 2
