@@ -17,6 +17,8 @@ COMMANDS = {
     "export": "turn a training checkpoint into a model package (safetensors + YAML + tokens)",
     "transcribe": "transcribe audio files with a model package",
     "evaluate": "score a model on a LibriSpeech-layout directory or a cuts manifest (WER, CER, RTF)",
+    "lm": "character LSTM language model: `asr lm train [overrides]`, `asr lm perplexity LM TEXT`",
+    "tune": "search LM weight, word bonus and beam size on a dev set; store the best in the model package",
 }
 
 
@@ -60,14 +62,43 @@ def cmd_compute_cmvn(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_train(argv: list[str]) -> int:
+def _hydra_run(name: str, config_name: str, task, argv: list[str]) -> int:
     import hydra
 
+    sys.argv = [name, *argv]
+    hydra.main(config_path=str(config_dir()), config_name=config_name, version_base="1.3")(task)()
+    return 0
+
+
+def cmd_train(argv: list[str]) -> int:
     from asr.training.train import run_training
 
-    sys.argv = ["asr train", *argv]
-    hydra.main(config_path=str(config_dir()), config_name="train", version_base="1.3")(run_training)()
+    return _hydra_run("asr train", "train", run_training, argv)
+
+
+def cmd_lm_train(argv: list[str]) -> int:
+    from asr.training.train_lm import run_lm_training
+
+    return _hydra_run("asr lm train", "lm_train", run_lm_training, argv)
+
+
+def cmd_lm(args: argparse.Namespace) -> int:
+    from asr.lm_data import perplexity, read_sentences
+    from asr.lm_package import load_lm_package
+
+    package = load_lm_package(args.lm)
+    sentences, skipped = read_sentences(args.text, package.tokenizer)
+    ppl, bpc, tokens = perplexity(package.model, sentences)
+    skip = f", {sum(skipped.values())} lines skipped" if skipped else ""
+    print(f"{args.text}: perplexity {ppl:.3f}, {bpc:.3f} bits per character ({len(sentences)} sentences, "
+          f"{tokens} tokens{skip})")
     return 0
+
+
+def cmd_tune(args: argparse.Namespace) -> int:
+    from asr.tune import cli_tune
+
+    return cli_tune(args)
 
 
 def cmd_export(args: argparse.Namespace) -> int:
@@ -80,13 +111,16 @@ def cmd_export(args: argparse.Namespace) -> int:
 def cmd_transcribe(args: argparse.Namespace) -> int:
     from asr.transcribe import run_transcribe
 
-    return run_transcribe(args.model, args.files, as_json=args.json, batch_seconds=args.batch_seconds)
+    return run_transcribe(args.model, args.files, as_json=args.json, batch_seconds=args.batch_seconds, lm=args.lm,
+                          decode=args.decode)
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from asr.evaluate import run_evaluate
 
-    return run_evaluate(args.model, args.data, args.output_dir, subsets=args.subsets, worst=args.worst)
+    decode = [m for item in args.decode for m in item.split(",")] if args.decode else None
+    return run_evaluate(args.model, args.data, args.output_dir, subsets=args.subsets, worst=args.worst,
+                        decode=decode, lm=args.lm)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -133,6 +167,28 @@ def build_parser() -> argparse.ArgumentParser:
                                help="where per-utterance results and the summary go (default: next to the model)")
     p["evaluate"].add_argument("--subsets", nargs="*", help="subsets, when DATA holds several")
     p["evaluate"].add_argument("--worst", type=int, default=5, help="how many worst utterances to list")
+    for name in ("transcribe", "evaluate"):
+        p[name].add_argument("--lm", type=Path, help="an LM package (from `asr lm train`): beam + LM rescoring")
+    p["transcribe"].add_argument("--decode", choices=["greedy", "beam", "beam_lm"],
+                                 help="decoding method (default: beam_lm with --lm, else greedy)")
+    p["evaluate"].add_argument("--decode", nargs="+", metavar="METHOD",
+                               help="greedy, beam, beam_lm (several: one result file each and a ranking)")
+
+    p["lm"].add_argument("action", choices=["perplexity"], help="`perplexity LM TEXT` (training: `asr lm train`)")
+    p["lm"].add_argument("lm", type=Path, help="an LM package directory")
+    p["lm"].add_argument("text", type=Path, help="a text file, one sentence per line")
+
+    p["tune"].add_argument("model", type=Path, help="the model package to tune (its config.yaml gets the result)")
+    p["tune"].add_argument("--lm", type=Path, required=True, help="an LM package")
+    p["tune"].add_argument("--data", type=Path, required=True, help="dev data: LibriSpeech-layout dir or manifest")
+    p["tune"].add_argument("--alphas", type=float, nargs="+", default=[0.0, 0.2, 0.4, 0.6, 0.8, 1.0, 1.3])
+    p["tune"].add_argument("--betas", type=float, nargs="+", default=[-1.0, 0.0, 1.0, 2.0, 3.0])
+    p["tune"].add_argument("--beam-sizes", type=int, nargs="+", default=[8, 16])
+    p["tune"].add_argument("--nbest", type=int, default=16)
+    p["tune"].add_argument("--random", type=int, default=0,
+                           help="N random (alpha, beta) points inside the grid's ranges instead of the grid")
+    p["tune"].add_argument("--output", type=Path, help="also write the table (TSV) here")
+    p["tune"].add_argument("--dry-run", action="store_true", help="print the table; leave the package as it is")
     return parser
 
 
@@ -140,6 +196,8 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv and argv[0] == "train":  # Hydra parses its own overrides and sets up logging
         return cmd_train(argv[1:])
+    if argv[:2] == ["lm", "train"]:
+        return cmd_lm_train(argv[2:])
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,

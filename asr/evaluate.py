@@ -8,10 +8,14 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import numpy as np
 from lhotse import CutSet
+from tqdm.auto import tqdm
 
 from asr.corpora.librispeech import cuts_path, find_subsets, prepare_librispeech
 from asr.data import cut_text, load_cut_audio, load_cuts
+from asr.audio import SAMPLE_RATE
+from asr.decoding.settings import make_decoder
 from asr.scoring import ErrorCounts, char_errors, word_errors
 from asr.transcribe import load_model
 
@@ -50,9 +54,10 @@ def load_eval_cuts(data: Path, subsets: list[str] | None = None) -> dict[str, Cu
         return {s: CutSet.from_cuts(list(CutSet.from_file(cuts_path(tmp, s)))) for s in subsets}
 
 
-def evaluate_cuts(recognizer, cuts: CutSet, name: str, batch_seconds: float = 120.0):
+def load_waves(cuts: CutSet) -> tuple[list[np.ndarray], list[str], list[str], int]:
+    """Audio (16 kHz mono), normalized references and ids of the cuts; unloadable ones are counted skips."""
     waves, refs, ids, skipped = [], [], [], 0
-    for cut in cuts:
+    for cut in tqdm(cuts, desc="Loading audio", unit="utt", leave=False):
         wave = load_cut_audio(cut)
         if wave is None:
             skipped += 1
@@ -60,18 +65,19 @@ def evaluate_cuts(recognizer, cuts: CutSet, name: str, batch_seconds: float = 12
         waves.append(wave.numpy())
         refs.append(cut_text(cut))
         ids.append(cut.id)
-    start = time.perf_counter()
-    hyps = recognizer.decode_batched(waves, batch_seconds)
-    elapsed = time.perf_counter() - start
+    return waves, refs, ids, skipped
+
+
+def score(name: str, refs: list[str], hyps: list[str], ids: list[str], skipped: int, audio_seconds: float,
+          decode_seconds: float) -> tuple[EvalResult, list[dict]]:
     words, chars = word_errors(refs, hyps), char_errors(refs, hyps)
     rows = []
     for utt, ref, hyp in zip(ids, refs, hyps):
         w = word_errors([ref], [hyp])
         rows.append({"id": utt, "errors": w.errors, "words": w.reference_length, "wer": round(w.rate, 4),
                      "ref": ref, "hyp": hyp})
-    audio = sum(len(w) for w in waves) / 16000
-    result = EvalResult(name, len(ids), skipped, words.rate, chars.rate, words, chars, audio, elapsed)
-    return result, rows
+    return EvalResult(name, len(ids), skipped, words.rate, chars.rate, words, chars, audio_seconds,
+                      decode_seconds), rows
 
 
 def _write_atomic(path: Path, text: str) -> None:
@@ -81,22 +87,44 @@ def _write_atomic(path: Path, text: str) -> None:
 
 
 def run_evaluate(model: Path, data: Path, output_dir: Path | None = None, subsets: list[str] | None = None,
-                 worst: int = 5) -> int:
-    recognizer = load_model(model)
+                 worst: int = 5, decode: list[str] | None = None, lm: Path | None = None) -> int:
+    """Score every decoding method on every subset; the acoustic model runs once per subset."""
+    recognizer = load_model(model, lm=lm)
+    methods = decode or [recognizer.settings.method]
+    decoders = {m: make_decoder(recognizer.settings.with_method(m), recognizer.tokenizer, recognizer.lm)
+                for m in methods}
     output_dir = Path(output_dir) if output_dir else Path(model) / "eval"
     output_dir.mkdir(parents=True, exist_ok=True)
     for name, cuts in load_eval_cuts(data, subsets).items():
-        result, rows = evaluate_cuts(recognizer, cuts, name)
-        _write_atomic(output_dir / f"{name}.per_utt.tsv", "id\terrors\twords\twer\tref\thyp\n" + "".join(
-            f"{r['id']}\t{r['errors']}\t{r['words']}\t{r['wer']}\t{r['ref']}\t{r['hyp']}\n" for r in rows))
-        summary = {**asdict(result), "rtf": result.rtf, "decode": "greedy"}
-        _write_atomic(output_dir / f"{name}.summary.json", json.dumps(summary, indent=2) + "\n")
-        w, c = result.words, result.chars
-        print(f"{name}: WER {100 * result.wer:.2f}% ({w.errors}/{w.reference_length}: {w.substitutions} sub, "
-              f"{w.deletions} del, {w.insertions} ins)  CER {100 * result.cer:.2f}% ({c.errors}/"
-              f"{c.reference_length})  utterances {result.utterances} (skipped {result.skipped})  "
-              f"RTF {result.rtf:.4f}")
-        for r in sorted(rows, key=lambda r: (-r["errors"], r["id"]))[:worst]:
-            print(f"  {r['id']} ({r['errors']} errors)\n    REF: {r['ref']}\n    HYP: {r['hyp']}")
-        print(f"  per-utterance results: {output_dir / (name + '.per_utt.tsv')}")
+        waves, refs, ids, skipped = load_waves(cuts)
+        audio = sum(len(w) for w in waves) / SAMPLE_RATE
+        start = time.perf_counter()
+        emissions = recognizer.emissions(waves, progress=True)
+        acoustic_seconds = time.perf_counter() - start
+        results = []
+        for method, decoder in decoders.items():
+            start = time.perf_counter()
+            hyps = decoder(emissions)
+            result, rows = score(name, refs, hyps, ids, skipped, audio,
+                                 acoustic_seconds + time.perf_counter() - start)
+            results.append((method, result))
+            stem = f"{name}.{method}"
+            _write_atomic(output_dir / f"{stem}.per_utt.tsv", "id\terrors\twords\twer\tref\thyp\n" + "".join(
+                f"{r['id']}\t{r['errors']}\t{r['words']}\t{r['wer']}\t{r['ref']}\t{r['hyp']}\n" for r in rows))
+            summary = {**asdict(result), "rtf": result.rtf, "decode": recognizer.settings.with_method(method).to_dict()}
+            _write_atomic(output_dir / f"{stem}.summary.json", json.dumps(summary, indent=2) + "\n")
+            w, c = result.words, result.chars
+            print(f"{name} [{method}]: WER {100 * result.wer:.2f}% ({w.errors}/{w.reference_length}: "
+                  f"{w.substitutions} sub, {w.deletions} del, {w.insertions} ins)  CER {100 * result.cer:.2f}% "
+                  f"({c.errors}/{c.reference_length})  utterances {result.utterances} (skipped {result.skipped})  "
+                  f"RTF {result.rtf:.4f}")
+            for r in sorted(rows, key=lambda r: (-r["errors"], r["id"]))[:worst]:
+                print(f"  {r['id']} ({r['errors']} errors)\n    REF: {r['ref']}\n    HYP: {r['hyp']}")
+            print(f"  per-utterance results: {output_dir / (stem + '.per_utt.tsv')}")
+        table = "rank\tdecode\twer\tcer\trtf\n" + "".join(
+            f"{i + 1}\t{m}\t{r.wer:.4f}\t{r.cer:.4f}\t{r.rtf:.4f}\n"
+            for i, (m, r) in enumerate(sorted(results, key=lambda mr: (mr[1].wer, mr[1].cer))))
+        _write_atomic(output_dir / f"{name}.summary.tsv", table)
+        if len(results) > 1:
+            print(f"{name}: decoding methods ranked by WER\n" + table.expandtabs(10))
     return 0

@@ -121,3 +121,13 @@ def package_from_checkpoint(ckpt_path: str | Path, features: FeatureConfig | Non
     feats = features or FeatureConfig(**hp.get("features", {}))
     meta = {"checkpoint": str(ckpt_path), "epoch": ckpt.get("epoch"), "global_step": ckpt.get("global_step")}
     return ModelPackage(model, tokenizer, feats, {"method": "greedy"}, meta)
+
+
+def update_decode_settings(path: str | Path, decode: dict[str, Any]) -> None:
+    """Store tuned decoding settings in the package's config.yaml (atomically)."""
+    config_path = Path(path) / "config.yaml"
+    config = yaml.safe_load(config_path.read_text())
+    config["decode"] = decode
+    tmp = config_path.with_suffix(".yaml.tmp")
+    tmp.write_text(yaml.safe_dump(config, sort_keys=False))
+    tmp.replace(config_path)

@@ -105,18 +105,18 @@ def test_transcribe_missing_model_is_a_clear_error(tmp_path):
 def test_evaluate_writes_reports(trained, tiny_corpus, tmp_path):
     out = asr("evaluate", trained / "exp" / "model", tiny_corpus / "LibriSpeech" / "test-clean-2",
               "--output-dir", tmp_path / "eval")
-    assert "test-clean-2: WER" in out.stdout and "CER" in out.stdout and "RTF" in out.stdout
+    assert "test-clean-2 [greedy]: WER" in out.stdout and "CER" in out.stdout and "RTF" in out.stdout
     assert "REF:" in out.stdout and "HYP:" in out.stdout
-    summary = json.loads((tmp_path / "eval" / "test-clean-2.summary.json").read_text())
+    summary = json.loads((tmp_path / "eval" / "test-clean-2.greedy.summary.json").read_text())
     assert summary["utterances"] == 4 and 0 <= summary["cer"] and summary["rtf"] > 0
     w = summary["words"]
     assert w["substitutions"] + w["deletions"] + w["insertions"] == round(summary["wer"] * w["reference_length"])
-    rows = (tmp_path / "eval" / "test-clean-2.per_utt.tsv").read_text().splitlines()
+    rows = (tmp_path / "eval" / "test-clean-2.greedy.per_utt.tsv").read_text().splitlines()
     assert rows[0].split("\t") == ["id", "errors", "words", "wer", "ref", "hyp"] and len(rows) == 5
     # a manifest works as DATA too
     manifest = trained / "manifests" / "librispeech_cuts_dev-clean-2.jsonl.gz"
     out = asr("evaluate", trained / "exp" / "model", manifest, "--output-dir", tmp_path / "eval2")
-    assert "dev-clean-2: WER" in out.stdout
+    assert "dev-clean-2 [greedy]: WER" in out.stdout
 
 
 def test_make_corpus_command_and_missing_data(tmp_path):
@@ -125,3 +125,11 @@ def test_make_corpus_command_and_missing_data(tmp_path):
     if shutil.which("espeak-ng"):
         asr("make-corpus", tmp_path / "c", "--plan", "tiny")
         assert len(list((tmp_path / "c" / "LibriSpeech" / "dev-clean-2").rglob("*.flac"))) == 4
+
+
+def test_hydra_sweep_gives_each_job_its_own_directory(trained, tmp_path):
+    asr("train", "-m", "experiment=tiny", f"data.manifest_dir={trained / 'manifests'}", f"exp_dir={tmp_path}",
+        "trainer.max_epochs=1", "optim=adam,rmsprop")
+    summaries = sorted(tmp_path.glob("multirun/*/*/train_summary.json"))
+    assert len(summaries) == 2
+    assert all((p.parent / "model" / "model.safetensors").is_file() for p in summaries)

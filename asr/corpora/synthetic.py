@@ -79,8 +79,9 @@ class CorpusPlan:
 
 
 PLANS = {
-    # >= 60 min of training speech from 32 speakers; dev and test ~8 min each from unseen speakers.
-    "mini": CorpusPlan((SubsetPlan("train-clean-5", 32, 2, 15), SubsetPlan("dev-clean-2", 8, 1, 16),
+    # >= 60 min of training speech from 64 speakers (many voices generalize better than many sentences per
+    # voice); dev and test ~8 min each from unseen speakers.
+    "mini": CorpusPlan((SubsetPlan("train-clean-5", 64, 1, 15), SubsetPlan("dev-clean-2", 8, 1, 16),
                         SubsetPlan("test-clean-2", 8, 1, 16))),
     # a few seconds of speech per subset, for tests and smoke runs.
     "tiny": CorpusPlan((SubsetPlan("train-clean-5", 3, 1, 4), SubsetPlan("dev-clean-2", 2, 1, 2),
@@ -114,16 +115,23 @@ def make_speakers(plan: CorpusPlan, seed: int) -> dict[str, list[Speaker]]:
     out, next_id = {}, 100
     for k, subset in enumerate(plan.subsets):
         pool_variants = train_variants if k == 0 else eval_variants
+        # every subset gets each engine in proportion (at least one of each when it has >= 3 speakers)
+        n_fest = max(int(subset.speakers >= 3), round(subset.speakers * plan.festival_share))
+        n_flite = max(int(subset.speakers >= 3), round(subset.speakers * plan.flite_share))
+        engines = ["festival"] * n_fest + ["flite"] * n_flite + ["espeak"] * (subset.speakers - n_fest - n_flite)
+        rng.shuffle(engines)
         speakers = []
         while len(speakers) < subset.speakers:
-            u = rng.random()
-            if u < plan.festival_share:
-                engine, voice = "festival", rng.choice(FESTIVAL_VOICES)
-            elif u < plan.festival_share + plan.flite_share:
-                engine, voice = "flite", rng.choice(FLITE_VOICES)
+            engine = engines[len(speakers)]
+            if engine == "festival":
+                voice = rng.choice(FESTIVAL_VOICES)
+            elif engine == "flite":
+                voice = rng.choice(FLITE_VOICES)
             else:
-                engine, voice = "espeak", f"{rng.choice(ESPEAK_ACCENTS)}+{rng.choice(pool_variants)}"
-            rate, pitch = round(rng.uniform(0.85, 1.2), 2), round(rng.uniform(0.8, 1.25), 2)
+                voice = f"{rng.choice(ESPEAK_ACCENTS)}+{rng.choice(pool_variants)}"
+            rate = round(rng.uniform(0.85, 1.2), 2)
+            # festival's pitch is shifted by resampling, which also moves the formants: keep it mild
+            pitch = round(rng.uniform(0.9, 1.12) if engine == "festival" else rng.uniform(0.8, 1.25), 2)
             key = (engine, voice, rate, pitch)
             if key in used:
                 continue

@@ -11,6 +11,8 @@ import lightning as L
 import torch
 from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint
 from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
+from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
 from asr.data import AsrDataset, compute_cmvn, filter_cuts, load_cuts, make_loader, padding_waste
@@ -26,6 +28,15 @@ def _plain(cfg: Any) -> Any:
     return OmegaConf.to_container(cfg, resolve=True) if isinstance(cfg, DictConfig) else cfg
 
 
+def job_dir(cfg: DictConfig) -> Path:
+    """``exp_dir``; in a Hydra sweep (``-m``) each job's own directory under ``exp_dir/multirun/``."""
+    try:
+        hydra_cfg = HydraConfig.get()
+    except ValueError:  # not running under Hydra (tests, library use)
+        return Path(cfg.exp_dir)
+    return Path(hydra_cfg.runtime.output_dir) if hydra_cfg.mode == RunMode.MULTIRUN else Path(cfg.exp_dir)
+
+
 def _worker_init(_: int) -> None:
     torch.set_num_threads(1)
 
@@ -33,7 +44,7 @@ def _worker_init(_: int) -> None:
 def run_training(cfg: DictConfig) -> Path:
     """Train from ``cfg`` (see conf/train.yaml); returns the exported model package directory."""
     L.seed_everything(cfg.seed, workers=True)
-    exp_dir = Path(cfg.exp_dir)
+    exp_dir = job_dir(cfg)
     exp_dir.mkdir(parents=True, exist_ok=True)
     tokenizer = Tokenizer(DEFAULT_TOKENS)
     features = FeatureConfig(**_plain(cfg.features))

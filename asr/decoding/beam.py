@@ -1,0 +1,96 @@
+"""CTC prefix beam search on flashlight-text's lexicon-free decoder (prebuilt wheel, no C++ build for the user).
+
+An optional character n-gram (KenLM ARPA or binary, over the token symbols with ``|`` for the space) is applied
+inside the beam; N-best lists come out for LSTM LM rescoring (see ``rescore.py``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from flashlight.lib.text.decoder import CriterionType, LexiconFreeDecoder, LexiconFreeDecoderOptions, ZeroLM
+from flashlight.lib.text.dictionary import Dictionary
+
+from asr.text import Tokenizer
+
+
+@dataclass(frozen=True)
+class BeamConfig:
+    beam_size: int = 16
+    beam_size_token: int = 29  # tokens considered per frame (the whole set by default)
+    beam_threshold: float = 25.0  # hypotheses this far below the best are pruned
+    nbest: int = 16
+    ngram: str | None = None  # a KenLM file over token symbols
+    ngram_weight: float = 0.0
+    word_bonus: float = 0.0  # added per word (space) inside the beam, with the n-gram
+
+
+@dataclass
+class Hypothesis:
+    text: str
+    acoustic: float  # the decoder's emitting-model score (CTC log-prob of the best path set)
+    ngram: float  # n-gram log-prob (0 without an n-gram)
+    score: float  # the beam's total score
+
+    @property
+    def words(self) -> int:
+        return len(self.text.split())
+
+
+def _lm_symbols(tokenizer: Tokenizer) -> list[str]:
+    return ["|" if t == " " else t for t in tokenizer.tokens]
+
+
+class BeamSearch:
+    def __init__(self, tokenizer: Tokenizer, config: BeamConfig = BeamConfig()):
+        self.tokenizer, self.config = tokenizer, config
+        space = tokenizer.tokens.index(" ")
+        if config.ngram:
+            path = Path(config.ngram)
+            if not path.is_file():
+                raise FileNotFoundError(f"{path}: no such n-gram file")
+            from flashlight.lib.text.decoder.kenlm import KenLM
+
+            try:
+                lm = KenLM(str(path), Dictionary(_lm_symbols(tokenizer)))
+            except Exception as e:  # noqa: BLE001 - KenLM raises RuntimeError subclasses with its own text
+                raise ValueError(f"{path}: not a readable KenLM model ({e})") from e
+            weight, bonus = config.ngram_weight, config.word_bonus
+        else:
+            lm, weight, bonus = ZeroLM(), 0.0, 0.0
+        options = LexiconFreeDecoderOptions(
+            beam_size=config.beam_size, beam_size_token=min(config.beam_size_token, len(tokenizer)),
+            beam_threshold=config.beam_threshold, lm_weight=weight, sil_score=bonus, log_add=False,
+            criterion_type=CriterionType.CTC)
+        self.decoder = LexiconFreeDecoder(options, lm, space, tokenizer.blank_id, [])
+        self.space = space
+
+    def _text(self, tokens: list[int]) -> str:
+        ids, prev = [], None
+        for t in tokens:  # flashlight returns the frame-level path: collapse repeats, drop blanks
+            if t != prev and t >= 0 and t != self.tokenizer.blank_id:
+                ids.append(t)
+            prev = t
+        return " ".join(self.tokenizer.decode(ids).split())
+
+    def decode_one(self, log_probs: torch.Tensor) -> list[Hypothesis]:
+        """(time, vocab) log-probs of one utterance -> N-best hypotheses, best first (duplicates merged)."""
+        emissions = log_probs.detach().float().cpu().contiguous()
+        t, n = emissions.shape
+        results = self.decoder.decode(emissions.data_ptr(), t, n)
+        seen, out = set(), []
+        for r in results:
+            text = self._text(list(r.tokens))
+            if text in seen:
+                continue
+            seen.add(text)
+            out.append(Hypothesis(text, r.emittingModelScore, r.lmScore, r.score))
+            if len(out) == self.config.nbest:
+                break
+        return out or [Hypothesis("", 0.0, 0.0, 0.0)]
+
+    def decode(self, log_probs: torch.Tensor, lengths: torch.Tensor) -> list[list[Hypothesis]]:
+        """(batch, time, vocab) + lengths -> an N-best list per utterance."""
+        return [self.decode_one(log_probs[b, :n]) for b, n in enumerate(lengths.tolist())]

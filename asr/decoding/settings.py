@@ -1,0 +1,66 @@
+"""Decoding settings (greedy, beam, beam + LSTM LM rescoring) and the decoder they build."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, fields, replace
+from typing import Any
+
+import torch
+
+from asr.decoding.beam import BeamConfig, BeamSearch
+from asr.decoding.greedy import greedy_decode
+from asr.decoding.rescore import RescoreWeights, rescore
+from asr.text import Tokenizer
+
+METHODS = ("greedy", "beam", "beam_lm")
+
+
+@dataclass(frozen=True)
+class DecodeSettings:
+    method: str = "greedy"
+    beam_size: int = 16
+    beam_threshold: float = 25.0
+    nbest: int = 16
+    alpha: float = 0.5  # LSTM LM weight (beam_lm)
+    beta: float = 0.0  # word bonus (beam_lm)
+    ngram: str | None = None  # optional KenLM file used inside the beam
+    ngram_weight: float = 0.0
+    word_bonus: float = 0.0
+
+    def __post_init__(self):
+        if self.method not in METHODS:
+            raise ValueError(f"unknown decoding method {self.method!r}: choose {', '.join(METHODS)}")
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any] | None) -> "DecodeSettings":
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in (d or {}).items() if k in known})
+
+    def with_method(self, method: str) -> "DecodeSettings":
+        return replace(self, method=method)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def beam_config(self) -> BeamConfig:
+        return BeamConfig(beam_size=self.beam_size, beam_threshold=self.beam_threshold,
+                          nbest=self.nbest if self.method == "beam_lm" else 1, ngram=self.ngram,
+                          ngram_weight=self.ngram_weight, word_bonus=self.word_bonus)
+
+
+Decoder = Callable[[list[torch.Tensor]], list[str]]
+
+
+def make_decoder(settings: DecodeSettings, tokenizer: Tokenizer, lm=None) -> Decoder:
+    """A function from per-utterance (time, vocab) log-probs to texts."""
+    if settings.method == "greedy":
+        return lambda emissions: [greedy_decode(e[None], torch.tensor([e.shape[0]]), tokenizer)[0]
+                                  for e in emissions]
+    search = BeamSearch(tokenizer, settings.beam_config())
+    if settings.method == "beam":
+        return lambda emissions: [search.decode_one(e)[0].text for e in emissions]
+    if lm is None:
+        raise ValueError("decoding method beam_lm needs a language model (--lm)")
+    weights = RescoreWeights(settings.alpha, settings.beta)
+    return lambda emissions: rescore(lm, tokenizer, [search.decode_one(e) for e in emissions], weights)

@@ -1,0 +1,91 @@
+"""Text files -> token-id sentences -> length-bucketed LM batches; perplexity of a text."""
+
+from __future__ import annotations
+
+import logging
+import math
+import random
+from collections import Counter
+from pathlib import Path
+
+import torch
+from torch.utils.data import DataLoader, Dataset
+from tqdm.auto import tqdm
+
+from asr.models.lm import CharLM, make_lm_batch, token_log_probs
+from asr.text import Tokenizer, normalize_text
+
+log = logging.getLogger(__name__)
+
+
+def read_sentences(paths: str | Path | list, tokenizer: Tokenizer, max_chars: int = 400) -> tuple[list[list[int]], Counter]:
+    """One sentence per line, normalized and encoded; unusable lines are counted skips (never silent)."""
+    sentences, skipped = [], Counter()
+    for path in [paths] if isinstance(paths, (str, Path)) else paths:
+        path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"{path}: no such text file")
+        for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+            text = normalize_text(line)
+            if not text:
+                skipped["empty line"] += int(bool(line.strip()))
+                continue
+            if tokenizer.unknown_chars(text):
+                skipped["characters outside the token set"] += 1
+                continue
+            if len(text) > max_chars:
+                skipped[f"longer than {max_chars} characters"] += 1
+                continue
+            sentences.append(tokenizer.encode(text, normalize=False))
+    if skipped:
+        log.warning("%s: skipped %d lines: %s", paths, sum(skipped.values()), dict(skipped))
+    return sentences, skipped
+
+
+class LMBatches(Dataset):
+    """Sentences grouped by length into batches of at most ``batch_tokens`` padded tokens; shuffled per epoch."""
+
+    def __init__(self, sentences: list[list[int]], batch_tokens: int = 8000, shuffle: bool = True, seed: int = 0):
+        order = sorted(range(len(sentences)), key=lambda i: len(sentences[i]))
+        self.batches, chunk = [], []
+        for i in order:
+            if chunk and (len(sentences[i]) + 1) * (len(chunk) + 1) > batch_tokens:
+                self.batches.append(chunk)
+                chunk = []
+            chunk.append(i)
+        if chunk:
+            self.batches.append(chunk)
+        self.sentences, self.shuffle, self.seed, self.epoch = sentences, shuffle, seed, 0
+        self.order = list(range(len(self.batches)))
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+        self.order = list(range(len(self.batches)))
+        if self.shuffle:
+            random.Random(self.seed + epoch).shuffle(self.order)
+
+    def __len__(self) -> int:
+        return len(self.batches)
+
+    def __getitem__(self, i: int):
+        return make_lm_batch([self.sentences[j] for j in self.batches[self.order[i]]])
+
+
+def lm_loader(sentences: list[list[int]], batch_tokens: int, shuffle: bool, seed: int = 0) -> DataLoader:
+    return DataLoader(LMBatches(sentences, batch_tokens, shuffle, seed), batch_size=None, shuffle=False)
+
+
+@torch.no_grad()
+def perplexity(model: CharLM, sentences: list[list[int]], batch_tokens: int = 20000) -> tuple[float, float, int]:
+    """(perplexity per token, bits per character, tokens scored); ``</s>`` counts as a token."""
+    model.eval()
+    device = next(model.parameters()).device
+    nll, tokens = 0.0, 0
+    for inputs, targets, lengths in tqdm(lm_loader(sentences, batch_tokens, shuffle=False), desc="Perplexity",
+                                         unit="batch", leave=False):
+        lp = token_log_probs(model, inputs.to(device), targets.to(device), lengths.to(device))
+        nll -= float(lp.sum())
+        tokens += int(lengths.sum())
+    if tokens == 0:
+        raise ValueError("no sentence to score")
+    return math.exp(nll / tokens), nll / tokens / math.log(2), tokens

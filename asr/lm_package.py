@@ -1,0 +1,77 @@
+"""LM packages: ``lm.safetensors`` + ``config.yaml`` (LMConfig and metadata) + ``tokens.json``. Never pickled."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import torch
+import yaml
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+from asr.models.lm import CharLM, LMConfig
+from asr.text import Tokenizer
+
+
+@dataclass
+class LMPackage:
+    model: CharLM
+    tokenizer: Tokenizer
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+def save_lm_package(package: LMPackage, out_dir: str | Path) -> Path:
+    out_dir = Path(out_dir)
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
+    try:
+        state = {k: v.detach().cpu().contiguous().clone() for k, v in package.model.state_dict().items()}
+        if package.model.config.tie_weights:
+            state.pop("output.weight")  # the same tensor as embed.weight
+        save_file(state, tmp / "lm.safetensors")
+        config = {"lm": asdict(package.model.config), "meta": package.meta}
+        (tmp / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+        package.tokenizer.save(tmp / "tokens.json")
+        if out_dir.exists():
+            shutil.rmtree(out_dir)
+        os.replace(tmp, out_dir)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return out_dir
+
+
+def load_lm_package(path: str | Path, device: str = "cpu") -> LMPackage:
+    path = Path(path)
+    for name in ("lm.safetensors", "config.yaml", "tokens.json"):
+        if not (path / name).is_file():
+            raise FileNotFoundError(f"{path}: not an LM package (missing {name})")
+    try:
+        config = yaml.safe_load((path / "config.yaml").read_text())
+        known = {f.name for f in fields(LMConfig)}
+        lm_cfg = LMConfig(**{k: v for k, v in config["lm"].items() if k in known})
+    except (yaml.YAMLError, KeyError, TypeError) as e:
+        raise ValueError(f"{path / 'config.yaml'}: not a valid LM config ({e})") from e
+    tokenizer = Tokenizer.load(path / "tokens.json")
+    if lm_cfg.vocab_size != len(tokenizer):
+        raise ValueError(f"{path}: the LM has {lm_cfg.vocab_size} outputs but tokens.json has {len(tokenizer)}")
+    model = CharLM(lm_cfg)
+    try:
+        state = load_file(path / "lm.safetensors", device=device)
+        model.load_state_dict(state, strict=not lm_cfg.tie_weights)
+    except (SafetensorError, OSError, RuntimeError) as e:
+        raise ValueError(f"{path / 'lm.safetensors'}: cannot load the LM weights ({e})") from e
+    return LMPackage(model.to(device).eval(), tokenizer, config.get("meta") or {})
+
+
+def lm_package_from_checkpoint(ckpt_path: str | Path) -> LMPackage:
+    ckpt = torch.load(ckpt_path, map_location="cpu", weights_only=True)
+    hp = ckpt["hyper_parameters"]
+    tokenizer = Tokenizer(hp["tokens"])
+    model = CharLM(LMConfig(**{**hp["model"], "vocab_size": len(tokenizer)}))
+    model.load_state_dict({k[len("model."):]: v for k, v in ckpt["state_dict"].items() if k.startswith("model.")})
+    return LMPackage(model.eval(), tokenizer, {"checkpoint": str(ckpt_path), "epoch": ckpt.get("epoch")})

@@ -1,0 +1,87 @@
+"""Character-level LSTM language model over the acoustic model's token set (a plain nn.Module).
+
+The CTC blank (id 0) never occurs in text, so the LM uses it as the sentence boundary: a sentence is scored as
+``<s> c1 ... cn </s>`` with ``<s> = </s> = 0``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence, pad_sequence
+
+BOUNDARY = 0
+
+
+@dataclass
+class LMConfig:
+    vocab_size: int = 29
+    embed_dim: int = 256
+    hidden_size: int = 512
+    num_layers: int = 2
+    dropout: float = 0.2
+    tie_weights: bool = False  # share the embedding and output matrices (needs embed_dim == hidden_size)
+
+
+class CharLM(nn.Module):
+    """tokens (batch, time) + lengths -> next-token logits (batch, time, vocab)."""
+
+    def __init__(self, config: LMConfig):
+        super().__init__()
+        if config.tie_weights and config.embed_dim != config.hidden_size:
+            raise ValueError(f"tie_weights needs embed_dim == hidden_size, got {config.embed_dim} and "
+                             f"{config.hidden_size}")
+        self.config = config
+        self.embed = nn.Embedding(config.vocab_size, config.embed_dim)
+        self.rnn = nn.LSTM(config.embed_dim, config.hidden_size, num_layers=config.num_layers, batch_first=True,
+                           dropout=config.dropout if config.num_layers > 1 else 0.0)
+        self.dropout = nn.Dropout(config.dropout)
+        self.output = nn.Linear(config.hidden_size, config.vocab_size)
+        if config.tie_weights:
+            self.output.weight = self.embed.weight
+
+    def forward(self, tokens: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        x = self.dropout(self.embed(tokens))  # (batch, time, embed)
+        packed = pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
+        h, _ = pad_packed_sequence(self.rnn(packed)[0], batch_first=True, total_length=tokens.shape[1])
+        return self.output(self.dropout(h))  # (batch, time, vocab)
+
+
+def make_lm_batch(sequences: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Token-id sentences -> (inputs ``<s> c1..cn``, targets ``c1..cn </s>``, lengths n+1), padded with 0."""
+    inputs = [torch.tensor([BOUNDARY, *s], dtype=torch.long) for s in sequences]
+    targets = [torch.tensor([*s, BOUNDARY], dtype=torch.long) for s in sequences]
+    lengths = torch.tensor([len(s) + 1 for s in sequences], dtype=torch.long)
+    return pad_sequence(inputs, batch_first=True), pad_sequence(targets, batch_first=True), lengths
+
+
+def token_log_probs(model: CharLM, inputs: torch.Tensor, targets: torch.Tensor,
+                    lengths: torch.Tensor) -> torch.Tensor:
+    """Log-probability of each target token (batch, time); 0 on padding."""
+    logp = torch.log_softmax(model(inputs, lengths).float(), dim=-1)
+    picked = logp.gather(-1, targets.unsqueeze(-1)).squeeze(-1)  # (batch, time)
+    mask = torch.arange(targets.shape[1], device=targets.device)[None, :] < lengths[:, None]
+    return picked * mask
+
+
+@torch.no_grad()
+def score_sentences(model: CharLM, sequences: list[list[int]], batch_tokens: int = 20000) -> list[float]:
+    """Total log-probability (natural log, ``</s>`` included) of each sentence, batched by length."""
+    model.eval()
+    device = next(model.parameters()).device
+    order = sorted(range(len(sequences)), key=lambda i: len(sequences[i]))
+    scores = [0.0] * len(sequences)
+    chunk: list[int] = []
+    for pos, i in enumerate(order + [None]):
+        # ascending lengths: the padded size of a chunk is (its last item's length + 1) * items
+        if chunk and (i is None or (len(sequences[i]) + 1) * (len(chunk) + 1) > batch_tokens):
+            inputs, targets, lengths = make_lm_batch([sequences[j] for j in chunk])
+            lp = token_log_probs(model, inputs.to(device), targets.to(device), lengths.to(device)).sum(dim=1)
+            for j, v in zip(chunk, lp.tolist()):
+                scores[j] = v
+            chunk = []
+        if i is not None:
+            chunk.append(i)
+    return scores

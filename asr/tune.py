@@ -1,0 +1,89 @@
+"""`asr tune`: grid or random search of LM weight, word bonus and beam size on a dev set.
+
+The acoustic log-probs are computed once; each beam size's N-best lists once; the LM scores every distinct
+hypothesis once. Each (alpha, beta) point is then arithmetic only.
+"""
+
+from __future__ import annotations
+
+import itertools
+import random
+import time
+from pathlib import Path
+
+from tqdm.auto import tqdm
+
+from asr.audio import SAMPLE_RATE
+from asr.decoding.beam import BeamSearch
+from asr.decoding.rescore import RescoreWeights, lm_scores, pick_best
+from asr.decoding.settings import DecodeSettings, make_decoder
+from asr.evaluate import load_eval_cuts, load_waves
+from asr.package import update_decode_settings
+from asr.scoring import char_errors, word_errors
+from asr.transcribe import load_model
+
+
+def tune(model: Path, lm: Path, data: Path, alphas: list[float], betas: list[float], beam_sizes: list[int],
+         nbest: int = 16, random_trials: int = 0, seed: int = 0, output: Path | None = None,
+         write: bool = True) -> list[dict]:
+    recognizer = load_model(model, lm=lm, decode="beam_lm")
+    sets = load_eval_cuts(data)
+    waves, refs = [], []
+    for cuts in sets.values():
+        w, r, _, _ = load_waves(cuts)
+        waves += w
+        refs += r
+    if not waves:
+        raise ValueError(f"{data}: no utterance to tune on")
+    emissions = recognizer.emissions(waves, progress=True)
+    base = recognizer.settings
+    rows = []
+    greedy = make_decoder(base.with_method("greedy"), recognizer.tokenizer)(emissions)
+    rows.append({"decode": "greedy", "beam_size": 0, "alpha": 0.0, "beta": 0.0,
+                 "wer": word_errors(refs, greedy).rate, "cer": char_errors(refs, greedy).rate})
+    grid = list(itertools.product(alphas, betas))
+    if random_trials:
+        rng = random.Random(seed)
+        lo_a, hi_a, lo_b, hi_b = min(alphas), max(alphas), min(betas), max(betas)
+        grid = [(round(rng.uniform(lo_a, hi_a), 3), round(rng.uniform(lo_b, hi_b), 3)) for _ in range(random_trials)]
+    for beam_size in beam_sizes:
+        settings = DecodeSettings(method="beam_lm", beam_size=beam_size, nbest=nbest,
+                                  beam_threshold=base.beam_threshold)
+        search = BeamSearch(recognizer.tokenizer, settings.beam_config())
+        start = time.perf_counter()
+        nbests = [search.decode_one(e) for e in tqdm(emissions, desc=f"Beam {beam_size}", leave=False)]
+        beam_seconds = time.perf_counter() - start
+        plain = [n[0].text for n in nbests]
+        rows.append({"decode": "beam", "beam_size": beam_size, "alpha": 0.0, "beta": 0.0,
+                     "wer": word_errors(refs, plain).rate, "cer": char_errors(refs, plain).rate,
+                     "beam_seconds": beam_seconds})
+        lm = lm_scores(recognizer.lm, recognizer.tokenizer, nbests)
+        for alpha, beta in grid:
+            hyps = pick_best(nbests, lm, RescoreWeights(alpha, beta))
+            rows.append({"decode": "beam_lm", "beam_size": beam_size, "alpha": alpha, "beta": beta,
+                         "wer": word_errors(refs, hyps).rate, "cer": char_errors(refs, hyps).rate})
+    best = min((r for r in rows if r["decode"] == "beam_lm"), key=lambda r: (r["wer"], r["cer"], r["beam_size"]))
+    audio = sum(len(w) for w in waves) / SAMPLE_RATE
+    table = "decode\tbeam\talpha\tbeta\twer\tcer\n" + "".join(
+        f"{r['decode']}\t{r['beam_size']}\t{r['alpha']}\t{r['beta']}\t{r['wer']:.4f}\t{r['cer']:.4f}\n" for r in rows)
+    print(f"tuned on {len(waves)} utterances ({audio / 60:.1f} min):")
+    print(table.expandtabs(9), end="")
+    print(f"best: beam {best['beam_size']}, alpha {best['alpha']}, beta {best['beta']}: WER {100 * best['wer']:.2f}% "
+          f"(greedy {100 * rows[0]['wer']:.2f}%)")
+    if output:
+        Path(output).write_text(table)
+    if write:
+        tuned = DecodeSettings(method="beam_lm", beam_size=best["beam_size"], nbest=nbest, alpha=best["alpha"],
+                               beta=best["beta"], beam_threshold=base.beam_threshold)
+        update_decode_settings(model, {**tuned.to_dict(), "tuned_on": str(data), "tuned_wer": best["wer"]})
+        print(f"written into {Path(model) / 'config.yaml'}")
+    return rows
+
+
+def cli_tune(args) -> int:
+    tune(args.model, args.lm, args.data, args.alphas, args.betas, args.beam_sizes, args.nbest, args.random,
+         output=args.output, write=not args.dry_run)
+    return 0
+
+
+

@@ -1,0 +1,183 @@
+"""Issue 5: LSTM LM, perplexity, beam search, N-best rescoring, tuning, decoding methods in evaluate."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+import torch
+import yaml
+
+from asr.decoding.beam import BeamConfig, BeamSearch, Hypothesis
+from asr.decoding.greedy import greedy_decode
+from asr.decoding.rescore import RescoreWeights, pick_best
+from asr.lm_data import perplexity, read_sentences
+from asr.lm_package import LMPackage, load_lm_package, save_lm_package
+from asr.models.lm import CharLM, LMConfig, make_lm_batch, score_sentences, token_log_probs
+from asr.text import Tokenizer
+
+ASR = [sys.executable, "-m", "asr.cli"]
+
+
+def run(*args, check=True):
+    proc = subprocess.run([*ASR, *map(str, args)], capture_output=True, text=True, timeout=600)
+    if check and proc.returncode:
+        raise AssertionError(f"{args} failed:\n{proc.stdout}\n{proc.stderr}")
+    return proc
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_beam_of_one_without_lm_equals_greedy(seed):
+    torch.manual_seed(seed)
+    tok = Tokenizer()
+    log_probs = torch.log_softmax(torch.randn(3, 80, len(tok)) * 4, dim=-1)
+    lengths = torch.tensor([80, 51, 7])
+    search = BeamSearch(tok, BeamConfig(beam_size=1, nbest=1))
+    assert [n[0].text for n in search.decode(log_probs, lengths)] == greedy_decode(log_probs, lengths, tok)
+
+
+def test_wider_beam_finds_at_least_as_good_a_path():
+    torch.manual_seed(0)
+    tok = Tokenizer()
+    lp = torch.log_softmax(torch.randn(60, len(tok)) * 2, dim=-1)
+    narrow = BeamSearch(tok, BeamConfig(beam_size=1, nbest=1)).decode_one(lp)[0]
+    wide = BeamSearch(tok, BeamConfig(beam_size=32, nbest=8)).decode_one(lp)
+    assert wide[0].score >= narrow.score - 1e-4
+    assert len({h.text for h in wide}) == len(wide) > 1
+
+
+def test_rescoring_with_alpha_zero_keeps_the_acoustic_ranking():
+    nbests = [[Hypothesis("A B", -1.0, 0, -1.0), Hypothesis("A C", -2.0, 0, -2.0)],
+              [Hypothesis("X", -5.0, 0, -5.0), Hypothesis("Y Z", -4.0, 0, -4.0)]]
+    lm = [[-50.0, -1.0], [-1.0, -50.0]]
+    assert pick_best(nbests, lm, RescoreWeights(alpha=0.0, beta=0.0)) == ["A B", "Y Z"]
+    assert pick_best(nbests, lm, RescoreWeights(alpha=1.0, beta=0.0)) == ["A C", "X"]
+    assert pick_best(nbests, [[0, 0], [0, 0]], RescoreWeights(alpha=0.0, beta=2.0)) == ["A B", "Y Z"]
+
+
+def test_lm_scores_batched_equal_one_by_one_and_normalize():
+    torch.manual_seed(0)
+    lm = CharLM(LMConfig(embed_dim=16, hidden_size=16, num_layers=2, dropout=0.0)).eval()
+    seqs = [[3, 4, 5], [6], [7, 8, 9, 10, 11, 12], [1, 3]]
+    batched = score_sentences(lm, seqs, batch_tokens=9)
+    for s, b in zip(seqs, batched):
+        assert b == pytest.approx(score_sentences(lm, [s])[0], abs=1e-4)
+    # the LM is a distribution over next tokens: one step's probabilities sum to 1
+    inputs, targets, lengths = make_lm_batch([[3]])
+    probs = torch.softmax(lm(inputs, lengths)[0, 0], -1)
+    assert float(probs.sum()) == pytest.approx(1.0, abs=1e-5)
+    assert token_log_probs(lm, inputs, targets, lengths).shape == (1, 2)
+
+
+def test_perplexity_falls_as_the_lm_trains(tiny_corpus):
+    tok = Tokenizer()
+    lines = (tiny_corpus / "lm-text.txt").read_text().splitlines()
+    train, _ = read_sentences([_write(tiny_corpus.parent / "lm_train.txt", lines[:400])], tok)
+    held, _ = read_sentences(_write(tiny_corpus.parent / "lm_held.txt", lines[400:500]), tok)
+    torch.manual_seed(0)
+    lm = CharLM(LMConfig(embed_dim=32, hidden_size=64, num_layers=1, dropout=0.0))
+    opt = torch.optim.Adam(lm.parameters(), lr=1e-2)
+    before, _, _ = perplexity(lm, held)
+    assert before > 20  # untrained: about uniform over 29 tokens
+    for step in range(60):
+        batch = [train[(step * 16 + i) % len(train)] for i in range(16)]
+        inputs, targets, lengths = make_lm_batch(batch)
+        lm.train()
+        loss = -token_log_probs(lm, inputs, targets, lengths).sum() / lengths.sum()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    after, bpc, _ = perplexity(lm, held)
+    assert after < before / 2 and bpc < 4.5
+
+
+def _write(path, lines):
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_lm_package_round_trip_and_bad_files(tmp_path):
+    torch.manual_seed(0)
+    lm = CharLM(LMConfig(embed_dim=16, hidden_size=16, tie_weights=True))
+    save_lm_package(LMPackage(lm, Tokenizer(), {"note": "x"}), tmp_path / "lm")
+    loaded = load_lm_package(tmp_path / "lm")
+    seqs = [[3, 4, 5, 1, 6]]
+    assert score_sentences(loaded.model, seqs) == pytest.approx(score_sentences(lm.eval(), seqs))
+    with pytest.raises(FileNotFoundError, match="nolm"):
+        load_lm_package(tmp_path / "nolm")
+    (tmp_path / "lm" / "lm.safetensors").write_bytes(b"corrupt")
+    with pytest.raises(ValueError, match="lm.safetensors"):
+        load_lm_package(tmp_path / "lm")
+
+
+@pytest.fixture(scope="module")
+def lm_setup(tiny_corpus, tiny_manifests, tmp_path_factory):
+    """A tiny acoustic model and a tiny LM, trained through the CLI."""
+    work = tmp_path_factory.mktemp("lm")
+    lines = (tiny_corpus / "lm-text.txt").read_text().splitlines()[:600]
+    text = _write(work / "lm.txt", lines)
+    run("lm", "train", f"train_text={text}", f"exp_dir={work / 'lmexp'}", "lm.hidden_size=32", "lm.embed_dim=16",
+        "trainer.max_epochs=2", "trainer.log_every_n_steps=1")
+    run("train", "experiment=tiny", f"data.manifest_dir={tiny_manifests}", f"exp_dir={work / 'am'}")
+    return work
+
+
+def test_lm_train_and_perplexity_command(lm_setup):
+    summary = json.loads((lm_setup / "lmexp" / "lm_summary.json").read_text())
+    assert summary["dev_perplexity"] > 1
+    out = run("lm", "perplexity", lm_setup / "lmexp" / "lm", lm_setup / "lm.txt")
+    assert "perplexity" in out.stdout and "bits per character" in out.stdout
+    bad = run("lm", "perplexity", lm_setup / "missing", lm_setup / "lm.txt", check=False)
+    assert bad.returncode == 1 and "missing" in bad.stderr
+
+
+def test_tune_prints_table_and_writes_package(lm_setup, tiny_corpus):
+    model = lm_setup / "am" / "model"
+    out = run("tune", model, "--lm", lm_setup / "lmexp" / "lm", "--data", tiny_corpus / "LibriSpeech" / "dev-clean-2",
+              "--alphas", "0", "0.5", "--betas", "0", "1", "--beam-sizes", "2", "4", "--output", lm_setup / "tune.tsv")
+    assert "best: beam" in out.stdout and "greedy" in out.stdout
+    rows = (lm_setup / "tune.tsv").read_text().splitlines()
+    assert len(rows) == 1 + 1 + 2 * (1 + 4)  # header, greedy, per beam: plain beam + 4 grid points
+    decode = yaml.safe_load((model / "config.yaml").read_text())["decode"]
+    assert decode["method"] == "beam_lm" and decode["beam_size"] in (2, 4) and decode["alpha"] in (0, 0.5)
+
+
+def test_evaluate_several_decoding_methods(lm_setup, tiny_corpus, tmp_path):
+    out = run("evaluate", lm_setup / "am" / "model", tiny_corpus / "LibriSpeech" / "test-clean-2",
+              "--decode", "greedy", "beam", "beam_lm", "--lm", lm_setup / "lmexp" / "lm", "--output-dir", tmp_path)
+    for method in ("greedy", "beam", "beam_lm"):
+        assert f"test-clean-2 [{method}]: WER" in out.stdout
+        assert (tmp_path / f"test-clean-2.{method}.summary.json").is_file()
+    ranking = (tmp_path / "test-clean-2.summary.tsv").read_text().splitlines()
+    assert ranking[0].split("\t")[:2] == ["rank", "decode"] and len(ranking) == 4
+    no_lm = run("evaluate", lm_setup / "am" / "model", tiny_corpus / "LibriSpeech" / "test-clean-2", "--decode",
+                "beam_lm", "--output-dir", tmp_path, check=False)
+    assert no_lm.returncode == 1 and "needs a language model" in no_lm.stderr
+
+
+def _arpa(path, favoured: str):
+    """A minimal character bigram model (KenLM needs order >= 2) that strongly prefers one letter."""
+    symbols = ["<s>", "</s>", "<unk>", "|", "'", *[chr(c) for c in range(65, 91)]]
+    lines = ["\\data\\", f"ngram 1={len(symbols)}", "ngram 2=1", "", "\\1-grams:"]
+    for s in symbols:
+        logp = -99 if s == "<s>" else (-0.05 if s == favoured else -3.0)
+        lines.append(f"{logp}\t{s}\t0")
+    lines += ["", "\\2-grams:", f"-0.05\t<s> {favoured}", "", "\\end\\", ""]
+    path.write_text("\n".join(lines))
+    return path
+
+
+def test_kenlm_ngram_inside_the_beam_and_bad_ngram_file(tmp_path):
+    torch.manual_seed(0)
+    tok = Tokenizer()
+    lp = torch.log_softmax(torch.randn(120, len(tok)) * 1.5, dim=-1)
+    arpa = _arpa(tmp_path / "e.arpa", "E")
+    plain = BeamSearch(tok, BeamConfig(beam_size=16, nbest=1)).decode_one(lp)[0]
+    biased = BeamSearch(tok, BeamConfig(beam_size=16, nbest=1, ngram=str(arpa), ngram_weight=3.0)).decode_one(lp)[0]
+    assert biased.text.count("E") / max(1, len(biased.text)) > plain.text.count("E") / max(1, len(plain.text))
+    assert biased.ngram < 0
+    (tmp_path / "bad.arpa").write_text("this is not an ARPA file\n")
+    with pytest.raises(ValueError, match="bad.arpa"):
+        BeamSearch(tok, BeamConfig(ngram=str(tmp_path / "bad.arpa"), ngram_weight=1.0))
+    with pytest.raises(FileNotFoundError, match="none.arpa"):
+        BeamSearch(tok, BeamConfig(ngram=str(tmp_path / "none.arpa")))

@@ -1,0 +1,67 @@
+"""Beam-search speed and accuracy: asr's decoder (flashlight-text) vs pyctcdecode, on the same cached log-probs.
+
+    pip install --no-deps pyctcdecode pygtrie       # pyctcdecode pins numpy<2; its decoding runs on numpy 2
+    python tools/bench_decode.py exp/mini/model data/mini/manifests/librispeech_cuts_test-clean-2.jsonl.gz
+
+The acoustic model runs once; each decoder then decodes every utterance at each beam width, single-threaded, in
+one process (so machine noise hits both alike). Prints WER and decode time per decoder and their time ratio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+import torch
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("model", help="a model package")
+    ap.add_argument("data", help="a LibriSpeech-layout subset directory or a cuts manifest")
+    ap.add_argument("--beam-sizes", type=int, nargs="+", default=[8, 16, 32])
+    ap.add_argument("--repeats", type=int, default=3, help="timing repeats (the best is kept)")
+    args = ap.parse_args()
+    torch.set_num_threads(1)
+
+    from pyctcdecode import build_ctcdecoder
+
+    from asr.decoding.beam import BeamConfig, BeamSearch
+    from asr.evaluate import load_eval_cuts, load_waves
+    from asr.scoring import word_errors
+    from asr.transcribe import load_model
+
+    recognizer = load_model(args.model)
+    waves, refs = [], []
+    for cuts in load_eval_cuts(args.data).values():
+        w, r, _, _ = load_waves(cuts)
+        waves, refs = waves + w, refs + r
+    emissions = recognizer.emissions(waves)
+    as_numpy = [e.numpy().astype(np.float32) for e in emissions]
+    tok = recognizer.tokenizer
+    labels = ["" if t == tok.tokens[0] else t for t in tok.tokens]
+    peer = build_ctcdecoder(labels)
+    frames = sum(e.shape[0] for e in emissions)
+    audio = sum(len(w) for w in waves) / 16000
+    print(f"{len(waves)} utterances, {audio / 60:.1f} min of audio, {frames} frames of log-probs")
+    print(f"{'beam':>5} {'decoder':<12} {'WER %':>7} {'seconds':>8} {'x real time':>12}")
+    for beam in args.beam_sizes:
+        ours = BeamSearch(tok, BeamConfig(beam_size=beam, nbest=1))
+        timings = {}
+        for name, decode in (("asr", lambda: [ours.decode_one(e)[0].text for e in emissions]),
+                             ("pyctcdecode", lambda: [" ".join(peer.decode(e, beam_width=beam).split())
+                                                      for e in as_numpy])):
+            best, hyps = float("inf"), []
+            for _ in range(args.repeats):
+                start = time.perf_counter()
+                hyps = decode()
+                best = min(best, time.perf_counter() - start)
+            timings[name] = best
+            print(f"{beam:>5} {name:<12} {100 * word_errors(refs, hyps).rate:>7.2f} {best:>8.3f} "
+                  f"{audio / best:>12.0f}")
+        print(f"{beam:>5} speed-up of asr over pyctcdecode: {timings['pyctcdecode'] / timings['asr']:.1f}x")
+
+
+if __name__ == "__main__":
+    main()
