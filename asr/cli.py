@@ -181,8 +181,8 @@ def build_parser() -> argparse.ArgumentParser:
     p["tune"].add_argument("model", type=Path, help="the model package to tune (its config.yaml gets the result)")
     p["tune"].add_argument("--lm", type=Path, required=True, help="an LM package")
     p["tune"].add_argument("--data", type=Path, required=True, help="dev data: LibriSpeech-layout dir or manifest")
-    p["tune"].add_argument("--alphas", type=float, nargs="+", default=[0.0, 0.2, 0.4, 0.6, 0.8, 1.0, 1.3])
-    p["tune"].add_argument("--betas", type=float, nargs="+", default=[-1.0, 0.0, 1.0, 2.0, 3.0])
+    p["tune"].add_argument("--alphas", type=float, nargs="+", default=[0.0, 0.3, 0.6, 1.0, 1.5, 2.0, 3.0])
+    p["tune"].add_argument("--betas", type=float, nargs="+", default=[-1.0, 0.0, 1.0, 2.0, 3.0, 4.5, 6.0])
     p["tune"].add_argument("--beam-sizes", type=int, nargs="+", default=[8, 16])
     p["tune"].add_argument("--nbest", type=int, default=16)
     p["tune"].add_argument("--random", type=int, default=0,

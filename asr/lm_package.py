@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -15,6 +12,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from asr.models.lm import CharLM, LMConfig
+from asr.package import atomic_directory
 from asr.text import Tokenizer
 
 
@@ -26,10 +24,7 @@ class LMPackage:
 
 
 def save_lm_package(package: LMPackage, out_dir: str | Path) -> Path:
-    out_dir = Path(out_dir)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
-    try:
+    with atomic_directory(out_dir) as tmp:
         state = {k: v.detach().cpu().contiguous().clone() for k, v in package.model.state_dict().items()}
         if package.model.config.tie_weights:
             state.pop("output.weight")  # the same tensor as embed.weight
@@ -37,12 +32,7 @@ def save_lm_package(package: LMPackage, out_dir: str | Path) -> Path:
         config = {"lm": asdict(package.model.config), "meta": package.meta}
         (tmp / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
         package.tokenizer.save(tmp / "tokens.json")
-        if out_dir.exists():
-            shutil.rmtree(out_dir)
-        os.replace(tmp, out_dir)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return out_dir
+    return Path(out_dir)
 
 
 def load_lm_package(path: str | Path, device: str = "cpu") -> LMPackage:

@@ -11,6 +11,8 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -44,21 +46,14 @@ def _dataclass_from(cls, d: dict[str, Any], where: str):
     return cls(**d)
 
 
-def save_package(package: ModelPackage, out_dir: str | Path) -> Path:
-    """Write the package atomically: into a temporary sibling directory, then renamed over ``out_dir``."""
+@contextmanager
+def atomic_directory(out_dir: str | Path) -> Iterator[Path]:
+    """Yield a temporary sibling directory to fill; on success it replaces ``out_dir`` (never half-written)."""
     out_dir = Path(out_dir)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
     try:
-        state = {k: v.detach().cpu().contiguous() for k, v in package.model.state_dict().items()}
-        save_file(state, tmp / "model.safetensors")
-        config = {"model": asdict(package.model.config), "features": asdict(package.features),
-                  "decode": package.decode, "meta": package.meta}
-        (tmp / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
-        package.tokenizer.save(tmp / "tokens.json")
-        norm = package.model.normalizer
-        CMVNStats(norm.mean.tolist(), norm.std.tolist(), int(package.meta.get("cmvn_frames", 0))).save(
-            tmp / "cmvn.json")
+        yield tmp
         if out_dir.exists():
             old = out_dir.with_name(f".{out_dir.name}.old")
             shutil.rmtree(old, ignore_errors=True)
@@ -69,7 +64,20 @@ def save_package(package: ModelPackage, out_dir: str | Path) -> Path:
             os.replace(tmp, out_dir)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    return out_dir
+
+
+def save_package(package: ModelPackage, out_dir: str | Path) -> Path:
+    with atomic_directory(out_dir) as tmp:
+        state = {k: v.detach().cpu().contiguous() for k, v in package.model.state_dict().items()}
+        save_file(state, tmp / "model.safetensors")
+        config = {"model": asdict(package.model.config), "features": asdict(package.features),
+                  "decode": package.decode, "meta": package.meta}
+        (tmp / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+        package.tokenizer.save(tmp / "tokens.json")
+        norm = package.model.normalizer
+        CMVNStats(norm.mean.tolist(), norm.std.tolist(), int(package.meta.get("cmvn_frames", 0))).save(
+            tmp / "cmvn.json")
+    return Path(out_dir)
 
 
 def load_package(path: str | Path, device: str | torch.device = "cpu") -> ModelPackage:

@@ -12,17 +12,18 @@ from asr.models.acoustic import AcousticConfig, AcousticModel
 from asr.training.optim import make_optimizer, make_scheduler
 
 CONF = config_dir()
-GROUP_FILES = sorted((p.parent.name, p.stem) for p in CONF.glob("*/*.yaml"))
+GROUP_FILES = sorted((p.parent.name, p.stem) for p in CONF.glob("*/*.yaml") if p.parent.name != "lm")
+LM_FILES = sorted(p.stem for p in CONF.glob("lm/*.yaml"))
 
 
-def compose_train(overrides):
+def compose_train(overrides, config_name="train"):
     with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-        return compose(config_name="train", overrides=overrides)
+        return compose(config_name=config_name, overrides=overrides)
 
 
 def test_every_group_has_files():
     groups = {g for g, _ in GROUP_FILES}
-    assert {"data", "features", "model", "optim", "trainer", "experiment"} <= groups
+    assert {"data", "features", "model", "optim", "trainer", "experiment"} <= groups and LM_FILES
 
 
 @pytest.mark.parametrize("group, name", GROUP_FILES, ids=[f"{g}/{n}" for g, n in GROUP_FILES])
@@ -35,6 +36,17 @@ def test_every_config_file_composes(group, name):
     make_scheduler(optimizer, plain["optim"], total_steps=100)
     assert plain["trainer"]["max_epochs"] >= 1
     assert plain["data"]["train_cuts"].endswith(".jsonl.gz")
+
+
+@pytest.mark.parametrize("name", LM_FILES)
+@pytest.mark.parametrize("optim", ["adam", "sgd"])
+def test_every_lm_config_composes(name, optim):
+    from asr.models.lm import CharLM, LMConfig
+
+    cfg = OmegaConf.to_container(compose_train([f"lm={name}", f"optim={optim}"], "lm_train"), resolve=True)
+    model = CharLM(LMConfig(**cfg["lm"]))
+    make_scheduler(make_optimizer(model.parameters(), cfg["optim"]), cfg["optim"], total_steps=10)
+    assert cfg["trainer"]["max_epochs"] >= 1 and cfg["batch_tokens"] > 0
 
 
 def test_documented_override_example():

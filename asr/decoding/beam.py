@@ -62,7 +62,7 @@ class BeamSearch:
             lm, weight, bonus = ZeroLM(), 0.0, 0.0
         options = LexiconFreeDecoderOptions(
             beam_size=config.beam_size, beam_size_token=min(config.beam_size_token, len(tokenizer)),
-            beam_threshold=config.beam_threshold, lm_weight=weight, sil_score=bonus, log_add=False,
+            beam_threshold=config.beam_threshold, lm_weight=weight, sil_score=bonus, log_add=True,
             criterion_type=CriterionType.CTC)
         self.decoder = LexiconFreeDecoder(options, lm, space, tokenizer.blank_id, [])
         self.space = space

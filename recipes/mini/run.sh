@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# The mini recipe: corpus -> manifests -> normalization stats -> train -> evaluate dev/test -> transcribe a file.
+# The mini recipe: corpus -> manifests -> normalization stats -> train -> evaluate dev/test (greedy) -> LM text ->
+# LM train -> perplexity -> tune LM weights on dev -> evaluate test (greedy, beam, beam+LM) -> transcribe a file.
 # Runs offline on the synthetic corpus (TTS voices, LibriSpeech layout) by default; --corpus real downloads the
 # real mini_librispeech (OpenSLR 31) instead where the internet is reachable. Every stage calls `asr` only and
 # leaves a done-marker, so a second run skips finished stages.
 #
-#   bash recipes/mini/run.sh [--stage N] [--stop-stage N] [--data-dir DIR] [--exp-dir DIR]
-#                            [--corpus synthetic|real] [--base-url URL] [--nj N] [-- extra `asr train` overrides]
+#   bash recipes/mini/run.sh [--stage N] [--stop-stage N] [--data-dir DIR] [--exp-dir DIR] [--nj N]
+#                            [--corpus synthetic|real] [--plan mini|tiny] [--base-url URL]
+#                            [--lm-args "extra asr lm train overrides"] [-- extra `asr train` overrides]
 set -euo pipefail
 
 stage=0
@@ -13,11 +15,13 @@ stop_stage=100
 data_dir=data/mini
 exp_dir=exp/mini
 corpus=synthetic
+plan=mini
+lm_args=""
 base_url=http://www.openslr.org/resources
 nj=2
 train_overrides=()
 
-usage() { sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
+usage() { sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
 while [ $# -gt 0 ]; do
   case "$1" in
     --stage) stage=$2; shift 2 ;;
@@ -25,6 +29,8 @@ while [ $# -gt 0 ]; do
     --data-dir) data_dir=$2; shift 2 ;;
     --exp-dir) exp_dir=$2; shift 2 ;;
     --corpus) corpus=$2; shift 2 ;;
+    --plan) plan=$2; shift 2 ;;
+    --lm-args) lm_args=$2; shift 2 ;;
     --base-url) base_url=$2; shift 2 ;;
     --nj) nj=$2; shift 2 ;;
     -h|--help) usage 0 ;;
@@ -51,7 +57,7 @@ if run_stage 0 "corpus ($corpus)" "$data_dir"; then
   if [ "$corpus" = real ]; then
     asr download "$data_dir/corpus" mini_librispeech --base-url "$base_url"
   else
-    asr make-corpus "$data_dir/corpus" --plan mini --num-jobs "$nj"
+    asr make-corpus "$data_dir/corpus" --plan "$plan" --num-jobs "$nj"
   fi
   mark_done 0 "$data_dir"
 fi
@@ -85,13 +91,53 @@ if run_stage 4 "evaluate (greedy) on dev and test" "$exp_dir"; then
   mark_done 4 "$exp_dir"
 fi
 
-if [ 5 -ge "$stage" ] && [ 5 -le "$stop_stage" ]; then
-  log "stage 5: transcribe a sample file"
+lm_dir=$exp_dir/lm
+if run_stage 5 "LM text (no dev or test sentence in it)" "$data_dir"; then
+  mkdir -p "$data_dir/lm"
+  if [ -f "$data_dir/corpus/lm-text.txt" ]; then  # the synthetic corpus writes its own in-domain LM text
+    cp "$data_dir/corpus/lm-text.txt" "$data_dir/lm/train.txt"
+  else  # the real corpus: the training transcripts
+    find "$data_dir/corpus" -path '*train-clean-5*' -name '*.trans.txt' -exec cut -d' ' -f2- {} + > "$data_dir/lm/train.txt"
+  fi
+  find "$data_dir/corpus" -path '*dev-clean-2*' -name '*.trans.txt' -exec cut -d' ' -f2- {} + > "$data_dir/lm/dev.txt"
+  find "$data_dir/corpus" -path '*test-clean-2*' -name '*.trans.txt' -exec cut -d' ' -f2- {} + > "$data_dir/lm/test.txt"
+  mark_done 5 "$data_dir"
+fi
+
+if run_stage 6 "train the LSTM language model" "$exp_dir"; then
+  # shellcheck disable=SC2086  # lm_args is a list of overrides
+  asr lm train "train_text=$data_dir/lm/train.txt" "dev_text=$data_dir/lm/dev.txt" "exp_dir=$lm_dir" $lm_args
+  mark_done 6 "$exp_dir"
+fi
+
+if run_stage 7 "LM perplexity on dev and test text" "$exp_dir"; then
+  for t in dev test; do
+    [ -s "$data_dir/lm/$t.txt" ] && asr lm perplexity "$lm_dir/lm" "$data_dir/lm/$t.txt" | tee "$exp_dir/perplexity_$t.txt"
+  done
+  mark_done 7 "$exp_dir"
+fi
+
+if run_stage 8 "tune LM weight, word bonus and beam size on dev" "$exp_dir"; then
+  asr tune "$exp_dir/model" --lm "$lm_dir/lm" --data "$manifests/librispeech_cuts_dev-clean-2.jsonl.gz" \
+    --output "$exp_dir/tune.tsv" | tee "$exp_dir/tune.txt"
+  mark_done 8 "$exp_dir"
+fi
+
+if run_stage 9 "evaluate test: greedy, beam, beam + LM" "$exp_dir"; then
+  subset=test-clean-2
+  [ -f "$manifests/librispeech_cuts_$subset.jsonl.gz" ] || subset=dev-clean-2  # the real mini corpus has no test
+  asr evaluate "$exp_dir/model" "$manifests/librispeech_cuts_$subset.jsonl.gz" --decode greedy beam beam_lm \
+    --lm "$lm_dir/lm" --output-dir "$exp_dir/eval_lm" --worst 3 | tee "$exp_dir/eval_lm_$subset.txt"
+  mark_done 9 "$exp_dir"
+fi
+
+if [ 10 -ge "$stage" ] && [ 10 -le "$stop_stage" ]; then
+  log "stage 10: transcribe a sample file"
   sample=$(find "$data_dir/corpus" -path '*test-clean-2*' -name '*.flac' 2>/dev/null | sort | head -n 1)
   [ -n "$sample" ] || sample=$(find "$data_dir/corpus" -path '*dev-clean-2*' -name '*.flac' | sort | head -n 1)
   echo "file: $sample"
   echo "reference: $(grep -h "^$(basename "$sample" .flac) " "$(dirname "$sample")"/*.trans.txt | cut -d' ' -f2-)"
-  echo -n "asr:       "
-  asr transcribe "$exp_dir/model" "$sample"
+  echo -n "greedy:    "; asr transcribe "$exp_dir/model" "$sample" --decode greedy
+  if [ -d "$lm_dir/lm" ]; then echo -n "beam + LM: "; asr transcribe "$exp_dir/model" "$sample" --lm "$lm_dir/lm"; fi
 fi
-log "done; results in $exp_dir/eval"
+log "done; results in $exp_dir/eval and $exp_dir/eval_lm"
