@@ -1,6 +1,5 @@
 """Every config file is composed; command-line overrides work as documented."""
 
-from pathlib import Path
 
 import pytest
 from hydra import compose, initialize_config_dir
