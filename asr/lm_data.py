@@ -76,6 +76,20 @@ def lm_loader(sentences: list[list[int]], batch_tokens: int, shuffle: bool, seed
 
 
 @torch.no_grad()
+def score_sentences(model: CharLM, sequences: list[list[int]], batch_tokens: int = 20000) -> list[float]:
+    """Total log-probability (natural log, ``</s>`` included) of each sentence, in length-bucketed batches."""
+    model.eval()
+    device = next(model.parameters()).device
+    batches = LMBatches(sequences, batch_tokens, shuffle=False)
+    scores = [0.0] * len(sequences)
+    for i, (inputs, targets, lengths) in enumerate(batches):
+        lp = token_log_probs(model, inputs.to(device), targets.to(device), lengths.to(device)).sum(dim=1)
+        for j, v in zip(batches.batches[i], lp.tolist()):
+            scores[j] = v
+    return scores
+
+
+@torch.no_grad()
 def perplexity(model: CharLM, sentences: list[list[int]], batch_tokens: int = 20000) -> tuple[float, float, int]:
     """(perplexity per token, bits per character, tokens scored); ``</s>`` counts as a token."""
     model.eval()

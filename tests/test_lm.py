@@ -11,9 +11,9 @@ import yaml
 from asr.decoding.beam import BeamConfig, BeamSearch, Hypothesis
 from asr.decoding.greedy import greedy_decode
 from asr.decoding.rescore import RescoreWeights, pick_best
-from asr.lm_data import perplexity, read_sentences
+from asr.lm_data import perplexity, read_sentences, score_sentences
 from asr.lm_package import LMPackage, load_lm_package, save_lm_package
-from asr.models.lm import CharLM, LMConfig, make_lm_batch, score_sentences, token_log_probs
+from asr.models.lm import CharLM, LMConfig, make_lm_batch, token_log_probs
 from asr.text import Tokenizer
 
 ASR = [sys.executable, "-m", "asr.cli"]

@@ -9,7 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from asr.decoding.beam import Hypothesis
-from asr.models.lm import CharLM, score_sentences
+from asr.lm_data import score_sentences
+from asr.models.lm import CharLM
 from asr.text import Tokenizer
 
 

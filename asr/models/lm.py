@@ -64,24 +64,3 @@ def token_log_probs(model: CharLM, inputs: torch.Tensor, targets: torch.Tensor,
     picked = logp.gather(-1, targets.unsqueeze(-1)).squeeze(-1)  # (batch, time)
     mask = torch.arange(targets.shape[1], device=targets.device)[None, :] < lengths[:, None]
     return picked * mask
-
-
-@torch.no_grad()
-def score_sentences(model: CharLM, sequences: list[list[int]], batch_tokens: int = 20000) -> list[float]:
-    """Total log-probability (natural log, ``</s>`` included) of each sentence, batched by length."""
-    model.eval()
-    device = next(model.parameters()).device
-    order = sorted(range(len(sequences)), key=lambda i: len(sequences[i]))
-    scores = [0.0] * len(sequences)
-    chunk: list[int] = []
-    for pos, i in enumerate(order + [None]):
-        # ascending lengths: the padded size of a chunk is (its last item's length + 1) * items
-        if chunk and (i is None or (len(sequences[i]) + 1) * (len(chunk) + 1) > batch_tokens):
-            inputs, targets, lengths = make_lm_batch([sequences[j] for j in chunk])
-            lp = token_log_probs(model, inputs.to(device), targets.to(device), lengths.to(device)).sum(dim=1)
-            for j, v in zip(chunk, lp.tolist()):
-                scores[j] = v
-            chunk = []
-        if i is not None:
-            chunk.append(i)
-    return scores
