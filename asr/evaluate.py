@@ -68,6 +68,16 @@ def load_waves(cuts: CutSet) -> tuple[list[np.ndarray], list[str], list[str], in
     return waves, refs, ids, skipped
 
 
+def load_eval_waves(data: Path) -> tuple[list[np.ndarray], list[str]]:
+    """Audio and references of every subset in ``data`` together (see :func:`load_eval_cuts`)."""
+    waves, refs = [], []
+    for cuts in load_eval_cuts(data).values():
+        w, r, _, _ = load_waves(cuts)
+        waves += w
+        refs += r
+    return waves, refs
+
+
 def score(name: str, refs: list[str], hyps: list[str], ids: list[str], skipped: int, audio_seconds: float,
           decode_seconds: float) -> tuple[EvalResult, list[dict]]:
     words, chars = word_errors(refs, hyps), char_errors(refs, hyps)

@@ -13,7 +13,7 @@ import torch
 from tqdm.auto import tqdm
 
 from asr.audio import SAMPLE_RATE, AudioError, load_audio, to_mono_16k
-from asr.decoding.settings import DecodeSettings, Decoder, make_decoder
+from asr.decoding.settings import DecodeSettings, make_decoder
 from asr.features import LogMel
 from asr.package import ModelPackage, load_package
 
@@ -26,7 +26,8 @@ class Transcript:
 
 
 class Recognizer:
-    """A loaded model package: features + acoustic model + greedy decoding, batched by total audio length."""
+    """A loaded model package: features + acoustic model + a decoder (greedy, beam or beam + LM rescoring),
+    batched by total audio length."""
 
     def __init__(self, package: ModelPackage, device: str = "cpu", decode: DecodeSettings | None = None, lm=None):
         self.package = package
@@ -65,9 +66,8 @@ class Recognizer:
                 result[j] = e
         return result
 
-    def decode_batched(self, waves: list[np.ndarray], batch_seconds: float = 120.0,
-                       decoder: Decoder | None = None) -> list[str]:
-        return (decoder or self.decoder)(self.emissions(waves, batch_seconds))
+    def decode_batched(self, waves: list[np.ndarray], batch_seconds: float = 120.0) -> list[str]:
+        return self.decoder(self.emissions(waves, batch_seconds))
 
     def transcribe(self, audio: str | Path | np.ndarray | list, sample_rate: int | None = None,
                    batch_seconds: float = 120.0) -> Transcript | list[Transcript]:

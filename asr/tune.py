@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import itertools
 import random
-import time
 from pathlib import Path
 
 from tqdm.auto import tqdm
@@ -17,7 +16,7 @@ from asr.audio import SAMPLE_RATE
 from asr.decoding.beam import BeamSearch
 from asr.decoding.rescore import RescoreWeights, lm_scores, pick_best
 from asr.decoding.settings import DecodeSettings, make_decoder
-from asr.evaluate import load_eval_cuts, load_waves
+from asr.evaluate import load_eval_waves
 from asr.package import update_decode_settings
 from asr.scoring import char_errors, word_errors
 from asr.transcribe import load_model
@@ -27,12 +26,7 @@ def tune(model: Path, lm: Path, data: Path, alphas: list[float], betas: list[flo
          nbest: int = 16, random_trials: int = 0, seed: int = 0, output: Path | None = None,
          write: bool = True) -> list[dict]:
     recognizer = load_model(model, lm=lm, decode="beam_lm")
-    sets = load_eval_cuts(data)
-    waves, refs = [], []
-    for cuts in sets.values():
-        w, r, _, _ = load_waves(cuts)
-        waves += w
-        refs += r
+    waves, refs = load_eval_waves(data)
     if not waves:
         raise ValueError(f"{data}: no utterance to tune on")
     emissions = recognizer.emissions(waves, progress=True)
@@ -50,13 +44,10 @@ def tune(model: Path, lm: Path, data: Path, alphas: list[float], betas: list[flo
         settings = DecodeSettings(method="beam_lm", beam_size=beam_size, nbest=nbest,
                                   beam_threshold=base.beam_threshold)
         search = BeamSearch(recognizer.tokenizer, settings.beam_config())
-        start = time.perf_counter()
         nbests = [search.decode_one(e) for e in tqdm(emissions, desc=f"Beam {beam_size}", leave=False)]
-        beam_seconds = time.perf_counter() - start
         plain = [n[0].text for n in nbests]
         rows.append({"decode": "beam", "beam_size": beam_size, "alpha": 0.0, "beta": 0.0,
-                     "wer": word_errors(refs, plain).rate, "cer": char_errors(refs, plain).rate,
-                     "beam_seconds": beam_seconds})
+                     "wer": word_errors(refs, plain).rate, "cer": char_errors(refs, plain).rate})
         lm = lm_scores(recognizer.lm, recognizer.tokenizer, nbests)
         for alpha, beta in grid:
             hyps = pick_best(nbests, lm, RescoreWeights(alpha, beta))
@@ -84,6 +75,3 @@ def cli_tune(args) -> int:
     tune(args.model, args.lm, args.data, args.alphas, args.betas, args.beam_sizes, args.nbest, args.random,
          output=args.output, write=not args.dry_run)
     return 0
-
-
-

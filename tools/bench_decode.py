@@ -28,15 +28,12 @@ def main() -> None:
     from pyctcdecode import build_ctcdecoder
 
     from asr.decoding.beam import BeamConfig, BeamSearch
-    from asr.evaluate import load_eval_cuts, load_waves
+    from asr.evaluate import load_eval_waves
     from asr.scoring import word_errors
     from asr.transcribe import load_model
 
     recognizer = load_model(args.model)
-    waves, refs = [], []
-    for cuts in load_eval_cuts(args.data).values():
-        w, r, _, _ = load_waves(cuts)
-        waves, refs = waves + w, refs + r
+    waves, refs = load_eval_waves(args.data)
     emissions = recognizer.emissions(waves)
     as_numpy = [e.numpy().astype(np.float32) for e in emissions]
     tok = recognizer.tokenizer
