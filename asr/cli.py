@@ -10,7 +10,7 @@ from pathlib import Path
 
 COMMANDS = {
     "make-corpus": "write a synthetic LibriSpeech-layout corpus spoken by TTS voices (offline smoke data)",
-    "download": "download and extract LibriSpeech or mini_librispeech parts (lhotse, resumable)",
+    "download": "download, md5-check and extract LibriSpeech / mini_librispeech parts (resumable, mirrors)",
     "prepare": "turn a LibriSpeech-layout directory into lhotse manifests (recordings, supervisions, cuts)",
     "compute-cmvn": "compute global log-mel mean/variance statistics from a cuts manifest",
     "train": "train the acoustic model (Hydra config: `asr train experiment=mini model.num_layers=3 optim=sgd`)",
@@ -38,10 +38,11 @@ def cmd_make_corpus(args: argparse.Namespace) -> int:
 
 
 def cmd_download(args: argparse.Namespace) -> int:
-    from asr.corpora.librispeech import download_librispeech
+    from asr.corpora.download import download_librispeech
 
-    subsets = args.subsets[0] if len(args.subsets) == 1 and args.subsets[0].endswith("librispeech") else args.subsets
-    print(f"downloaded: {download_librispeech(args.target_dir, subsets, args.base_url)}")
+    corpus = download_librispeech(args.target_dir, args.parts, args.base_url, lm_text=args.lm_text,
+                                  keep_archives=not args.delete_archives)
+    print(f"downloaded and verified: {corpus}")
     return 0
 
 
@@ -54,18 +55,44 @@ def cmd_prepare(args: argparse.Namespace) -> int:
 
 
 def cmd_compute_cmvn(args: argparse.Namespace) -> int:
+    import random
+
+    from lhotse import CutSet
+
     from asr.data import compute_cmvn, load_cuts
 
-    stats = compute_cmvn(load_cuts(args.cuts))
+    cuts = load_cuts(args.cuts)
+    if args.max_hours:  # a deterministic sample is plenty for 80 means and variances
+        cuts = cuts.shuffle(random.Random(0))
+        kept, total = [], 0.0
+        for cut in cuts:
+            if total >= args.max_hours * 3600:
+                break
+            kept.append(cut)
+            total += cut.duration
+        cuts = CutSet.from_cuts(kept)
+    stats = compute_cmvn(cuts)
     stats.save(args.output)
     print(f"normalization statistics from {stats.frames} frames: {args.output}")
     return 0
 
 
-def _hydra_run(name: str, config_name: str, task, argv: list[str]) -> int:
+def _hydra_run(module: str, config_name: str, task, argv: list[str]) -> int:
+    """Run ``task`` under Hydra with ``argv`` as overrides.
+
+    Lightning's DDP launcher starts the other ranks as ``python <sys.argv[0]> <overrides>`` (or ``python -m
+    <__main__.__spec__.name> <overrides>`` when started with ``-m``): both are pointed at ``module``, whose
+    ``__main__`` block runs the same command, so every rank trains with the same configuration.
+    """
+    import importlib.util
+
+    import __main__
     import hydra
 
-    sys.argv = [name, *argv]
+    spec = importlib.util.find_spec(module)
+    sys.argv = [spec.origin, *argv]
+    if getattr(__main__, "__spec__", None) is not None:
+        __main__.__spec__ = spec
     hydra.main(config_path=str(config_dir()), config_name=config_name, version_base="1.3")(task)()
     return 0
 
@@ -73,13 +100,13 @@ def _hydra_run(name: str, config_name: str, task, argv: list[str]) -> int:
 def cmd_train(argv: list[str]) -> int:
     from asr.training.train import run_training
 
-    return _hydra_run("asr train", "train", run_training, argv)
+    return _hydra_run("asr.training.train", "train", run_training, argv)
 
 
 def cmd_lm_train(argv: list[str]) -> int:
     from asr.training.train_lm import run_lm_training
 
-    return _hydra_run("asr lm train", "lm_train", run_lm_training, argv)
+    return _hydra_run("asr.training.train_lm", "lm_train", run_lm_training, argv)
 
 
 def cmd_lm(args: argparse.Namespace) -> int:
@@ -131,17 +158,23 @@ def build_parser() -> argparse.ArgumentParser:
     p = {name: sub.add_parser(name, help=text, description=text) for name, text in COMMANDS.items()}
 
     p["make-corpus"].add_argument("root", type=Path, help="output directory (gets LibriSpeech/<subset>/...)")
-    p["make-corpus"].add_argument("--plan", default="mini", choices=["mini", "tiny"],
-                                  help="mini: >= 60 min train, ~8 min dev and test; tiny: seconds, for tests")
+    p["make-corpus"].add_argument("--plan", default="mini", choices=["mini", "tiny", "tiny-librispeech"],
+                                  help="mini: >= 60 min train, ~8 min dev and test; tiny: seconds, for tests; "
+                                  "tiny-librispeech: seconds, with the full LibriSpeech part names")
     p["make-corpus"].add_argument("--seed", type=int, default=0)
     p["make-corpus"].add_argument("--tarballs", action="store_true",
                                   help="also write <subset>.tar.gz and md5sum.txt as OpenSLR publishes them")
     p["make-corpus"].add_argument("--num-jobs", type=int, default=2)
 
-    p["download"].add_argument("target_dir", type=Path)
-    p["download"].add_argument("subsets", nargs="*", default=["mini_librispeech"],
-                               help="mini_librispeech, librispeech, or part names (dev-clean ...)")
-    p["download"].add_argument("--base-url", default="http://www.openslr.org/resources", help="mirror URL")
+    p["download"].add_argument("target_dir", type=Path, help="gets the tarballs and LibriSpeech/<part>/")
+    p["download"].add_argument("parts", nargs="*", default=["mini_librispeech"],
+                               help="mini_librispeech, librispeech, 100 / 460 / 960 (training hours plus every "
+                               "dev and test part), or part names (dev-clean ...)")
+    p["download"].add_argument("--base-url", default="https://www.openslr.org/resources",
+                               help="OpenSLR or a mirror with the same layout (<url>/12/dev-clean.tar.gz)")
+    p["download"].add_argument("--lm-text", action="store_true",
+                               help="also the LM corpus librispeech-lm-norm.txt.gz (OpenSLR 11)")
+    p["download"].add_argument("--delete-archives", action="store_true", help="delete each tarball once extracted")
 
     p["prepare"].add_argument("corpus_dir", type=Path, help="directory holding LibriSpeech/<subset>/ (or the "
                               "LibriSpeech directory itself)")
@@ -149,10 +182,12 @@ def build_parser() -> argparse.ArgumentParser:
     p["prepare"].add_argument("--subsets", nargs="*", help="subset names (default: every subset found)")
     p["prepare"].add_argument("--num-jobs", type=int, default=2)
 
-    p["compute-cmvn"].add_argument("cuts", type=Path, help="a training cuts manifest (jsonl.gz)")
+    p["compute-cmvn"].add_argument("cuts", type=Path, nargs="+", help="training cuts manifest(s) (jsonl.gz)")
+    p["compute-cmvn"].add_argument("--max-hours", type=float, help="use a random sample of this many hours")
     p["compute-cmvn"].add_argument("output", type=Path, help="the statistics file to write (JSON)")
 
-    p["export"].add_argument("checkpoint", type=Path, help="a Lightning checkpoint written by `asr train`")
+    p["export"].add_argument("checkpoint", type=Path, nargs="+",
+                             help="a Lightning checkpoint written by `asr train`; several: their weights averaged")
     p["export"].add_argument("output", type=Path, help="the package directory to write")
 
     p["transcribe"].add_argument("model", type=Path, help="a model package directory")
@@ -208,7 +243,7 @@ def main(argv: list[str] | None = None) -> int:
     handler = globals()[f"cmd_{args.command.replace('-', '_')}"]
     try:
         return handler(args)
-    except (FileNotFoundError, ValueError, RuntimeError) as e:
+    except (FileNotFoundError, ValueError, RuntimeError) as e:  # ChecksumError is a RuntimeError
         print(f"asr {args.command}: error: {e}", file=sys.stderr)
         return 1
 

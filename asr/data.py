@@ -32,7 +32,13 @@ class Batch(NamedTuple):
     skipped: int  # cuts of this batch whose audio could not be loaded
 
 
-def load_cuts(path: str | Path) -> CutSet:
+def load_cuts(path: str | Path | list) -> CutSet:
+    """A cuts manifest, or several combined (e.g. train-clean-100 + train-clean-360 + train-other-500)."""
+    if not isinstance(path, (str, Path)):
+        paths = list(path)
+        if not paths:
+            raise ValueError("no cuts manifest given")
+        return CutSet.from_cuts(c for p in paths for c in load_cuts(p))
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such manifest (run `asr prepare` first)")
@@ -170,7 +176,11 @@ class ResumableSampler:
 
 
 class ResumableLoader(DataLoader):
-    """A DataLoader whose ``state_dict`` (saved by Lightning in checkpoints) is (epoch, batches trained)."""
+    """A DataLoader whose ``state_dict`` (saved by Lightning in checkpoints) is (epoch, batches trained).
+
+    Its ``len`` is the number of batches of the sampler's current epoch: a shuffled bucketing sampler yields a
+    slightly different number every epoch, so the trainer must ask again each epoch (see ``AsrDataModule``).
+    """
 
     def __init__(self, dataset: Dataset, sampler: ResumableSampler, **kwargs: Any):
         super().__init__(dataset, sampler=sampler, batch_size=None, **kwargs)
@@ -193,9 +203,12 @@ class ResumableLoader(DataLoader):
 
 
 def make_loader(cuts: CutSet, dataset: AsrDataset, max_duration: float, shuffle: bool, num_buckets: int = 10,
-                seed: int = 0, num_workers: int = 0, drop_last: bool = False, **loader_args: Any) -> ResumableLoader:
+                seed: int = 0, num_workers: int = 0, drop_last: bool = False, world_size: int = 1, rank: int = 0,
+                **loader_args: Any) -> ResumableLoader:
+    """Batches of ``max_duration`` seconds from lhotse's DynamicBucketingSampler; under DDP each of ``world_size``
+    ranks gets different batches, the same number of them on every rank (lhotse's guarantee)."""
     make_sampler = partial(DynamicBucketingSampler, cuts, max_duration=max_duration, shuffle=shuffle,
-                           num_buckets=num_buckets, seed=seed, drop_last=drop_last)
+                           num_buckets=num_buckets, seed=seed, drop_last=drop_last, world_size=world_size, rank=rank)
     return ResumableLoader(dataset, ResumableSampler(make_sampler), num_workers=num_workers,
                            persistent_workers=num_workers > 0, **loader_args)
 

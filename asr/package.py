@@ -112,8 +112,7 @@ def load_package(path: str | Path, device: str | torch.device = "cpu") -> ModelP
     return ModelPackage(model, tokenizer, features, config.get("decode") or {}, config.get("meta") or {})
 
 
-def package_from_checkpoint(ckpt_path: str | Path, features: FeatureConfig | None = None) -> ModelPackage:
-    """Rebuild the model of a Lightning checkpoint (loaded with weights_only=True) as a package."""
+def _load_checkpoint(ckpt_path: str | Path) -> dict[str, Any]:
     try:
         ckpt = torch.load(ckpt_path, map_location="cpu", weights_only=True)
     except Exception as e:  # noqa: BLE001 - torch raises many kinds for a bad file
@@ -121,13 +120,34 @@ def package_from_checkpoint(ckpt_path: str | Path, features: FeatureConfig | Non
     hp = ckpt.get("hyper_parameters", {})
     if "model" not in hp or "tokens" not in hp:
         raise ValueError(f"{ckpt_path}: not an `asr train` checkpoint (no model hyper-parameters)")
+    return ckpt
+
+
+def package_from_checkpoint(ckpt_path: str | Path | list, features: FeatureConfig | None = None) -> ModelPackage:
+    """Rebuild the model of a Lightning checkpoint (loaded with weights_only=True) as a package. Given several
+    checkpoints of one run (e.g. the last N epochs), their weights are averaged."""
+    paths = [ckpt_path] if isinstance(ckpt_path, (str, Path)) else list(ckpt_path)
+    if not paths:
+        raise ValueError("no checkpoint given")
+    ckpt = _load_checkpoint(paths[0])
+    hp = ckpt["hyper_parameters"]
+    state = {k: v.double() if v.is_floating_point() else v for k, v in ckpt["state_dict"].items()}
+    for path in paths[1:]:
+        other = _load_checkpoint(path)
+        if other["hyper_parameters"]["model"] != hp["model"] or set(other["state_dict"]) != set(state):
+            raise ValueError(f"{path}: a different model than {paths[0]}; only checkpoints of one run can be averaged")
+        for k, v in other["state_dict"].items():
+            if v.is_floating_point():
+                state[k] += v.double()
+    state = {k: (v / len(paths)).float() if v.is_floating_point() else v for k, v in state.items()}
     tokenizer = Tokenizer(hp["tokens"])
     model = AcousticModel(AcousticConfig(**{**hp["model"], "vocab_size": len(tokenizer)}))
     prefix = "model."
-    model.load_state_dict({k[len(prefix):]: v for k, v in ckpt["state_dict"].items() if k.startswith(prefix)})
+    model.load_state_dict({k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)})
     model.eval()
     feats = features or FeatureConfig(**hp.get("features", {}))
-    meta = {"checkpoint": str(ckpt_path), "epoch": ckpt.get("epoch"), "global_step": ckpt.get("global_step")}
+    meta = {"checkpoint": str(paths[0]) if len(paths) == 1 else [str(p) for p in paths],
+            "epoch": ckpt.get("epoch"), "global_step": ckpt.get("global_step")}
     return ModelPackage(model, tokenizer, feats, {"method": "greedy"}, meta)
 
 

@@ -29,3 +29,13 @@ def tiny_manifests(tiny_corpus, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("manifests")
     prepare_librispeech(tiny_corpus, out)
     return out
+
+
+@pytest.fixture(scope="session")
+def tiny_librispeech(tmp_path_factory) -> Path:
+    """The 'tiny-librispeech' synthetic plan with OpenSLR-style tarballs, md5sum.txt and the LM text."""
+    from asr.corpora.synthetic import make_corpus
+
+    root = tmp_path_factory.mktemp("tiny_librispeech")
+    make_corpus(root, "tiny-librispeech", seed=0, tarballs=True)
+    return root

@@ -1,3 +1,4 @@
+import gzip
 import hashlib
 import shutil
 import tarfile
@@ -6,7 +7,8 @@ import pytest
 import soundfile as sf
 
 from asr.corpora import synthetic
-from asr.corpora.synthetic import PLANS, load_sentence_pool, make_corpus, make_speakers, md5sum
+from asr.corpora.download import md5sum
+from asr.corpora.synthetic import PLANS, load_sentence_pool, make_corpus, make_speakers
 from asr.text import Tokenizer
 
 
@@ -57,7 +59,10 @@ def test_same_plan_and_seed_give_identical_bytes(tiny_corpus, tmp_path):
 
 def test_tarballs_and_md5_as_openslr(tiny_corpus, tmp_path):
     sums = dict(reversed(line.split("  ")) for line in (tiny_corpus / "md5sum.txt").read_text().splitlines())
-    assert set(sums) == {"train-clean-5.tar.gz", "dev-clean-2.tar.gz", "test-clean-2.tar.gz"}
+    assert set(sums) == {"train-clean-5.tar.gz", "dev-clean-2.tar.gz", "test-clean-2.tar.gz",
+                         "librispeech-lm-norm.txt.gz"}
+    lm_text = gzip.decompress((tiny_corpus / "librispeech-lm-norm.txt.gz").read_bytes()).decode()
+    assert lm_text == (tiny_corpus / "lm-text.txt").read_text()
     for name, md5 in sums.items():
         assert md5sum(tiny_corpus / name) == md5
     with tarfile.open(tiny_corpus / "dev-clean-2.tar.gz") as tar:

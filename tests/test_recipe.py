@@ -40,3 +40,46 @@ def test_mini_recipe_runs_every_stage_and_skips_done_ones(tmp_path):
     again = run_recipe(tmp_path)
     for stage in range(10):
         assert f"stage {stage} (" in again and "done already, skipping" in again
+
+
+LIBRISPEECH_RUN = Path(__file__).resolve().parent.parent / "recipes" / "librispeech" / "run.sh"
+
+
+def run_librispeech(tmp_path, base_url, *extra):
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    cmd = ["bash", str(LIBRISPEECH_RUN), "--size", "100", "--ngpu", "0", "--nj", "2", "--base-url", base_url,
+           "--data-dir", str(tmp_path / "data"), "--exp-dir", str(tmp_path / "exp"), "--experiment", "tiny",
+           "--lm-sentences", "300", "--lm-args", "lm.hidden_size=32 lm.embed_dim=16 trainer.max_epochs=1",
+           *extra, "--", "trainer.max_epochs=1"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=900)
+    assert proc.returncode == 0, f"{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+    return proc.stdout
+
+
+@pytest.mark.skipif(not Path("/usr/bin/espeak-ng").exists(), reason="needs the espeak-ng TTS engine")
+def test_librispeech_recipe_from_a_local_mirror_through_every_stage(tiny_librispeech, tmp_path):
+    """The whole LibriSpeech recipe against a 127.0.0.1 mirror serving LibriSpeech-named tarballs, md5 sums and the
+    LM text; the server drops the first download of train-clean-100 midway."""
+    from mirror import Mirror
+
+    size = (tiny_librispeech / "train-clean-100.tar.gz").stat().st_size
+    with Mirror(tiny_librispeech) as mirror:
+        mirror.drop_after["train-clean-100.tar.gz"] = size // 2
+        out = run_librispeech(tmp_path, mirror.url)
+        assert mirror.ranged_gets("train-clean-100.tar.gz") == [f"bytes={size // 2}-"]
+        for stage in range(9):
+            assert f"stage {stage}:" in out
+        exp = tmp_path / "exp"
+        results = (exp / "RESULTS.md").read_text()
+        for subset in ("dev-clean", "dev-other", "test-clean", "test-other"):
+            for method in ("greedy", "beam", "beam_lm"):
+                assert f"| {subset} | {method} |" in results
+        assert "best: beam" in (exp / "tune.txt").read_text()
+        assert (exp / "perplexity.txt").read_text().count("perplexity") == 3
+        # the LM text is the mirror's LM corpus, sampled; the recipe downloaded it md5-checked
+        assert (tmp_path / "data" / "lm" / "train.txt").stat().st_size > 0
+        downloads = len(mirror.requests)
+        again = run_librispeech(tmp_path, mirror.url)
+        for stage in range(9):
+            assert f"stage {stage} (" in again and "done already, skipping" in again
+        assert len(mirror.requests) == downloads  # nothing fetched again

@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from lhotse import CutSet, RecordingSet, SupervisionSet, fix_manifests, validate_recordings_and_supervisions
-from lhotse.recipes.librispeech import download_librispeech as lhotse_download_librispeech
 from lhotse.recipes.librispeech import parse_utterance
 from tqdm.auto import tqdm
 
@@ -121,9 +120,3 @@ def summarize(reports: list[PrepareReport]) -> str:
             if r.skipped else ""
         lines.append(f"{r.subset}: {r.utterances} utterances, {r.hours:.2f} h{skip}")
     return "\n".join(lines)
-
-
-def download_librispeech(target_dir: str | Path, subsets: str | list[str] = "mini_librispeech",
-                         base_url: str = "http://www.openslr.org/resources") -> Path:
-    """Download and extract LibriSpeech / mini_librispeech parts with lhotse (resumable, done-markers)."""
-    return lhotse_download_librispeech(target_dir, dataset_parts=subsets, base_url=base_url)

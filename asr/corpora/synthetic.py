@@ -6,14 +6,13 @@ disjoint speakers and disjoint sentences. Same plan + seed = byte-identical file
     <root>/LibriSpeech/<subset>/<speaker>/<chapter>/<speaker>-<chapter>-<NNNN>.flac   (16 kHz mono)
     <root>/LibriSpeech/<subset>/<speaker>/<chapter>/<speaker>-<chapter>.trans.txt
     <root>/LibriSpeech/SPEAKERS.TXT
-    <root>/<subset>.tar.gz + <root>/md5sum.txt                                       (with ``tarballs=True``)
+    <root>/<subset>.tar.gz + librispeech-lm-norm.txt.gz + md5sum.txt                 (with ``tarballs=True``)
     <root>/lm-text.txt: pool sentences not used in dev/test, for language models
 """
 
 from __future__ import annotations
 
 import gzip
-import hashlib
 import io
 import logging
 import random
@@ -31,6 +30,7 @@ import soundfile as sf
 from tqdm.auto import tqdm
 
 from asr.audio import resample
+from asr.corpora.download import LM_TEXT, md5sum
 
 log = logging.getLogger(__name__)
 SAMPLE_RATE = 16000
@@ -86,6 +86,10 @@ PLANS = {
     # a few seconds of speech per subset, for tests and smoke runs.
     "tiny": CorpusPlan((SubsetPlan("train-clean-5", 3, 1, 4), SubsetPlan("dev-clean-2", 2, 1, 2),
                         SubsetPlan("test-clean-2", 2, 1, 2))),
+    # the same, named like the full LibriSpeech parts: a local stand-in for OpenSLR 12 (recipe tests, mirrors).
+    "tiny-librispeech": CorpusPlan((SubsetPlan("train-clean-100", 3, 1, 4), SubsetPlan("dev-clean", 2, 1, 2),
+                                    SubsetPlan("dev-other", 2, 1, 2), SubsetPlan("test-clean", 2, 1, 2),
+                                    SubsetPlan("test-other", 2, 1, 2))),
 }
 
 
@@ -197,14 +201,6 @@ def _deterministic_tar(tar_path: Path, root: Path, members: list[Path]) -> None:
     tmp.replace(tar_path)
 
 
-def md5sum(path: Path) -> str:
-    h = hashlib.md5()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def make_corpus(root: str | Path, plan: str | CorpusPlan = "mini", seed: int = 0, tarballs: bool = False,
                 num_jobs: int = 2) -> Path:
     """Write the corpus under ``root``; idempotent (a done-marker per subset). Returns ``root/LibriSpeech``."""
@@ -250,6 +246,14 @@ def make_corpus(root: str | Path, plan: str | CorpusPlan = "mini", seed: int = 0
             if not tar_path.exists():
                 _deterministic_tar(tar_path, root, members)
             sums.append(f"{md5sum(tar_path)}  {tar_path.name}")
+        # the LM text as OpenSLR 11 publishes the LibriSpeech LM corpus (gzip with no name or time: same bytes)
+        lm_gz = root / LM_TEXT
+        if not lm_gz.exists():
+            with open(lm_gz.with_suffix(".tmp"), "wb") as f, gzip.GzipFile(fileobj=f, mode="wb", filename="",
+                                                                          mtime=0) as gz:
+                gz.write(lm_text.read_bytes())
+            lm_gz.with_suffix(".tmp").replace(lm_gz)
+        sums.append(f"{md5sum(lm_gz)}  {lm_gz.name}")
         (root / "md5sum.txt").write_text("\n".join(sums) + "\n")
     return corpus
 

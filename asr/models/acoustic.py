@@ -96,11 +96,49 @@ class AcousticModel(nn.Module):
         x = self.normalizer(feats, lengths)  # (batch, time, mel)
         x, out_lengths = self.subsampling(x, lengths)  # (batch, time', hidden)
         x = self.dropout(x)
-        cpu_lengths = out_lengths.cpu()
+        x = self._rnn_packed(x, out_lengths) if x.is_cuda else self._rnn_padded(x, out_lengths)  # (b, t', 2h | p)
+        logits = self.output(self.dropout(x))  # (batch, time', vocab)
+        return AcousticOutput(torch.log_softmax(logits.float(), dim=-1), out_lengths)
+
+    def _rnn_packed(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """The recurrent stack on packed sequences: cuDNN's fused multi-layer kernels (GPU)."""
+        cpu_lengths = lengths.cpu()
         for i, rnn in enumerate(self.rnns):
             packed = pack_padded_sequence(x, cpu_lengths, batch_first=True, enforce_sorted=False)
             x, _ = pad_packed_sequence(rnn(packed)[0], batch_first=True, total_length=x.shape[1])  # (b, t', 2h)
             if self.projections:
                 x = torch.tanh(self.projections[i](self.dropout(x)))
-        logits = self.output(self.dropout(x))  # (batch, time', vocab)
-        return AcousticOutput(torch.log_softmax(logits.float(), dim=-1), out_lengths)
+        return x
+
+    def _rnn_padded(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """The same stack, same weights, on the padded tensor (CPU): oneDNN runs padded LSTMs ~2.4x faster than
+        packed ones. The forward direction never sees an item's padding before its last frame; the backward
+        direction runs on each item reversed within its own length, so its padding comes last too."""
+        b, t, _ = x.shape
+        steps = torch.arange(t, device=x.device)
+        rev = lengths.to(x.device)[:, None] - 1 - steps[None, :]  # (batch, time'): t -> len-1-t, padding in place
+        rev = torch.where(rev >= 0, rev, steps[None, :])
+
+        def reverse(y: torch.Tensor) -> torch.Tensor:
+            return y.gather(1, rev[:, :, None].expand(-1, -1, y.shape[2]))
+
+        for i, rnn in enumerate(self.rnns):
+            for layer in range(rnn.num_layers):
+                if layer > 0:  # nn.LSTM's dropout between the layers of one fused module
+                    x = nn.functional.dropout(x, rnn.dropout, self.training)
+                forward = _run_direction(rnn, x, layer, "")
+                backward = reverse(_run_direction(rnn, reverse(x), layer, "_reverse"))
+                x = torch.cat([forward, backward], dim=-1)  # (batch, time', 2 * hidden)
+            if self.projections:
+                x = torch.tanh(self.projections[i](self.dropout(x)))
+        return x
+
+
+def _run_direction(rnn: nn.LSTM | nn.GRU, x: torch.Tensor, layer: int, suffix: str) -> torch.Tensor:
+    """One direction of one layer of ``rnn`` over a padded (batch, time, in) tensor -> (batch, time, hidden)."""
+    names = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
+    params = [getattr(rnn, f"{name}_l{layer}{suffix}") for name in names]
+    h0 = x.new_zeros(1, x.shape[0], rnn.hidden_size)
+    if isinstance(rnn, nn.LSTM):
+        return torch.lstm(x, (h0, h0), params, True, 1, 0.0, rnn.training, False, True)[0]
+    return torch.gru(x, h0, params, True, 1, 0.0, rnn.training, False, True)[0]

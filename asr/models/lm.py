@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import torch
 from torch import nn
-from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence, pad_sequence
+from torch.nn.utils.rnn import pad_sequence
 
 BOUNDARY = 0
 
@@ -43,9 +43,10 @@ class CharLM(nn.Module):
             self.output.weight = self.embed.weight
 
     def forward(self, tokens: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        # A left-to-right LSTM never sees an item's padding before its last token, so it runs on the padded tensor
+        # (oneDNN's fast path on CPU; packing would only slow it down). ``lengths`` matter to the loss, not here.
         x = self.dropout(self.embed(tokens))  # (batch, time, embed)
-        packed = pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
-        h, _ = pad_packed_sequence(self.rnn(packed)[0], batch_first=True, total_length=tokens.shape[1])
+        h, _ = self.rnn(x)  # (batch, time, hidden)
         return self.output(self.dropout(h))  # (batch, time, vocab)
 
 

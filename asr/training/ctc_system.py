@@ -32,8 +32,7 @@ class CTCSystem(L.LightningModule):
         self._val_words = ErrorCounts()
         self._val_chars = ErrorCounts()
         self._skipped = 0
-        # Optimizer steps of the whole run, for the LR schedule; set by the caller (see ``run_training``). Lightning's
-        # ``estimated_stepping_batches`` would set up the train loader before a checkpoint's loader state is restored.
+        # Optimizer steps of the whole run, for the LR schedule (see ``_total_steps``).
         self.total_steps: int | None = None
 
     def forward(self, features: torch.Tensor, lengths: torch.Tensor):
@@ -50,6 +49,9 @@ class CTCSystem(L.LightningModule):
         loader = self.trainer.train_dataloader
         if hasattr(loader, "batch_trained"):  # exact mid-epoch resume: count batches the loop really trained on
             loader.batch_trained()
+        datamodule = self.trainer.datamodule
+        if datamodule is not None and hasattr(datamodule, "log_cuts"):
+            datamodule.log_cuts(self.global_rank, self.current_epoch, batch.cut_ids)
 
     def training_step(self, batch: Batch, batch_idx: int):
         self._skipped += batch.skipped
@@ -86,6 +88,21 @@ class CTCSystem(L.LightningModule):
 
     def configure_optimizers(self):
         optimizer = make_optimizer(self.model.parameters(), self.optim_cfg)
-        total = self.total_steps or int(self.trainer.estimated_stepping_batches)
+        total = self._total_steps()
         scheduler = make_scheduler(optimizer, self.optim_cfg, total)
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+
+    def _total_steps(self) -> int:
+        """Optimizer steps of the whole run: ``total_steps`` if set, else max_steps, else epochs x this rank's batches
+        per epoch from the datamodule (set up by now). Never Lightning's ``estimated_stepping_batches``: it sets up
+        the train loader before a checkpoint's loader state is restored, and the bucketing sampler's epochs vary."""
+        if self.total_steps:
+            return self.total_steps
+        trainer = self.trainer
+        if trainer.max_steps > 0:
+            return trainer.max_steps
+        datamodule = trainer.datamodule
+        if datamodule is None or not hasattr(datamodule, "steps_per_epoch"):
+            raise RuntimeError("CTCSystem needs total_steps, trainer.max_steps or an AsrDataModule")
+        per_epoch = -(-datamodule.steps_per_epoch() // trainer.accumulate_grad_batches)
+        return per_epoch * max(1, trainer.max_epochs)

@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 import logging
 import random
+import sys
 from pathlib import Path
 
 import lightning as L
 from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
-from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 from omegaconf import DictConfig, OmegaConf
 
 from asr.lm_data import lm_loader, perplexity, read_sentences
@@ -17,6 +17,7 @@ from asr.lm_package import lm_package_from_checkpoint, save_lm_package
 from asr.text import DEFAULT_TOKENS, Tokenizer
 from asr.training.lm_system import LMSystem
 from asr.training.train import job_dir
+from asr.training.trainer import make_trainer
 
 log = logging.getLogger(__name__)
 
@@ -51,13 +52,9 @@ def run_lm_training(cfg: DictConfig) -> Path:
     checkpoint = ModelCheckpoint(dirpath=exp_dir / "checkpoints", filename="epoch{epoch:03d}-ppl{val/ppl:.3f}",
                                  monitor="val/ppl", mode="min", save_top_k=1, save_last=True,
                                  auto_insert_metric_name=False)
-    trainer = L.Trainer(
-        default_root_dir=exp_dir, max_epochs=t.max_epochs, accelerator=t.accelerator, devices=t.devices,
-        strategy=t.strategy, precision=t.precision, gradient_clip_val=cfg.optim.get("grad_clip") or None,
-        log_every_n_steps=t.log_every_n_steps, num_sanity_val_steps=0,
-        logger=[TensorBoardLogger(exp_dir, name="tensorboard"), CSVLogger(exp_dir, name="csv")],
-        callbacks=[checkpoint, EarlyStopping("val/ppl", patience=cfg.early_stopping_patience, mode="min")],
-    )
+    trainer = make_trainer(t, exp_dir, [checkpoint, EarlyStopping("val/ppl", patience=cfg.early_stopping_patience,
+                                                                  mode="min")],
+                           grad_clip=cfg.optim.get("grad_clip"))
     trainer.fit(system, train_loader, dev_loader, ckpt_path=cfg.get("resume"), weights_only=True)
     if trainer.global_rank != 0:
         return exp_dir / "lm"
@@ -68,3 +65,9 @@ def run_lm_training(cfg: DictConfig) -> Path:
     (exp_dir / "lm_summary.json").write_text(json.dumps({"lm": str(out), **package.meta}, indent=2) + "\n")
     print(f"LM dev perplexity {ppl:.3f} ({bpc:.3f} bits/char); LM package: {out}")
     return out
+
+
+if __name__ == "__main__":  # how Lightning's DDP launcher re-runs `asr lm train` in its child processes
+    from asr.cli import cmd_lm_train
+
+    cmd_lm_train(sys.argv[1:])

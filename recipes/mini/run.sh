@@ -40,18 +40,13 @@ while [ $# -gt 0 ]; do
 done
 case "$corpus" in synthetic|real) ;; *) echo "run.sh: --corpus must be synthetic or real" >&2; exit 2 ;; esac
 
-command -v asr >/dev/null || { echo "run.sh: the 'asr' command is not on PATH (run tools/setup.sh and activate .venv)" >&2; exit 1; }
+recipe=mini
+# shellcheck source=../shared/stages.sh
+. "$(dirname "$0")/../shared/stages.sh"
+require_asr
 mkdir -p "$data_dir" "$exp_dir"
 manifests=$data_dir/manifests
 train_cuts=$manifests/librispeech_cuts_train-clean-5.jsonl.gz
-log() { echo "$(date '+%F %T') [mini] $*"; }
-# run_stage N NAME DONE_DIR: true when stage N is selected and not yet done
-run_stage() {
-  [ "$1" -ge "$stage" ] && [ "$1" -le "$stop_stage" ] || return 1
-  if [ -f "$3/.stage$1.done" ]; then log "stage $1 ($2): done already, skipping"; return 1; fi
-  log "stage $1: $2"
-}
-mark_done() { touch "$2/.stage$1.done"; }
 
 if run_stage 0 "corpus ($corpus)" "$data_dir"; then
   if [ "$corpus" = real ]; then
@@ -75,10 +70,9 @@ if run_stage 2 "normalization statistics" "$data_dir"; then
 fi
 
 if run_stage 3 "train the acoustic model" "$exp_dir"; then
-  resume=()
-  [ -f "$exp_dir/checkpoints/last.ckpt" ] && resume=("resume=$exp_dir/checkpoints/last.ckpt")
+  # shellcheck disable=SC2046  # resume_args prints one override or nothing
   asr train experiment=mini "data.manifest_dir=$manifests" "data.cmvn=$data_dir/cmvn.json" "exp_dir=$exp_dir" \
-    "${resume[@]}" "${train_overrides[@]}"
+    $(resume_args "$exp_dir") "${train_overrides[@]}"
   mark_done 3 "$exp_dir"
 fi
 

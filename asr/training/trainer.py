@@ -1,0 +1,27 @@
+"""One place that turns the ``trainer`` config group into a Lightning Trainer (acoustic model and LM alike)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+from lightning.pytorch.callbacks import Callback
+from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
+
+
+def make_trainer(t: Any, exp_dir: Path, callbacks: list[Callback], grad_clip: float | None = None,
+                 **overrides: Any) -> L.Trainer:
+    """``t``: the composed ``trainer`` group (conf/trainer/*.yaml); TensorBoard + CSV logs under ``exp_dir``."""
+    args = dict(
+        default_root_dir=exp_dir, max_epochs=t.max_epochs, max_steps=t.get("max_steps", -1),
+        accelerator=t.accelerator, devices=t.devices, num_nodes=t.get("num_nodes", 1), strategy=t.strategy,
+        precision=t.precision, gradient_clip_val=grad_clip or None,
+        accumulate_grad_batches=t.get("accumulate_grad_batches", 1), log_every_n_steps=t.log_every_n_steps,
+        check_val_every_n_epoch=t.get("check_val_every_n_epoch", 1),
+        num_sanity_val_steps=t.get("num_sanity_val_steps", 0), deterministic=t.get("deterministic", False),
+        logger=[TensorBoardLogger(exp_dir, name="tensorboard"), CSVLogger(exp_dir, name="csv")],
+        callbacks=callbacks, enable_progress_bar=True,
+    )
+    args.update(overrides)
+    return L.Trainer(**args)
