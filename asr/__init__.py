@@ -3,8 +3,12 @@
 __version__ = "0.1.0"
 
 
-def load_model(path, device: str = "cpu"):
-    """Load a model package for transcription: ``asr.load_model("exp/mini/model").transcribe("a.wav").text``."""
+def load_model(path, device: str = "cpu", lm=None, decode: str | None = None):
+    """Load a model package (and optionally an LM package) for transcription::
+
+        model = asr.load_model("exp/mini/model")
+        result = model.transcribe("a.wav")      # .text, .duration, .words (start, end, confidence)
+    """
     from asr.transcribe import load_model as _load_model
 
-    return _load_model(path, device)
+    return _load_model(path, device, lm=lm, decode=decode)

@@ -15,7 +15,7 @@ COMMANDS = {
     "compute-cmvn": "compute global log-mel mean/variance statistics from a cuts manifest",
     "train": "train the acoustic model (Hydra config: `asr train experiment=mini model.num_layers=3 optim=sgd`)",
     "export": "turn a training checkpoint into a model package (safetensors + YAML + tokens)",
-    "transcribe": "transcribe audio files with a model package",
+    "transcribe": "transcribe audio files, directories or stdin (text, JSON with word times, SRT, WebVTT)",
     "evaluate": "score a model on a LibriSpeech-layout directory or a cuts manifest (WER, CER, RTF)",
     "lm": "character LSTM language model: `asr lm train [overrides]`, `asr lm perplexity LM TEXT`",
     "tune": "search LM weight, word bonus and beam size on a dev set; store the best in the model package",
@@ -136,10 +136,11 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_transcribe(args: argparse.Namespace) -> int:
-    from asr.transcribe import run_transcribe
+    from asr.transcribe_files import run_transcribe
 
-    return run_transcribe(args.model, args.files, as_json=args.json, batch_seconds=args.batch_seconds, lm=args.lm,
-                          decode=args.decode)
+    fmt = "json" if args.json else args.format
+    return run_transcribe(args.model, args.inputs, fmt=fmt, output_dir=args.output_dir,
+                          batch_seconds=args.batch_seconds, lm=args.lm, decode=args.decode)
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
@@ -191,8 +192,15 @@ def build_parser() -> argparse.ArgumentParser:
     p["export"].add_argument("output", type=Path, help="the package directory to write")
 
     p["transcribe"].add_argument("model", type=Path, help="a model package directory")
-    p["transcribe"].add_argument("files", nargs="+", type=Path, help="audio files (wav, flac, ogg, mp3; any rate)")
-    p["transcribe"].add_argument("--json", action="store_true", help="one JSON object per line")
+    p["transcribe"].add_argument("inputs", nargs="+", type=Path, metavar="INPUT",
+                                 help="audio files (wav, flac, ogg, mp3; any rate, any length), directories "
+                                 "(searched recursively), or - for standard input")
+    p["transcribe"].add_argument("--format", default="text", choices=["text", "json", "srt", "vtt"],
+                                 help="json has words with start / end times (s) and confidence; srt and vtt are "
+                                 "subtitles")
+    p["transcribe"].add_argument("--json", action="store_true", help="same as --format json (one object per line)")
+    p["transcribe"].add_argument("--output-dir", type=Path,
+                                 help="write one result file per input here (written atomically) instead of stdout")
     p["transcribe"].add_argument("--batch-seconds", type=float, default=120.0,
                                  help="seconds of audio decoded per batch")
 

@@ -114,7 +114,7 @@ def run_evaluate(model: Path, data: Path, output_dir: Path | None = None, subset
         results = []
         for method, decoder in decoders.items():
             start = time.perf_counter()
-            hyps = decoder(emissions)
+            hyps = [d.text for d in decoder(emissions)]
             result, rows = score(name, refs, hyps, ids, skipped, audio,
                                  acoustic_seconds + time.perf_counter() - start)
             results.append((method, result))

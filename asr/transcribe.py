@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -13,9 +13,11 @@ import torch
 from tqdm.auto import tqdm
 
 from asr.audio import SAMPLE_RATE, AudioError, load_audio, to_mono_16k
-from asr.decoding.settings import DecodeSettings, make_decoder
+from asr.decoding.alignment import Word, words_from_path
+from asr.decoding.settings import Decoded, DecodeSettings, make_decoder
 from asr.features import LogMel
 from asr.package import ModelPackage, load_package
+from asr.windows import WindowConfig, plan_windows, stitch
 
 
 @dataclass
@@ -23,13 +25,15 @@ class Transcript:
     text: str
     duration: float  # seconds of audio
     source: str = ""
+    words: list[Word] = field(default_factory=list)  # with start / end (seconds) and confidence
 
 
 class Recognizer:
     """A loaded model package: features + acoustic model + a decoder (greedy, beam or beam + LM rescoring),
     batched by total audio length."""
 
-    def __init__(self, package: ModelPackage, device: str = "cpu", decode: DecodeSettings | None = None, lm=None):
+    def __init__(self, package: ModelPackage, device: str = "cpu", decode: DecodeSettings | None = None, lm=None,
+                 windows: WindowConfig = WindowConfig()):
         self.package = package
         self.model = package.model.to(device).eval()
         self.tokenizer = package.tokenizer
@@ -38,6 +42,9 @@ class Recognizer:
         self.lm = lm
         self.settings = decode or DecodeSettings()
         self.decoder = make_decoder(self.settings, self.tokenizer, lm)
+        self.windows = windows
+        self.frame_samples = package.features.hop_samples * self.model.subsampling_factor
+        self.frame_seconds = self.frame_samples / SAMPLE_RATE
 
     @torch.inference_mode()
     def _emissions(self, waves: list[np.ndarray]) -> list[torch.Tensor]:
@@ -50,28 +57,51 @@ class Recognizer:
 
     def emissions(self, waves: list[np.ndarray], batch_seconds: float = 120.0,
                   progress: bool = False) -> list[torch.Tensor]:
-        """Log-probs of every waveform, computed in length-sorted batches of <= ``batch_seconds`` padded audio."""
-        order = sorted(range(len(waves)), key=lambda i: len(waves[i]))
-        result: list[torch.Tensor | None] = [None] * len(waves)
+        """Log-probs of every waveform. Long ones are cut into overlapping windows (see ``asr.windows``); all pieces
+        run in length-sorted batches of <= ``batch_seconds`` padded audio, then each input's windows are stitched."""
+        plans, pieces = [], []  # per input: its windows; all pieces: (input, window)
+        for i, wave in enumerate(waves):
+            total = int(self.model.output_lengths(torch.tensor(self.package.features.num_frames(len(wave)))))
+            plan = plan_windows(len(wave), total, self.frame_samples, SAMPLE_RATE, self.windows)
+            plans.append(plan)
+            pieces += [(i, k) for k in range(len(plan))]
+        size = [plans[i][k].end - plans[i][k].start for i, k in pieces]
+        order = sorted(range(len(pieces)), key=size.__getitem__)
         batches, batch = [], []
-        for i in order:
-            if batch and len(waves[i]) * (len(batch) + 1) > batch_seconds * SAMPLE_RATE:
+        for j in order:
+            if batch and size[j] * (len(batch) + 1) > batch_seconds * SAMPLE_RATE:
                 batches.append(batch)
                 batch = []
-            batch.append(i)
+            batch.append(j)
         if batch:
             batches.append(batch)
+        out: dict[int, torch.Tensor] = {}
         for batch in tqdm(batches, desc="Acoustic model", unit="batch", disable=not progress, leave=False):
-            for j, e in zip(batch, self._emissions([waves[j] for j in batch])):
-                result[j] = e
+            views = [waves[pieces[j][0]][plans[pieces[j][0]][pieces[j][1]].start:
+                                        plans[pieces[j][0]][pieces[j][1]].end] for j in batch]
+            out.update(zip(batch, self._emissions(views)))
+        result, j = [], 0
+        for plan in plans:
+            result.append(stitch(plan, [out[j + k] for k in range(len(plan))]))
+            j += len(plan)
         return result
 
     def decode_batched(self, waves: list[np.ndarray], batch_seconds: float = 120.0) -> list[str]:
-        return self.decoder(self.emissions(waves, batch_seconds))
+        return [d.text for d in self.decoder(self.emissions(waves, batch_seconds))]
+
+    def transcripts(self, waves: list[np.ndarray], names: list[str], batch_seconds: float = 120.0,
+                    progress: bool = False) -> list[Transcript]:
+        """16 kHz mono waveforms -> transcripts with word times and confidence."""
+        emissions = self.emissions(waves, batch_seconds, progress)
+        decoded: list[Decoded] = self.decoder(emissions)
+        return [Transcript(d.text, round(len(w) / SAMPLE_RATE, 3), n,
+                           words_from_path(list(d.path), e, self.tokenizer, self.frame_seconds))
+                for d, e, w, n in zip(decoded, emissions, waves, names)]
 
     def transcribe(self, audio: str | Path | np.ndarray | list, sample_rate: int | None = None,
                    batch_seconds: float = 120.0) -> Transcript | list[Transcript]:
-        """A path or an array (with ``sample_rate``), or a list of them -> Transcript(s)."""
+        """A path or an array (with ``sample_rate``), or a list of them -> Transcript(s) with text, words (start,
+        end, confidence) and duration. Any length: long inputs are windowed."""
         items = audio if isinstance(audio, list) else [audio]
         waves, names = [], []
         for item in items:
@@ -83,8 +113,7 @@ class Recognizer:
                     raise ValueError("sample_rate is required when transcribing an array")
                 waves.append(to_mono_16k(np.asarray(item), sample_rate))
                 names.append("<array>")
-        texts = self.decode_batched(waves, batch_seconds)
-        results = [Transcript(t, len(w) / SAMPLE_RATE, n) for t, w, n in zip(texts, waves, names)]
+        results = self.transcripts(waves, names, batch_seconds)
         return results if isinstance(audio, list) else results[0]
 
 
@@ -105,32 +134,3 @@ def load_model(path: str | Path, device: str = "cpu", lm: str | Path | None = No
     method = decode or ("beam_lm" if lm is not None else ("greedy" if settings.method == "beam_lm" else
                                                            settings.method))
     return Recognizer(package, device, settings.with_method(method), lm_model)
-
-
-def run_transcribe(model: Path, files: list[Path], as_json: bool = False, batch_seconds: float = 120.0,
-                   lm: Path | None = None, decode: str | None = None) -> int:
-    """Transcribe every readable file (one line each, in input order); errors go to stderr, exit 1 if any."""
-    recognizer = load_model(model, lm=lm, decode=decode)
-    waves, ok_files, failures = [], [], []
-    for f in files:
-        try:
-            waves.append(load_audio(f))
-            ok_files.append(f)
-        except AudioError as e:
-            failures.append(str(e))
-            print(f"asr transcribe: error: {e}", file=sys.stderr)
-    start = time.perf_counter()
-    texts = recognizer.decode_batched(waves, batch_seconds) if waves else []
-    elapsed = time.perf_counter() - start
-    for f, w, text in zip(ok_files, waves, texts):
-        if as_json:
-            print(json.dumps(asdict(Transcript(text, round(len(w) / SAMPLE_RATE, 3), str(f)))))
-        else:
-            print(f"{f}\t{text}" if len(files) > 1 else text)
-    audio_s = sum(len(w) for w in waves) / SAMPLE_RATE
-    if audio_s:
-        print(f"{len(waves)} file(s), {audio_s:.1f} s of audio, RTF {elapsed / audio_s:.4f}", file=sys.stderr)
-    if failures:
-        print(f"asr transcribe: {len(failures)} of {len(files)} file(s) failed", file=sys.stderr)
-        return 1
-    return 0

@@ -32,7 +32,7 @@ def tune(model: Path, lm: Path, data: Path, alphas: list[float], betas: list[flo
     emissions = recognizer.emissions(waves, progress=True)
     base = recognizer.settings
     rows = []
-    greedy = make_decoder(base.with_method("greedy"), recognizer.tokenizer)(emissions)
+    greedy = [d.text for d in make_decoder(base.with_method("greedy"), recognizer.tokenizer)(emissions)]
     rows.append({"decode": "greedy", "beam_size": 0, "alpha": 0.0, "beta": 0.0,
                  "wer": word_errors(refs, greedy).rate, "cer": char_errors(refs, greedy).rate})
     grid = list(itertools.product(alphas, betas))

@@ -89,12 +89,46 @@ def test_transcribe_many_formats_and_bad_files(trained, tiny_corpus, tmp_path):
     for bad, why in ((empty, "empty"), (not_audio, "not a readable audio file"), (zero, "zero samples"),
                      (missing, "no such file")):
         assert any(str(bad) in line and why in line for line in proc.stderr.splitlines()), (bad, proc.stderr)
-    assert "4 of 8 file(s) failed" in proc.stderr
+    assert "4 of 8 input(s) failed" in proc.stderr
 
     ok = asr("transcribe", model, flac, "--json")
     result = json.loads(ok.stdout.strip())
-    assert set(result) == {"text", "duration", "source"} and result["duration"] == pytest.approx(len(audio) / sr,
-                                                                                                   abs=1e-3)
+    assert set(result) == {"text", "duration", "source", "words"}
+    assert result["duration"] == pytest.approx(len(audio) / sr, abs=1e-3)
+    assert [w["text"] for w in result["words"]] == result["text"].split()
+    for w in result["words"]:
+        assert 0 <= w["start"] < w["end"] <= result["duration"] + 0.05 and 0 < w["confidence"] <= 1
+
+
+def test_transcribe_directories_stdin_formats_and_output_dir(trained, tiny_corpus, tmp_path):
+    model = trained / "exp" / "model"
+    subset = tiny_corpus / "LibriSpeech" / "dev-clean-2"
+    flacs = sorted(subset.rglob("*.flac"))
+    out = tmp_path / "out"
+    (subset / "notes.txt").write_text("not audio, and not an audio extension: ignored")
+    try:
+        asr("transcribe", model, subset, "--format", "srt", "--output-dir", out)
+    finally:
+        (subset / "notes.txt").unlink()
+    written = sorted(out.rglob("*.srt"))
+    assert [p.relative_to(out).with_suffix("") for p in written] == [f.relative_to(subset).with_suffix("")
+                                                                      for f in flacs]
+    assert not list(out.rglob(".*.tmp*"))  # written atomically: no temporary file is left
+    for path in written:
+        text = path.read_text()
+        assert text == "" or text.startswith("1\n00:00:0")  # an untrained tiny model may output nothing
+    # stdin, and each format of the same result
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    results = {}
+    for fmt in ("text", "json", "vtt"):
+        proc = subprocess.run([*ASR, "transcribe", str(model), "-", "--format", fmt], input=flacs[0].read_bytes(),
+                              capture_output=True, env=env, timeout=300)
+        assert proc.returncode == 0, proc.stderr.decode()
+        results[fmt] = proc.stdout.decode()
+    assert json.loads(results["json"])["source"] == "-" and results["text"].strip() == json.loads(results["json"])["text"]
+    assert results["vtt"].startswith("WEBVTT\n\n")
+    proc = subprocess.run([*ASR, "transcribe", str(model), "-"], input=b"", capture_output=True, env=env, timeout=300)
+    assert proc.returncode == 1 and "no audio on standard input" in proc.stderr.decode()
 
 
 def test_transcribe_missing_model_is_a_clear_error(tmp_path):

@@ -56,3 +56,17 @@ def test_documented_override_example():
 def test_unknown_override_is_an_error():
     with pytest.raises(Exception, match="model.no_such_key"):
         compose_train(["model.no_such_key=1"])
+
+
+def test_librispeech_experiments_build_their_augmentation_and_960_extends_100():
+    from asr.data import AsrDataset
+    from asr.text import Tokenizer
+
+    small = OmegaConf.to_container(compose_train(["experiment=librispeech_100", "trainer=gpu"]), resolve=True)
+    big = OmegaConf.to_container(compose_train(["experiment=librispeech_960", "trainer=gpu"]), resolve=True)
+    assert big["model"]["hidden_size"] > small["model"]["hidden_size"] and big["data"]["max_duration"] == 800
+    assert big["data"]["spec_augment"] == small["data"]["spec_augment"]  # inherited
+    assert small["trainer"]["precision"] == "bf16-mixed" and small["trainer"]["average_last"] == 5
+    dataset = AsrDataset(Tokenizer(), speed_perturb=small["data"]["speed_perturb"],
+                         spec_augment=small["data"]["spec_augment"])
+    assert dataset.spec_augment is not None and dataset.speed is not None

@@ -33,6 +33,7 @@ class Hypothesis:
     acoustic: float  # the decoder's emitting-model score (CTC log-prob of the best path set)
     ngram: float  # n-gram log-prob (0 without an n-gram)
     score: float  # the beam's total score
+    path: tuple[int, ...] = ()  # frame-level token ids (one per frame): word timestamps come from it
 
     @property
     def words(self) -> int:
@@ -86,10 +87,11 @@ class BeamSearch:
             if text in seen:
                 continue
             seen.add(text)
-            out.append(Hypothesis(text, r.emittingModelScore, r.lmScore, r.score))
+            # flashlight's token path has one extra entry at each end (the start and end nodes)
+            out.append(Hypothesis(text, r.emittingModelScore, r.lmScore, r.score, tuple(r.tokens)[1:-1]))
             if len(out) == self.config.nbest:
                 break
-        return out or [Hypothesis("", 0.0, 0.0, 0.0)]
+        return out or [Hypothesis("", 0.0, 0.0, 0.0, (self.tokenizer.blank_id,) * t)]
 
     def decode(self, log_probs: torch.Tensor, lengths: torch.Tensor) -> list[list[Hypothesis]]:
         """(batch, time, vocab) + lengths -> an N-best list per utterance."""

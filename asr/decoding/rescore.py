@@ -27,13 +27,19 @@ def lm_scores(lm: CharLM, tokenizer: Tokenizer, nbests: list[list[Hypothesis]]) 
     return [[scores[h.text] for h in nbest] for nbest in nbests]
 
 
-def pick_best(nbests: list[list[Hypothesis]], lm: list[list[float]], weights: RescoreWeights) -> list[str]:
+def choose(nbests: list[list[Hypothesis]], lm: list[list[float]], weights: RescoreWeights) -> list[Hypothesis]:
+    """The best hypothesis of each N-best list under acoustic + alpha * LM + beta * words."""
     out = []
     for nbest, lm_nbest in zip(nbests, lm):
         totals = [h.acoustic + weights.alpha * s + weights.beta * h.words for h, s in zip(nbest, lm_nbest)]
-        out.append(nbest[max(range(len(nbest)), key=totals.__getitem__)].text)
+        out.append(nbest[max(range(len(nbest)), key=totals.__getitem__)])
     return out
 
 
-def rescore(lm: CharLM, tokenizer: Tokenizer, nbests: list[list[Hypothesis]], weights: RescoreWeights) -> list[str]:
-    return pick_best(nbests, lm_scores(lm, tokenizer, nbests), weights)
+def pick_best(nbests: list[list[Hypothesis]], lm: list[list[float]], weights: RescoreWeights) -> list[str]:
+    return [h.text for h in choose(nbests, lm, weights)]
+
+
+def rescore(lm: CharLM, tokenizer: Tokenizer, nbests: list[list[Hypothesis]],
+            weights: RescoreWeights) -> list[Hypothesis]:
+    return choose(nbests, lm_scores(lm, tokenizer, nbests), weights)

@@ -8,7 +8,8 @@ from typing import Any
 
 import torch
 
-from asr.decoding.beam import BeamConfig, BeamSearch
+from asr.decoding.alignment import best_path
+from asr.decoding.beam import BeamConfig, BeamSearch, Hypothesis
 from asr.decoding.greedy import greedy_decode
 from asr.decoding.rescore import RescoreWeights, rescore
 from asr.text import Tokenizer
@@ -49,18 +50,29 @@ class DecodeSettings:
                           ngram_weight=self.ngram_weight, word_bonus=self.word_bonus)
 
 
-Decoder = Callable[[list[torch.Tensor]], list[str]]
+@dataclass(frozen=True)
+class Decoded:
+    text: str
+    path: list[int] | tuple[int, ...]  # frame-level token ids, one per frame (for word timestamps)
+
+
+Decoder = Callable[[list[torch.Tensor]], list[Decoded]]
 
 
 def make_decoder(settings: DecodeSettings, tokenizer: Tokenizer, lm=None) -> Decoder:
-    """A function from per-utterance (time, vocab) log-probs to texts."""
+    """A function from per-utterance (time, vocab) log-probs to decoded texts with their frame-level paths."""
     if settings.method == "greedy":
-        return lambda emissions: [greedy_decode(e[None], torch.tensor([e.shape[0]]), tokenizer)[0]
-                                  for e in emissions]
+        return lambda emissions: [Decoded(greedy_decode(e[None], torch.tensor([e.shape[0]]), tokenizer)[0],
+                                          best_path(e)) for e in emissions]
     search = BeamSearch(tokenizer, settings.beam_config())
     if settings.method == "beam":
-        return lambda emissions: [search.decode_one(e)[0].text for e in emissions]
+        return lambda emissions: [_decoded(search.decode_one(e)[0]) for e in emissions]
     if lm is None:
         raise ValueError("decoding method beam_lm needs a language model (--lm)")
     weights = RescoreWeights(settings.alpha, settings.beta)
-    return lambda emissions: rescore(lm, tokenizer, [search.decode_one(e) for e in emissions], weights)
+    return lambda emissions: [_decoded(h) for h in rescore(lm, tokenizer, [search.decode_one(e) for e in emissions],
+                                                            weights)]
+
+
+def _decoded(h: Hypothesis) -> Decoded:
+    return Decoded(h.text, h.path)

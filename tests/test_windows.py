@@ -1,0 +1,59 @@
+"""Long audio: windows cover the input exactly once, and merged window outputs equal the whole-input outputs."""
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from asr.features import FeatureConfig
+from asr.models.acoustic import AcousticOutput
+from asr.package import ModelPackage
+from asr.text import Tokenizer
+from asr.transcribe import Recognizer
+from asr.windows import WindowConfig, plan_windows
+
+
+class LocalModel(nn.Module):
+    """The acoustic model's interface with no context beyond its own 4 frames: its output for a frame does not
+    depend on where a window starts, so the windowed and the whole-input outputs must agree exactly."""
+
+    subsampling_factor = 4
+
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(0)
+        self.proj = nn.Linear(80 * 4, 29)
+
+    def output_lengths(self, frames: torch.Tensor) -> torch.Tensor:
+        return torch.div(frames + 3, 4, rounding_mode="floor")
+
+    def forward(self, feats: torch.Tensor, lengths: torch.Tensor) -> AcousticOutput:
+        b, t, f = feats.shape
+        x = nn.functional.pad(feats, (0, 0, 0, (-t) % 4)).reshape(b, -1, f * 4)  # (batch, time', 4 * mel)
+        return AcousticOutput(torch.log_softmax(self.proj(x / 10), -1), self.output_lengths(lengths))
+
+
+@pytest.mark.parametrize("seconds", [29.0, 61.3, 125.0])
+def test_windows_cover_every_frame_once(seconds):
+    n = int(seconds * 16000)
+    total = -(-(1 + n // 160) // 4)
+    windows = plan_windows(n, total, 640, 16000, WindowConfig(30.0, 4.0))
+    assert windows[0].keep_from == 0 and windows[-1].keep_to == total and windows[-1].end == n
+    for a, b in zip(windows, windows[1:]):
+        assert a.keep_to == b.keep_from and b.start < a.end  # contiguous frames, overlapping audio
+        assert a.keep_to - a.first_frame <= (a.end - a.start) // 640 - 2  # never a frame at a window's edge
+    assert all(w.end - w.start <= 31 * 16000 for w in windows)
+
+
+def test_windowed_output_equals_whole_and_bad_config():
+    rng = np.random.default_rng(0)
+    t = np.arange(95 * 16000) / 16000
+    audio = (0.1 * np.sin(2 * np.pi * (200 + 50 * np.sin(t)) * t) + 0.01 * rng.standard_normal(t.size))
+    package = ModelPackage(LocalModel().eval(), Tokenizer(), FeatureConfig(), {"method": "greedy"}, {})
+    whole = Recognizer(package, windows=WindowConfig(1000.0, 4.0)).emissions([audio.astype(np.float32)])[0]
+    windowed_recognizer = Recognizer(package, windows=WindowConfig(30.0, 4.0))
+    windowed = windowed_recognizer.emissions([audio.astype(np.float32)], batch_seconds=40.0)[0]
+    assert windowed.shape == whole.shape
+    torch.testing.assert_close(windowed, whole, atol=1e-4, rtol=0)
+    with pytest.raises(ValueError, match="overlap"):
+        WindowConfig(window=10.0, overlap=6.0)
