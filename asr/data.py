@@ -12,7 +12,7 @@ from typing import Any, NamedTuple
 import torch
 from lhotse import CutSet
 from lhotse.dataset import DynamicBucketingSampler, SpecAugment
-from lhotse.dataset.cut_transforms import PerturbSpeed
+from lhotse.dataset.cut_transforms import CutMix, PerturbSpeed
 from torch.utils.data import DataLoader, Dataset
 
 from asr.audio import SAMPLE_RATE
@@ -99,16 +99,23 @@ class AsrDataset(Dataset):
     """Map-style lhotse dataset: a CutSet (one sampler batch) -> :class:`Batch`."""
 
     def __init__(self, tokenizer: Tokenizer, features: FeatureConfig = FeatureConfig(),
-                 speed_perturb: list[float] | None = None, spec_augment: dict | None = None):
+                 speed_perturb: list[float] | None = None, spec_augment: dict | None = None,
+                 noise: dict | None = None):
         self.tokenizer = tokenizer
         self.logmel = LogMel(features)
         self.speed = PerturbSpeed(factors=list(speed_perturb), p=len(speed_perturb) / (len(speed_perturb) + 1)) \
             if speed_perturb else None
         self.spec_augment = SpecAugment(**spec_augment) if spec_augment else None
+        # noise mixing (e.g. MUSAN prepared with lhotse): {cuts: manifest, snr: [lo, hi] dB, p: share of utterances}
+        # (the noise cuts' own supervisions, if any, are dropped: they must not join the transcript)
+        self.noise = CutMix(CutSet.from_cuts(c.drop_supervisions() for c in load_cuts(noise["cuts"])), snr=tuple(noise.get("snr", (10, 20))), p=noise.get("p", 0.5),
+                            pad_to_longest=False, preserve_id=True, seed=noise.get("seed", 0)) if noise else None
 
     def __getitem__(self, cuts: CutSet) -> Batch:
         if self.speed is not None:
             cuts = self.speed(cuts)
+        if self.noise is not None:
+            cuts = self.noise(cuts)
         waves, texts, ids, skipped = [], [], [], 0
         for cut in cuts:
             wave = load_cut_audio(cut)

@@ -11,6 +11,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 import soxr
+import torch
+import yaml
 
 from asr.cli import COMMANDS
 
@@ -31,7 +33,8 @@ def trained(tiny_corpus, tmp_path_factory):
     work = tmp_path_factory.mktemp("cli")
     out = asr("prepare", tiny_corpus, work / "manifests")
     assert "train-clean-5: 12 utterances" in out.stdout
-    asr("train", "experiment=tiny", f"data.manifest_dir={work / 'manifests'}", f"exp_dir={work / 'exp'}")
+    asr("train", "experiment=tiny", f"data.manifest_dir={work / 'manifests'}", f"exp_dir={work / 'exp'}",
+        "trainer.average_last=2")
     return work
 
 
@@ -51,12 +54,30 @@ def test_train_writes_model_package_checkpoints_and_logs(trained):
     assert (exp / "checkpoints" / "last.ckpt").is_file()
     assert list((exp / "tensorboard").rglob("events.out.tfevents.*")) and list((exp / "csv").rglob("metrics.csv"))
     assert list((exp / "hydra").rglob("config.yaml"))  # the resolved config of the run
+    # trainer.average_last=2: the package averages the last two epochs' checkpoints
+    assert len(list((exp / "checkpoints").glob("avg-epoch*.ckpt"))) == 2
+    meta = yaml.safe_load((exp / "model" / "config.yaml").read_text())["meta"]
+    assert meta["averaged_epochs"] == 2 and len(meta["checkpoint"]) == 2
 
 
 def test_export_from_checkpoint(trained, tmp_path):
     out = asr("export", trained / "exp" / "checkpoints" / "last.ckpt", tmp_path / "pkg")
     assert "model package" in out.stdout
     assert (tmp_path / "pkg" / "model.safetensors").is_file() and (tmp_path / "pkg" / "config.yaml").is_file()
+    # several checkpoints of one run: the package holds their average
+    from safetensors.torch import load_file
+
+    ckpts = sorted((trained / "exp" / "checkpoints").glob("epoch*.ckpt"))
+    assert len(ckpts) == 2
+    asr("export", *ckpts, tmp_path / "avg")
+    singles = []
+    for i, ckpt in enumerate(ckpts):
+        asr("export", ckpt, tmp_path / f"single{i}")
+        singles.append(load_file(tmp_path / f"single{i}" / "model.safetensors"))
+    averaged = load_file(tmp_path / "avg" / "model.safetensors")
+    for name, tensor in averaged.items():
+        torch.testing.assert_close(tensor, (singles[0][name] + singles[1][name]) / 2, msg=name)
+    assert any(not torch.equal(singles[0][k], singles[1][k]) for k in averaged)
     bad = tmp_path / "bad.ckpt"
     bad.write_bytes(b"not a checkpoint")
     proc = asr("export", bad, tmp_path / "pkg2", check=False)

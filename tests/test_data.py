@@ -88,3 +88,14 @@ def test_unloadable_audio_is_skipped_not_fatal(tiny_manifests, tmp_path):
     batch = AsrDataset(Tokenizer())[CutSet.from_cuts(cuts)]
     assert batch.skipped == 1 and len(batch.texts) == 2
     assert torch.isfinite(batch.features).all()
+
+
+def test_noise_mixing_changes_the_audio_not_the_lengths_or_ids(tiny_manifests):
+    cuts = CutSet.from_cuts(list(_cuts(tiny_manifests))[:3])
+    noise = cuts_path(tiny_manifests, "dev-clean-2")  # other speech as "noise", as MUSAN's babble would be
+    clean = AsrDataset(Tokenizer())[cuts]
+    mixed = AsrDataset(Tokenizer(), noise={"cuts": str(noise), "snr": [0, 0], "p": 1.0})[cuts]
+    assert mixed.cut_ids == clean.cut_ids and mixed.texts == clean.texts
+    torch.testing.assert_close(mixed.feature_lengths, clean.feature_lengths)
+    n = int(clean.feature_lengths.min())
+    assert (mixed.features[:, :n] - clean.features[:, :n]).abs().mean() > 0.1

@@ -61,7 +61,8 @@ def run_training(cfg: DictConfig) -> Path:
         cmvn = compute_cmvn(train_cuts, features)
         cmvn.save(exp_dir / "cmvn.json")
 
-    train_set = AsrDataset(tokenizer, features, list(data.speed_perturb or []), _plain(data.spec_augment))
+    train_set = AsrDataset(tokenizer, features, list(data.speed_perturb or []), _plain(data.spec_augment),
+                           _plain(data.get("noise")))
     datamodule = AsrDataModule(train_cuts, dev_cuts, train_set, AsrDataset(tokenizer, features), data.max_duration,
                                data.num_buckets, data.num_workers, cfg.seed,
                                cut_log_dir=exp_dir / "cuts_seen" if cfg.trainer.get("log_cut_ids") else None)
