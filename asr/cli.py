@@ -19,6 +19,7 @@ COMMANDS = {
     "evaluate": "score a model on a LibriSpeech-layout directory or a cuts manifest (WER, CER, RTF)",
     "lm": "character LSTM language model: `asr lm train [overrides]`, `asr lm perplexity LM TEXT`",
     "tune": "search LM weight, word bonus and beam size on a dev set; store the best in the model package",
+    "serve": "an HTTP transcription server on 127.0.0.1 (POST /transcribe, GET /health)",
 }
 
 
@@ -143,6 +144,13 @@ def cmd_transcribe(args: argparse.Namespace) -> int:
                           batch_seconds=args.batch_seconds, lm=args.lm, decode=args.decode)
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    from asr.serve import run_server
+
+    return run_server(args.model, args.host, args.port, args.max_concurrent, args.max_upload_mb, lm=args.lm,
+                      decode=args.decode)
+
+
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from asr.evaluate import run_evaluate
 
@@ -216,6 +224,14 @@ def build_parser() -> argparse.ArgumentParser:
                                  help="decoding method (default: beam_lm with --lm, else greedy)")
     p["evaluate"].add_argument("--decode", nargs="+", metavar="METHOD",
                                help="greedy, beam, beam_lm (several: one result file each and a ranking)")
+
+    p["serve"].add_argument("model", type=Path, help="a model package directory")
+    p["serve"].add_argument("--host", default="127.0.0.1", help="address to bind (default: loopback only)")
+    p["serve"].add_argument("--port", type=int, default=8000)
+    p["serve"].add_argument("--max-concurrent", type=int, default=2, help="decodes running at once")
+    p["serve"].add_argument("--max-upload-mb", type=float, default=50.0, help="larger uploads get HTTP 413")
+    p["serve"].add_argument("--lm", type=Path, help="an LM package: beam + LM rescoring")
+    p["serve"].add_argument("--decode", choices=["greedy", "beam", "beam_lm"])
 
     p["lm"].add_argument("action", choices=["perplexity"], help="`perplexity LM TEXT` (training: `asr lm train`)")
     p["lm"].add_argument("lm", type=Path, help="an LM package directory")
