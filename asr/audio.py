@@ -25,7 +25,7 @@ def to_mono_16k(audio: np.ndarray, sample_rate: int, name: str = "<array>") -> n
     """(samples,) or (samples, channels) at any rate -> (samples,) float32 at 16 kHz."""
     audio = np.asarray(audio, dtype=np.float32)
     if audio.ndim == 2:
-        audio = audio.mean(axis=1)
+        audio = audio[:, 0] if audio.shape[1] == 1 else audio.mean(axis=1, dtype=np.float32)
     elif audio.ndim != 1:
         raise AudioError(f"{name}: expected 1-D (samples) or 2-D (samples, channels) audio, got shape {audio.shape}")
     if audio.size == 0:
@@ -45,7 +45,7 @@ def load_audio(path: str | Path) -> np.ndarray:
     if path.stat().st_size == 0:
         raise AudioError(f"{path}: the file is empty (0 bytes)")
     try:
-        audio, sr = sf.read(path, dtype="float32", always_2d=True)
+        audio, sr = sf.read(path, dtype="float32")  # mono: 1-D, no copy made to drop a channel axis
     except (sf.LibsndfileError, RuntimeError, TypeError) as e:
         raise AudioError(f"{path}: not a readable audio file ({e})") from e
     if audio.shape[0] == 0:

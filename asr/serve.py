@@ -97,8 +97,14 @@ class _Handler(BaseHTTPRequestHandler):
             return
         size = int(length)
         if size > self.server.max_upload:
-            self.close_connection = True  # the body is not read
-            self._error(413, f"upload of {size} bytes is over the limit of {self.server.max_upload} bytes")
+            # read (and drop) a moderately oversized body so that the client, still sending, gets the 413 rather than
+            # a broken pipe; a far larger one is not read at all and the connection is closed
+            if size <= 4 * self.server.max_upload + (1 << 20):
+                for _ in range(0, size, 1 << 16):
+                    self.rfile.read(min(1 << 16, size))
+                    size -= 1 << 16
+            self.close_connection = True
+            self._error(413, f"upload of {length} bytes is over the limit of {self.server.max_upload} bytes")
             return
         data = self.rfile.read(size)
         try:
