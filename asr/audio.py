@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import numpy as np
@@ -35,6 +36,17 @@ def to_mono_16k(audio: np.ndarray, sample_rate: int, name: str = "<array>") -> n
     return resample(audio, sample_rate)
 
 
+def _read(source, name: str) -> np.ndarray:
+    """A file path or file-like object -> (samples,) float32 mono at 16 kHz; errors name ``name``."""
+    try:
+        audio, sr = sf.read(source, dtype="float32")  # mono: 1-D, no copy made to drop a channel axis
+    except (sf.LibsndfileError, RuntimeError, TypeError) as e:
+        raise AudioError(f"{name}: not a readable audio file ({e})") from e
+    if audio.shape[0] == 0:
+        raise AudioError(f"{name}: the audio has zero samples")
+    return to_mono_16k(audio, sr, name)
+
+
 def load_audio(path: str | Path) -> np.ndarray:
     """Read wav/flac/ogg/mp3 (anything libsndfile reads) -> (samples,) float32 mono at 16 kHz."""
     path = Path(path)
@@ -44,10 +56,9 @@ def load_audio(path: str | Path) -> np.ndarray:
         raise AudioError(f"{path}: is a directory, not an audio file")
     if path.stat().st_size == 0:
         raise AudioError(f"{path}: the file is empty (0 bytes)")
-    try:
-        audio, sr = sf.read(path, dtype="float32")  # mono: 1-D, no copy made to drop a channel axis
-    except (sf.LibsndfileError, RuntimeError, TypeError) as e:
-        raise AudioError(f"{path}: not a readable audio file ({e})") from e
-    if audio.shape[0] == 0:
-        raise AudioError(f"{path}: the audio has zero samples")
-    return to_mono_16k(audio, sr, str(path))
+    return _read(path, str(path))
+
+
+def load_audio_bytes(data: bytes, name: str) -> np.ndarray:
+    """The bytes of an audio file (an upload, standard input) -> (samples,) float32 mono at 16 kHz."""
+    return _read(io.BytesIO(data), name)

@@ -11,7 +11,6 @@ seconds for one gets 503.
 
 from __future__ import annotations
 
-import io
 import json
 import logging
 import queue
@@ -21,9 +20,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
-import soundfile as sf
-
-from asr.audio import AudioError, to_mono_16k
+from asr.audio import AudioError, load_audio_bytes
 from asr.formats import FORMATS, render
 from asr.transcribe import Recognizer, load_model
 
@@ -110,13 +107,7 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             if not data:
                 raise AudioError("upload: the request has no audio")
-            try:
-                audio, sr = sf.read(io.BytesIO(data), dtype="float32", always_2d=True)
-            except (sf.LibsndfileError, RuntimeError, TypeError) as e:
-                raise AudioError(f"upload: not a readable audio file ({e})") from e
-            if audio.shape[0] == 0:
-                raise AudioError("upload: the audio has zero samples")
-            wave = to_mono_16k(audio, sr, "upload")
+            wave = load_audio_bytes(data, "upload")
         except AudioError as e:
             self._error(400, str(e))
             return

@@ -8,17 +8,15 @@ renamed, so an interrupted run never leaves a half-written result.
 
 from __future__ import annotations
 
-import io
 import os
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
-import soundfile as sf
 from tqdm.auto import tqdm
 
-from asr.audio import SAMPLE_RATE, AudioError, load_audio, to_mono_16k
+from asr.audio import SAMPLE_RATE, AudioError, load_audio, load_audio_bytes
 from asr.formats import EXTENSIONS, render
 from asr.transcribe import Transcript, load_model
 
@@ -47,11 +45,7 @@ def read_input(path: Path) -> np.ndarray:
     data = sys.stdin.buffer.read()
     if not data:
         raise AudioError("-: no audio on standard input")
-    try:
-        audio, sr = sf.read(io.BytesIO(data), dtype="float32", always_2d=True)
-    except (sf.LibsndfileError, RuntimeError, TypeError) as e:
-        raise AudioError(f"-: standard input is not readable audio ({e})") from e
-    return to_mono_16k(audio, sr, "-")
+    return load_audio_bytes(data, "-")
 
 
 def write_atomic(path: Path, text: str) -> None:
