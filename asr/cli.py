@@ -130,9 +130,25 @@ def cmd_tune(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from asr.package import package_from_checkpoint, save_package
+    from asr.package import load_package, package_from_checkpoint, save_package
 
-    print(f"model package: {save_package(package_from_checkpoint(args.checkpoint), args.output)}")
+    sources, out = args.source, args.output
+    if args.quantize and args.format != "onnx":
+        raise ValueError("--quantize int8 applies to --format onnx (onnxruntime's int8 kernels)")
+    if len(sources) == 1 and sources[0].is_dir():  # a model package: re-export it (in place when out == source)
+        package = load_package(sources[0])
+        if out.resolve() != sources[0].resolve():
+            save_package(package, out)
+    else:
+        package = package_from_checkpoint(sources)
+        save_package(package, out)
+    print(f"model package: {out}")
+    if args.format != "package":
+        from asr.export import PARITY_TOLERANCE, export
+
+        for path, diff in export(package, out, args.format, args.quantize):
+            check = "" if path.name.endswith(".int8.onnx") else f" (parity <= {PARITY_TOLERANCE:g}: ok)"
+            print(f"{args.format}: {path}: max |log-prob - PyTorch's| = {diff:.2e}{check}")
     return 0
 
 
@@ -141,14 +157,14 @@ def cmd_transcribe(args: argparse.Namespace) -> int:
 
     fmt = "json" if args.json else args.format
     return run_transcribe(args.model, args.inputs, fmt=fmt, output_dir=args.output_dir,
-                          batch_seconds=args.batch_seconds, lm=args.lm, decode=args.decode)
+                          batch_seconds=args.batch_seconds, lm=args.lm, decode=args.decode, runtime=args.runtime)
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
     from asr.serve import run_server
 
     return run_server(args.model, args.host, args.port, args.max_concurrent, args.max_upload_mb, lm=args.lm,
-                      decode=args.decode)
+                      decode=args.decode, runtime=args.runtime)
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
@@ -156,7 +172,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
     decode = [m for item in args.decode for m in item.split(",")] if args.decode else None
     return run_evaluate(args.model, args.data, args.output_dir, subsets=args.subsets, worst=args.worst,
-                        decode=decode, lm=args.lm)
+                        decode=decode, lm=args.lm, runtime=args.runtime)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -195,9 +211,15 @@ def build_parser() -> argparse.ArgumentParser:
     p["compute-cmvn"].add_argument("--max-hours", type=float, help="use a random sample of this many hours")
     p["compute-cmvn"].add_argument("output", type=Path, help="the statistics file to write (JSON)")
 
-    p["export"].add_argument("checkpoint", type=Path, nargs="+",
-                             help="a Lightning checkpoint written by `asr train`; several: their weights averaged")
-    p["export"].add_argument("output", type=Path, help="the package directory to write")
+    p["export"].add_argument("source", type=Path, nargs="+",
+                             help="a Lightning checkpoint written by `asr train` (several: their weights averaged), "
+                             "or a model package directory")
+    p["export"].add_argument("output", type=Path, help="the package directory to write (may be the source package)")
+    p["export"].add_argument("--format", default="package", choices=["package", "onnx", "torchscript"],
+                             help="onnx / torchscript: also write model.onnx / model.torchscript.pt into the package "
+                             "(features -> log-probs, checked against PyTorch within 1e-4)")
+    p["export"].add_argument("--quantize", choices=["int8"],
+                             help="with --format onnx: also model.int8.onnx (onnxruntime dynamic int8 quantization)")
 
     p["transcribe"].add_argument("model", type=Path, help="a model package directory")
     p["transcribe"].add_argument("inputs", nargs="+", type=Path, metavar="INPUT",
@@ -211,6 +233,10 @@ def build_parser() -> argparse.ArgumentParser:
                                  help="write one result file per input here (written atomically) instead of stdout")
     p["transcribe"].add_argument("--batch-seconds", type=float, default=120.0,
                                  help="seconds of audio decoded per batch")
+    for name in ("transcribe", "evaluate", "serve"):
+        p[name].add_argument("--runtime", default="torch", choices=["torch", "onnx", "onnx-int8"],
+                             help="run the acoustic model with PyTorch, or with onnxruntime from the package's "
+                             "model.onnx / model.int8.onnx (`asr export --format onnx`)")
 
     p["evaluate"].add_argument("model", type=Path, help="a model package directory")
     p["evaluate"].add_argument("data", type=Path, help="a LibriSpeech-layout subset directory or a cuts manifest")
@@ -244,6 +270,11 @@ def build_parser() -> argparse.ArgumentParser:
     p["tune"].add_argument("--betas", type=float, nargs="+", default=[-1.0, 0.0, 1.0, 2.0, 3.0, 4.5, 6.0])
     p["tune"].add_argument("--beam-sizes", type=int, nargs="+", default=[8, 16])
     p["tune"].add_argument("--nbest", type=int, default=16)
+    p["tune"].add_argument("--fusion-alphas", type=float, nargs="*", default=[],
+                           help="also try shallow fusion (the LSTM LM inside the beam) with these LM weights; each "
+                           "point decodes the dev set again (e.g. 0.3 0.5 0.8)")
+    p["tune"].add_argument("--fusion-betas", type=float, nargs="*", default=[],
+                           help="word bonuses for shallow fusion (default 0)")
     p["tune"].add_argument("--random", type=int, default=0,
                            help="N random (alpha, beta) points inside the grid's ranges instead of the grid")
     p["tune"].add_argument("--output", type=Path, help="also write the table (TSV) here")

@@ -97,9 +97,10 @@ def _write_atomic(path: Path, text: str) -> None:
 
 
 def run_evaluate(model: Path, data: Path, output_dir: Path | None = None, subsets: list[str] | None = None,
-                 worst: int = 5, decode: list[str] | None = None, lm: Path | None = None) -> int:
+                 worst: int = 5, decode: list[str] | None = None, lm: Path | None = None,
+                 runtime: str = "torch") -> int:
     """Score every decoding method on every subset; the acoustic model runs once per subset."""
-    recognizer = load_model(model, lm=lm)
+    recognizer = load_model(model, lm=lm, runtime=runtime)
     methods = decode or [recognizer.settings.method]
     decoders = {m: make_decoder(recognizer.settings.with_method(m), recognizer.tokenizer, recognizer.lm)
                 for m in methods}

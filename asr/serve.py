@@ -133,16 +133,16 @@ class _Handler(BaseHTTPRequestHandler):
 
 def make_server(model: Path, host: str = "127.0.0.1", port: int = 8000, max_concurrent: int = 2,
                 max_upload_mb: float = 50.0, lm: Path | None = None, decode: str | None = None,
-                queue_timeout: float = 60.0) -> TranscriptionServer:
+                queue_timeout: float = 60.0, runtime: str = "torch") -> TranscriptionServer:
     if max_concurrent < 1:
         raise ValueError(f"max_concurrent must be >= 1, got {max_concurrent}")
-    recognizers = [load_model(model, lm=lm, decode=decode) for _ in range(max_concurrent)]
+    recognizers = [load_model(model, lm=lm, decode=decode, runtime=runtime) for _ in range(max_concurrent)]
     return TranscriptionServer(recognizers, host, port, max_upload_mb, queue_timeout, str(model))
 
 
 def run_server(model: Path, host: str, port: int, max_concurrent: int, max_upload_mb: float,
-               lm: Path | None = None, decode: str | None = None) -> int:
-    server = make_server(model, host, port, max_concurrent, max_upload_mb, lm, decode)
+               lm: Path | None = None, decode: str | None = None, runtime: str = "torch") -> int:
+    server = make_server(model, host, port, max_concurrent, max_upload_mb, lm, decode, runtime=runtime)
     if host not in ("127.0.0.1", "localhost", "::1"):
         print(f"asr serve: warning: listening on {host}, reachable from other machines", file=sys.stderr)
     print(f"asr serve: {server.url} (POST /transcribe, GET /health); {max_concurrent} concurrent decodes, uploads "

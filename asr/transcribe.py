@@ -1,10 +1,7 @@
-"""The inference API: ``load_model(path).transcribe(...)`` and the `asr transcribe` command."""
+"""The inference API: ``load_model(path).transcribe(...)`` (the `asr transcribe` command: transcribe_files.py)."""
 
 from __future__ import annotations
 
-import json
-import sys
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -12,7 +9,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from asr.audio import SAMPLE_RATE, AudioError, load_audio, to_mono_16k
+from asr.audio import SAMPLE_RATE, load_audio, to_mono_16k
 from asr.decoding.alignment import Word, words_from_path
 from asr.decoding.settings import Decoded, DecodeSettings, make_decoder
 from asr.features import LogMel
@@ -33,9 +30,10 @@ class Recognizer:
     batched by total audio length."""
 
     def __init__(self, package: ModelPackage, device: str = "cpu", decode: DecodeSettings | None = None, lm=None,
-                 windows: WindowConfig = WindowConfig()):
+                 windows: WindowConfig = WindowConfig(), acoustic=None):
         self.package = package
-        self.model = package.model.to(device).eval()
+        # the acoustic model: the package's PyTorch module, or an exported one with its interface (asr.export)
+        self.model = (acoustic or package.model).to(device).eval()
         self.tokenizer = package.tokenizer
         self.logmel = LogMel(package.features).to(device)
         self.device = device
@@ -94,9 +92,13 @@ class Recognizer:
         """16 kHz mono waveforms -> transcripts with word times and confidence."""
         emissions = self.emissions(waves, batch_seconds, progress)
         decoded: list[Decoded] = self.decoder(emissions)
-        return [Transcript(d.text, round(len(w) / SAMPLE_RATE, 3), n,
-                           words_from_path(list(d.path), e, self.tokenizer, self.frame_seconds))
-                for d, e, w, n in zip(decoded, emissions, waves, names)]
+        out = []
+        for d, e, w, n in zip(decoded, emissions, waves, names):
+            words = words_from_path(list(d.path), e, self.tokenizer, self.frame_seconds)
+            # the text is its words: a long pause inside a decoded "word" splits it (see words_from_path)
+            text = " ".join(x.text for x in words) if words else d.text
+            out.append(Transcript(text, round(len(w) / SAMPLE_RATE, 3), n, words))
+        return out
 
     def transcribe(self, audio: str | Path | np.ndarray | list, sample_rate: int | None = None,
                    batch_seconds: float = 120.0) -> Transcript | list[Transcript]:
@@ -117,11 +119,22 @@ class Recognizer:
         return results if isinstance(audio, list) else results[0]
 
 
+RUNTIMES = ("torch", "onnx", "onnx-int8")
+
+
 def load_model(path: str | Path, device: str = "cpu", lm: str | Path | None = None,
-               decode: str | None = None) -> Recognizer:
+               decode: str | None = None, runtime: str = "torch") -> Recognizer:
     """A model package, optionally with an LM package. Decoding: ``decode`` (greedy | beam | beam_lm) or, by
-    default, beam_lm with the package's tuned settings when an LM is given, else greedy."""
+    default, beam_lm with the package's tuned settings when an LM is given, else greedy. ``runtime``: torch, or
+    onnx / onnx-int8 to run the acoustic model exported by `asr export --format onnx` with onnxruntime."""
+    if runtime not in RUNTIMES:
+        raise ValueError(f"runtime must be one of {', '.join(RUNTIMES)}, got {runtime!r}")
     package = load_package(path, device)
+    acoustic = None
+    if runtime != "torch":
+        from asr.export import FILES, OnnxAcousticModel
+
+        acoustic = OnnxAcousticModel(Path(path) / FILES[runtime], package.model)
     lm_model = None
     if lm is not None:
         from asr.lm_package import load_lm_package
@@ -133,4 +146,4 @@ def load_model(path: str | Path, device: str = "cpu", lm: str | Path | None = No
     settings = DecodeSettings.from_dict(package.decode)
     method = decode or ("beam_lm" if lm is not None else ("greedy" if settings.method == "beam_lm" else
                                                            settings.method))
-    return Recognizer(package, device, settings.with_method(method), lm_model)
+    return Recognizer(package, device, settings.with_method(method), lm_model, acoustic=acoustic)

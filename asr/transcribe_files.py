@@ -57,8 +57,8 @@ def write_atomic(path: Path, text: str) -> None:
 
 def run_transcribe(model: Path, inputs: list[Path], fmt: str = "text", output_dir: Path | None = None,
                    batch_seconds: float = 120.0, lm: Path | None = None, decode: str | None = None,
-                   group_seconds: float = 600.0) -> int:
-    recognizer = load_model(model, lm=lm, decode=decode)
+                   group_seconds: float = 600.0, runtime: str = "torch") -> int:
+    recognizer = load_model(model, lm=lm, decode=decode, runtime=runtime)
     items = expand_inputs(inputs)
     if not items:
         print("asr transcribe: error: no audio file found in the inputs", file=sys.stderr)

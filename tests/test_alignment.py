@@ -30,7 +30,15 @@ def test_words_span_their_characters_frames_with_their_confidence():
 
 def test_beam_paths_give_the_same_words_as_greedy_on_clear_input():
     tok = Tokenizer()
-    logp = spikes(tok, 40, [(3, "A"), (8, " "), (12, "B"), (14, "E"), (30, "E")], p=0.99)
+    logp = spikes(tok, 40, [(3, "A"), (8, " "), (12, "B"), (14, "E"), (24, "E")], p=0.99)
     greedy, beam = (make_decoder(DecodeSettings(method=m), tok)([logp])[0] for m in ("greedy", "beam"))
     assert greedy.text == beam.text == "A BEE" and len(beam.path) == 40
     assert words_from_path(list(beam.path), logp, tok, 0.04) == words_from_path(list(greedy.path), logp, tok, 0.04)
+
+
+def test_a_long_pause_ends_a_word_even_without_a_space():
+    """Where two utterances meet, a model trained on single sentences emits no space; 0.5 s of silence splits."""
+    tok = Tokenizer()
+    logp = spikes(tok, 60, [(3, "G"), (5, "O"), (30, "N"), (32, "O"), (44, "W")])  # 1 s pause, then 0.48 s
+    words = words_from_path(best_path(logp), logp, tok, frame_seconds=0.04)
+    assert [(w.text, w.start, w.end) for w in words] == [("GO", 0.12, 0.24), ("NOW", 1.2, 1.8)]

@@ -188,3 +188,24 @@ def test_hydra_sweep_gives_each_job_its_own_directory(trained, tmp_path):
     summaries = sorted(tmp_path.glob("multirun/*/*/train_summary.json"))
     assert len(summaries) == 2
     assert all((p.parent / "model" / "model.safetensors").is_file() for p in summaries)
+
+
+def test_export_onnx_and_transcribe_with_onnxruntime(trained, tiny_corpus, tmp_path):
+    pkg = tmp_path / "pkg"
+    shutil.copytree(trained / "exp" / "model", pkg)
+    missing = asr("transcribe", pkg, "--runtime", "onnx", tmp_path / "x.wav", check=False)
+    assert missing.returncode == 1 and "model.onnx" in missing.stderr and "asr export" in missing.stderr
+    out = asr("export", pkg, pkg, "--format", "onnx", "--quantize", "int8").stdout
+    assert "parity <= 0.0001: ok" in out and (pkg / "model.onnx").is_file() and (pkg / "model.int8.onnx").is_file()
+    assert (pkg / "model.safetensors").is_file()  # exported in place: the package is kept
+    flacs = sorted((tiny_corpus / "LibriSpeech" / "test-clean-2").rglob("*.flac"))
+    by_torch = json.loads(asr("transcribe", pkg, flacs[0], "--json").stdout)
+    by_onnx = json.loads(asr("transcribe", pkg, flacs[0], "--json", "--runtime", "onnx").stdout)
+    assert by_onnx["text"] == by_torch["text"]
+    for a, b in zip(by_onnx["words"], by_torch["words"]):
+        assert a["start"] == b["start"] and a["end"] == b["end"] and a["confidence"] == pytest.approx(b["confidence"],
+                                                                                                       abs=1e-3)
+    int8 = asr("transcribe", pkg, *flacs, "--runtime", "onnx-int8")
+    assert [line.split("\t")[0] for line in int8.stdout.strip().splitlines()] == list(map(str, flacs))
+    ts = asr("export", trained / "exp" / "checkpoints" / "last.ckpt", tmp_path / "ts", "--format", "torchscript")
+    assert "parity <= 0.0001: ok" in ts.stdout and (tmp_path / "ts" / "model.torchscript.pt").is_file()

@@ -80,6 +80,19 @@ def test_mini_plan_sizes():
     engines = {s.engine for s in speakers["train-clean-5"]}
     assert engines == {"espeak", "flite", "festival"}
     assert all("slt" not in s.voice for group in speakers.values() for s in group)
+    assert sum(s.engine != "espeak" for s in speakers["train-clean-5"]) == 0.4 * train.speakers
+    names = {sub: {s.name for s in group} for sub, group in speakers.items()}
+    assert not names["train-clean-5"] & names["dev-clean-2"] and not names["train-clean-5"] & names["test-clean-2"]
+
+
+def test_evaluation_speakers_do_not_depend_on_the_training_size():
+    """Growing the training subset must leave dev and test as they are, so results stay comparable."""
+    from asr.corpora.synthetic import CorpusPlan, SubsetPlan
+
+    small, large = (make_speakers(CorpusPlan((SubsetPlan("train-clean-5", n, 1, 6), SubsetPlan("dev-clean-2", 8, 1, 16),
+                                                SubsetPlan("test-clean-2", 8, 1, 16))), 0) for n in (40, 400))
+    assert small["dev-clean-2"] == large["dev-clean-2"] and small["test-clean-2"] == large["test-clean-2"]
+    assert list(large) == ["train-clean-5", "dev-clean-2", "test-clean-2"]
 
 
 def test_sentence_pool_is_normalized_and_large():
@@ -88,6 +101,10 @@ def test_sentence_pool_is_normalized_and_large():
     tok = Tokenizer()
     assert all(3 <= len(s.split()) <= 25 and not tok.unknown_chars(s) for s in pool[:2000])
     assert not any("DASHWOOD" in s for s in pool)  # Sense and Sensibility is kept out
+    # transcripts say what the TTS voices say: titles written out, no (mock-)German fortunes
+    words = {w for s in pool for w in s.split()}
+    assert not words & {"MR", "MRS", "DR", "ST"} and "MISTER" in words
+    assert not any(sum(w in {"UND", "DAS", "NICHT", "IST", "ICH"} for w in s.split()) >= 2 for s in pool)
 
 
 def test_missing_tts_engine_names_the_package(monkeypatch, tmp_path):

@@ -71,3 +71,4 @@ def test_words_with_times_and_confidence_from_a_recognizing_model(overfit):
         assert all(w.start < w.end for w in words)
         assert all(a.end <= b.start + 1e-6 for a, b in zip(words, words[1:]))
         assert all(0 < w.confidence <= 1 for w in words)
+

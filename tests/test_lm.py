@@ -134,12 +134,18 @@ def test_lm_train_and_perplexity_command(lm_setup):
 def test_tune_prints_table_and_writes_package(lm_setup, tiny_corpus):
     model = lm_setup / "am" / "model"
     out = run("tune", model, "--lm", lm_setup / "lmexp" / "lm", "--data", tiny_corpus / "LibriSpeech" / "dev-clean-2",
-              "--alphas", "0", "0.5", "--betas", "0", "1", "--beam-sizes", "2", "4", "--output", lm_setup / "tune.tsv")
-    assert "best: beam" in out.stdout and "greedy" in out.stdout
-    rows = (lm_setup / "tune.tsv").read_text().splitlines()
-    assert len(rows) == 1 + 1 + 2 * (1 + 4)  # header, greedy, per beam: plain beam + 4 grid points
+              "--alphas", "0", "0.5", "--betas", "0", "1", "--beam-sizes", "2", "4", "--fusion-alphas", "0.3", "0.6",
+              "--output", lm_setup / "tune.tsv")
+    assert "best: " in out.stdout and "greedy" in out.stdout
+    rows = [r.split("\t") for r in (lm_setup / "tune.tsv").read_text().splitlines()]
+    # header, greedy, per beam: plain beam + 4 rescoring points; at the widest beam (4): 2 fusion points
+    assert len(rows) == 1 + 1 + 2 * (1 + 4) + 2
+    assert [(r[0], r[1], r[2]) for r in rows if r[0] == "beam_lm_fusion"] == [("beam_lm_fusion", "4", "0.3"),
+                                                                             ("beam_lm_fusion", "4", "0.6")]
     decode = yaml.safe_load((model / "config.yaml").read_text())["decode"]
-    assert decode["method"] == "beam_lm" and decode["beam_size"] in (2, 4) and decode["alpha"] in (0, 0.5)
+    best = min(rows[2:], key=lambda r: (float(r[4]), float(r[5]), int(r[1])) if r[0] != "beam" else (9, 9, 9))
+    assert decode["method"] == "beam_lm" and decode["fusion"] == (best[0] == "beam_lm_fusion")
+    assert decode["beam_size"] == int(best[1]) and decode["alpha"] == float(best[2])
 
 
 def test_evaluate_several_decoding_methods(lm_setup, tiny_corpus, tmp_path):
@@ -181,3 +187,41 @@ def test_kenlm_ngram_inside_the_beam_and_bad_ngram_file(tmp_path):
         BeamSearch(tok, BeamConfig(ngram=str(tmp_path / "bad.arpa"), ngram_weight=1.0))
     with pytest.raises(FileNotFoundError, match="none.arpa"):
         BeamSearch(tok, BeamConfig(ngram=str(tmp_path / "none.arpa")))
+
+
+def test_fused_lm_scores_are_the_lms_sentence_scores():
+    """The FusionLM's token-by-token scores (batched lazily across beam states) add up to the LM's own sentence
+    log-prob, end of sentence included."""
+    from asr.decoding.fusion import FusionLM
+
+    torch.manual_seed(0)
+    lm = CharLM(LMConfig(embed_dim=16, hidden_size=24, num_layers=2, dropout=0.0)).eval()
+    fusion = FusionLM(lm)
+    sentences = [[3, 4, 5], [3, 4, 6, 1, 7], [8]]  # shared prefixes: states are reused, not recomputed
+    root = fusion.start(False)
+    for seq in sentences:
+        state, total = root, 0.0
+        for token in seq:
+            state, logp = fusion.score(state, token)
+            total += logp
+        total += fusion.finish(state)[1]
+        assert total == pytest.approx(score_sentences(lm, [seq])[0], abs=1e-4)
+    assert fusion.steps == 1 + 7  # <s>, then one LSTM step per distinct prefix (3, 34, 345, 346, 3461, 8, ...)
+
+
+def test_shallow_fusion_with_weight_zero_is_plain_beam_and_weight_moves_the_text():
+    torch.manual_seed(0)
+    tok = Tokenizer()
+    lp = torch.log_softmax(torch.randn(90, len(tok)) * 1.5, dim=-1)
+    lm = CharLM(LMConfig(embed_dim=16, hidden_size=24, num_layers=1, dropout=0.0)).eval()
+    with torch.no_grad():  # an LM that strongly prefers "E" after anything
+        lm.output.bias.zero_()
+        lm.output.bias[tok.tokens.index("E")] = 8.0
+    plain = BeamSearch(tok, BeamConfig(beam_size=16, nbest=1)).decode_one(lp)[0]
+    zero = BeamSearch(tok, BeamConfig(beam_size=16, nbest=1, lm_weight=0.0), lm=lm).decode_one(lp)[0]
+    assert zero.text == plain.text and zero.score == pytest.approx(plain.score, abs=1e-3)
+    fused = BeamSearch(tok, BeamConfig(beam_size=16, nbest=1, lm_weight=1.0), lm=lm).decode_one(lp)[0]
+    assert fused.text.count("E") / max(1, len(fused.text)) > plain.text.count("E") / max(1, len(plain.text))
+    assert fused.ngram < 0  # flashlight reports the fused LM's score as its LM score
+    with pytest.raises(ValueError, match="not both"):
+        BeamSearch(tok, BeamConfig(ngram="x.arpa"), lm=lm)

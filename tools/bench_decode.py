@@ -22,12 +22,18 @@ def main() -> None:
     ap.add_argument("data", help="a LibriSpeech-layout subset directory or a cuts manifest")
     ap.add_argument("--beam-sizes", type=int, nargs="+", default=[8, 16, 32])
     ap.add_argument("--repeats", type=int, default=3, help="timing repeats (the best is kept)")
+    ap.add_argument("--lm", help="an LM package: also time asr with the LSTM LM, fused into the beam and rescoring "
+                    "the 16-best (pyctcdecode has no LSTM LM), with --alpha / --beta")
+    ap.add_argument("--alpha", type=float, nargs=2, default=(0.5, 2.0), metavar=("FUSION", "RESCORE"))
+    ap.add_argument("--beta", type=float, nargs=2, default=(1.0, 4.5), metavar=("FUSION", "RESCORE"))
     args = ap.parse_args()
     torch.set_num_threads(1)
 
     from pyctcdecode import build_ctcdecoder
 
     from asr.decoding.beam import BeamConfig, BeamSearch
+    from asr.decoding.rescore import RescoreWeights, rescore
+    from asr.lm_package import load_lm_package
     from asr.evaluate import load_eval_waves
     from asr.scoring import word_errors
     from asr.transcribe import load_model
@@ -58,6 +64,22 @@ def main() -> None:
             print(f"{beam:>5} {name:<12} {100 * word_errors(refs, hyps).rate:>7.2f} {best:>8.3f} "
                   f"{audio / best:>12.0f}")
         print(f"{beam:>5} speed-up of asr over pyctcdecode: {timings['pyctcdecode'] / timings['asr']:.1f}x")
+        if args.lm:
+            lm = load_lm_package(args.lm).model
+            fused = BeamSearch(tok, BeamConfig(beam_size=beam, nbest=1, lm_weight=args.alpha[0],
+                                               word_bonus=args.beta[0]), lm=lm)
+            nbest = BeamSearch(tok, BeamConfig(beam_size=beam, nbest=16))
+            weights = RescoreWeights(args.alpha[1], args.beta[1])
+            for name, decode in (("asr+fusion", lambda: [fused.decode_one(e)[0].text for e in emissions]),
+                                 ("asr+rescore", lambda: [h.text for h in rescore(
+                                     lm, tok, [nbest.decode_one(e) for e in emissions], weights)])):
+                best, hyps = float("inf"), []
+                for _ in range(args.repeats):
+                    start = time.perf_counter()
+                    hyps = decode()
+                    best = min(best, time.perf_counter() - start)
+                print(f"{beam:>5} {name:<12} {100 * word_errors(refs, hyps).rate:>7.2f} {best:>8.3f} "
+                      f"{audio / best:>12.0f}")
 
 
 if __name__ == "__main__":

@@ -12,6 +12,8 @@ Writes ``asr/corpora/data/sentences.txt.gz``: one ``<source>\t<SENTENCE>`` per l
 
     apt-get install bible-kjv fortunes && apt-get download r-cran-janeaustenr && dpkg -x r-cran-janeaustenr*.deb /tmp/ja
     python tools/build_sentence_pool.py --austen /tmp/ja/usr/lib/R/site-library/janeaustenr/data/Rdata.rdb
+
+``--refresh`` re-applies the respelling and filters to the committed pool without the sources.
 """
 
 from __future__ import annotations
@@ -27,8 +29,14 @@ from pathlib import Path
 
 from asr.text import Tokenizer, normalize_text
 
-ABBREVIATIONS = {"Mr.": "Mister", "Mrs.": "Missus", "Dr.": "Doctor", "St.": "Saint", "Col.": "Colonel",
-                 "Capt.": "Captain", "Esq.": "Esquire", "&": " and "}
+ABBREVIATIONS = {"&": " and "}
+# Titles as the TTS engines read them (Austen writes "Mr" without a period): the transcript must say what is spoken.
+SPOKEN = {"MR": "MISTER", "MRS": "MISSUS", "DR": "DOCTOR", "ST": "SAINT", "COL": "COLONEL", "CAPT": "CAPTAIN",
+          "ESQ": "ESQUIRE"}
+SPOKEN_RE = re.compile(r"\b(" + "|".join(SPOKEN) + r")\b")
+# German (mock-German) fortunes: an English TTS voice reads them as noise, and they teach no English spelling
+FOREIGN = {"UND", "ICH", "DAS", "NICHT", "IST", "DER", "MIT", "FUR", "AUF", "VON", "EIN", "EINE", "SIND", "DEN",
+           "DEM", "WIR", "NUN", "BEIM", "IM"}
 TOKENIZER = Tokenizer()
 SPLIT = re.compile(r"(?<=[.!?;:])\s+")
 
@@ -63,6 +71,14 @@ def paragraphs(lines: list[str]) -> list[str]:
     return out
 
 
+def respell(sentence: str) -> str | None:
+    """A normalized sentence as spoken (titles written out), or None to drop it (foreign text)."""
+    words = sentence.split()
+    if sum(w in FOREIGN for w in words) >= 2:
+        return None
+    return SPOKEN_RE.sub(lambda m: SPOKEN[m.group(1)], sentence)
+
+
 def sentences(text: str) -> list[str]:
     for short, long in ABBREVIATIONS.items():
         text = text.replace(short, long)
@@ -70,19 +86,31 @@ def sentences(text: str) -> list[str]:
     for piece in SPLIT.split(text):
         if re.search(r"[0-9]", piece) or re.search(r"\b[IVXLC]+\.", piece):  # numbers: dropped
             continue
-        norm = normalize_text(piece)
-        if 3 <= len(norm.split()) <= 25 and not TOKENIZER.unknown_chars(norm):
+        norm = respell(normalize_text(piece))
+        if norm and 3 <= len(norm.split()) <= 25 and not TOKENIZER.unknown_chars(norm):
             result.append(norm)
     return result
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--austen", type=Path, required=True, help="janeaustenr data/Rdata.rdb")
+    ap.add_argument("--austen", type=Path, help="janeaustenr data/Rdata.rdb")
+    ap.add_argument("--refresh", action="store_true",
+                    help="apply the current respelling and filters to the committed pool (no sources needed)")
     ap.add_argument("--fortunes", type=Path, default=Path("/usr/share/games/fortunes"))
     ap.add_argument("--out", type=Path, default=Path("asr/corpora/data/sentences.txt.gz"))
     ap.add_argument("--per-source", type=int, default=12000)
     args = ap.parse_args()
+    if args.refresh:
+        rows = gzip.decompress(args.out.read_bytes()).decode().splitlines()
+        fixed = [(src, respell(s)) for src, _, s in (row.partition("\t") for row in rows)]
+        fixed = [f"{src}\t{s}" for src, s in fixed if s]
+        print(f"{len(rows)} sentences, {len(rows) - len(fixed)} dropped, "
+              f"{sum(a != b for a, b in zip(rows, fixed))} changed or shifted")
+        _write(args.out, fixed)
+        return
+    if args.austen is None:
+        ap.error("--austen is required (unless --refresh)")
 
     kjv = subprocess.run(["bible", "-f", "Gen1:1-Rev22:21"], capture_output=True, text=True, check=True).stdout
     pools = {"kjv": [s for line in kjv.splitlines() for s in sentences(line.partition(" ")[2])]}
@@ -100,8 +128,12 @@ def main() -> None:
         seen.update(unique[:args.per_source])
         rows += [f"{source}\t{s}" for s in unique[:args.per_source]]
         print(f"{source}: {len(pool)} sentences, {len(unique)} unique, kept {min(len(unique), args.per_source)}")
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    with gzip.GzipFile(args.out, "wb", mtime=0) as f:
+    _write(args.out, rows)
+
+
+def _write(out: Path, rows: list[str]) -> None:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with gzip.GzipFile(out, "wb", mtime=0) as f:
         f.write(("\n".join(rows) + "\n").encode())
 
 

@@ -22,14 +22,20 @@ class Word:
     confidence: float  # 0..1
 
 
+PAUSE = 0.5  # seconds without a character that separate two words
+
+
 def best_path(log_probs: torch.Tensor) -> list[int]:
     """(time, vocab) -> the frame-level argmax path (greedy decoding before collapsing)."""
     return log_probs.argmax(dim=-1).tolist()
 
 
 def words_from_path(path: list[int], log_probs: torch.Tensor, tokenizer: Tokenizer, frame_seconds: float,
-                    offset: float = 0.0) -> list[Word]:
-    """Words of a frame-level CTC path (``len(path) == time``) with start/end times and confidence."""
+                    offset: float = 0.0, pause: float = PAUSE) -> list[Word]:
+    """Words of a frame-level CTC path (``len(path) == time``) with start/end times and confidence. A silence of
+    ``pause`` seconds or more between two characters ends a word even when the model emitted no space there (it
+    happens where utterances meet in a long recording: a model trained on single sentences never saw a space
+    between them)."""
     blank, space = tokenizer.blank_id, tokenizer.tokens.index(" ")
     logp = log_probs.detach().float().cpu()
     chars: list[tuple[int, int, int, float]] = []  # (token, first frame, last frame, summed log-posterior)
@@ -56,10 +62,12 @@ def words_from_path(path: list[int], log_probs: torch.Tensor, tokenizer: Tokeniz
                               round(offset + (last + 1) * frame_seconds, 3), round(float(torch.tensor(mean).exp()), 4)))
             current.clear()
 
-    for i, (token, *_rest) in enumerate(chars):
+    for i, (token, first, _last, _total) in enumerate(chars):
         if token == space:
             flush()
-        else:
-            current.append(i)
+            continue
+        if current and (first - chars[current[-1]][2]) * frame_seconds >= pause:
+            flush()
+        current.append(i)
     flush()
     return words

@@ -1,7 +1,8 @@
 """CTC prefix beam search on flashlight-text's lexicon-free decoder (prebuilt wheel, no C++ build for the user).
 
-An optional character n-gram (KenLM ARPA or binary, over the token symbols with ``|`` for the space) is applied
-inside the beam; N-best lists come out for LSTM LM rescoring (see ``rescore.py``).
+Inside the beam, one optional LM: a character n-gram (KenLM ARPA or binary, over the token symbols with ``|`` for the
+space), or the character LSTM LM (shallow fusion, ``fusion.py``). N-best lists come out for LSTM LM rescoring
+(``rescore.py``).
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ class BeamConfig:
     nbest: int = 16
     ngram: str | None = None  # a KenLM file over token symbols
     ngram_weight: float = 0.0
-    word_bonus: float = 0.0  # added per word (space) inside the beam, with the n-gram
+    word_bonus: float = 0.0  # added per word (space) inside the beam, with the n-gram or the fused LSTM LM
+    lm_weight: float = 0.0  # weight of the fused LSTM LM (BeamSearch(..., lm=CharLM))
 
 
 @dataclass
@@ -45,10 +47,19 @@ def _lm_symbols(tokenizer: Tokenizer) -> list[str]:
 
 
 class BeamSearch:
-    def __init__(self, tokenizer: Tokenizer, config: BeamConfig = BeamConfig()):
+    def __init__(self, tokenizer: Tokenizer, config: BeamConfig = BeamConfig(), lm=None):
+        """``lm``: a CharLM to fuse into the beam with weight ``config.lm_weight`` (shallow fusion)."""
         self.tokenizer, self.config = tokenizer, config
         space = tokenizer.tokens.index(" ")
-        if config.ngram:
+        if lm is not None and config.ngram:
+            raise ValueError("one LM inside the beam: an n-gram or the fused LSTM LM, not both")
+        if lm is not None:
+            from asr.decoding.fusion import FusionLM
+
+            if lm.config.vocab_size != len(tokenizer):
+                raise ValueError(f"the LM has {lm.config.vocab_size} tokens, the model {len(tokenizer)}")
+            lm, weight, bonus = FusionLM(lm), config.lm_weight, config.word_bonus
+        elif config.ngram:
             path = Path(config.ngram)
             if not path.is_file():
                 raise FileNotFoundError(f"{path}: no such n-gram file")
@@ -66,6 +77,7 @@ class BeamSearch:
             beam_threshold=config.beam_threshold, lm_weight=weight, sil_score=bonus, log_add=True,
             criterion_type=CriterionType.CTC)
         self.decoder = LexiconFreeDecoder(options, lm, space, tokenizer.blank_id, [])
+        self.lm = lm  # flashlight keeps a reference only on the C++ side: keep the Python object alive
         self.space = space
 
     def _text(self, tokens: list[int]) -> str:

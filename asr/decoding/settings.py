@@ -25,6 +25,7 @@ class DecodeSettings:
     nbest: int = 16
     alpha: float = 0.5  # LSTM LM weight (beam_lm)
     beta: float = 0.0  # word bonus (beam_lm)
+    fusion: bool = False  # beam_lm: the LSTM LM inside the beam (shallow fusion) instead of N-best rescoring
     ngram: str | None = None  # optional KenLM file used inside the beam
     ngram_weight: float = 0.0
     word_bonus: float = 0.0
@@ -45,6 +46,9 @@ class DecodeSettings:
         return asdict(self)
 
     def beam_config(self) -> BeamConfig:
+        if self.method == "beam_lm" and self.fusion:
+            return BeamConfig(beam_size=self.beam_size, beam_threshold=self.beam_threshold, nbest=1,
+                              lm_weight=self.alpha, word_bonus=self.beta)
         return BeamConfig(beam_size=self.beam_size, beam_threshold=self.beam_threshold,
                           nbest=self.nbest if self.method == "beam_lm" else 1, ngram=self.ngram,
                           ngram_weight=self.ngram_weight, word_bonus=self.word_bonus)
@@ -64,11 +68,12 @@ def make_decoder(settings: DecodeSettings, tokenizer: Tokenizer, lm=None) -> Dec
     if settings.method == "greedy":
         return lambda emissions: [Decoded(greedy_decode(e[None], torch.tensor([e.shape[0]]), tokenizer)[0],
                                           best_path(e)) for e in emissions]
-    search = BeamSearch(tokenizer, settings.beam_config())
-    if settings.method == "beam":
-        return lambda emissions: [_decoded(search.decode_one(e)[0]) for e in emissions]
-    if lm is None:
+    if settings.method == "beam_lm" and lm is None:
         raise ValueError("decoding method beam_lm needs a language model (--lm)")
+    fused = settings.method == "beam_lm" and settings.fusion
+    search = BeamSearch(tokenizer, settings.beam_config(), lm if fused else None)
+    if settings.method == "beam" or fused:
+        return lambda emissions: [_decoded(search.decode_one(e)[0]) for e in emissions]
     weights = RescoreWeights(settings.alpha, settings.beta)
     return lambda emissions: [_decoded(h) for h in rescore(lm, tokenizer, [search.decode_one(e) for e in emissions],
                                                             weights)]

@@ -47,14 +47,17 @@ class Subsampling(nn.Module):
         self.act = nn.GELU()
 
     def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        b, t, f = x.shape
-        pad = (-t) % self.factor
-        if pad:  # zero frames, as in a padded batch: an item's output never depends on its padding
-            x = nn.functional.pad(x, (0, 0, 0, pad))
-        if self.kind == "stack":
-            x = self.proj(x.reshape(b, (t + pad) // self.factor, f * self.factor))
+        # factor - 1 zero frames at the end, as in a padded batch (an item's output never depends on its padding):
+        # a stride-``factor`` window then yields ceil(time / factor) frames. No shape-dependent Python branch, so
+        # the graph exports (ONNX, TorchScript) with a dynamic time axis.
+        x = nn.functional.pad(x, (0, 0, 0, self.factor - 1)).transpose(1, 2)  # (batch, mel, time + factor - 1)
+        if self.kind == "stack":  # frame stacking + linear == a stride-factor convolution with the reshaped weight
+            dim = self.proj.out_features
+            weight = self.proj.weight.view(dim, self.factor, -1).transpose(1, 2)  # (dim, mel, factor)
+            x = nn.functional.conv1d(x, weight, self.proj.bias, stride=self.factor)
         else:
-            x = self.conv(x.transpose(1, 2)).transpose(1, 2)  # (batch, time', dim)
+            x = self.conv(x)
+        x = x.transpose(1, 2)  # (batch, time', dim)
         out_lengths = torch.div(lengths + self.factor - 1, self.factor, rounding_mode="floor")
         return self.act(x), out_lengths
 
@@ -141,4 +144,5 @@ def _run_direction(rnn: nn.LSTM | nn.GRU, x: torch.Tensor, layer: int, suffix: s
     h0 = x.new_zeros(1, x.shape[0], rnn.hidden_size)
     if isinstance(rnn, nn.LSTM):
         return torch.lstm(x, (h0, h0), params, True, 1, 0.0, rnn.training, False, True)[0]
-    return torch.gru(x, h0, params, True, 1, 0.0, rnn.training, False, True)[0]
+    # time-major: torch.export's GRU decomposition (used by the ONNX exporter) mishandles batch_first
+    return torch.gru(x.transpose(0, 1), h0, params, True, 1, 0.0, rnn.training, False, False)[0].transpose(0, 1)
