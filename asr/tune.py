@@ -70,10 +70,10 @@ def tune(model: Path, lm: Path, data: Path, alphas: list[float], betas: list[flo
     table = "decode\tbeam\talpha\tbeta\twer\tcer\n" + "".join(
         f"{r['decode']}\t{r['beam_size']}\t{r['alpha']}\t{r['beta']}\t{r['wer']:.4f}\t{r['cer']:.4f}\n" for r in rows)
     print(f"tuned on {len(waves)} utterances ({audio / 60:.1f} min):")
-    print(table.expandtabs(9), end="")
+    print(table.expandtabs(16), end="")
     fused = best["decode"] == "beam_lm_fusion"
-    print(f"best: {'shallow fusion' if fused else 'N-best rescoring'}, beam {best['beam_size']}, alpha {best['alpha']}, "
-          f"beta {best['beta']}: WER {100 * best['wer']:.2f}% (greedy {100 * rows[0]['wer']:.2f}%)")
+    print(f"best: {'shallow fusion' if fused else 'N-best rescoring'}, beam {best['beam_size']}, "
+          f"alpha {best['alpha']}, beta {best['beta']}: WER {100 * best['wer']:.2f}% (greedy {100 * rows[0]['wer']:.2f}%)")
     if output:
         Path(output).write_text(table)
     if write:

@@ -73,7 +73,8 @@ def main() -> None:
             print(f"{edge}: no correctly recognized {'first' if edge == 'start' else 'last'} word")
             continue
         within = sum(abs(e) <= 0.1 for e in errs) / len(errs)
-        print(f"{edge:5s} of utterance vs word: {len(errs)} words, mean |error| {statistics.fmean(map(abs, errs)):.3f} s, "
+        mean = statistics.fmean(map(abs, errs))
+        print(f"{edge:5s} of utterance vs word: {len(errs)} words, mean |error| {mean:.3f} s, "
               f"median error {statistics.median(errs):+.3f} s, within 0.1 s: {100 * within:.1f}%")
     joined_ref = " ".join(refs)
     print(f"WER whole recording {100 * word_errors([joined_ref], [whole.text]).rate:.2f}% vs one by one "
