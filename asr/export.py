@@ -167,7 +167,8 @@ def export(package: ModelPackage, out_dir: Path, fmt: str, quantize: str | None 
     if fmt == "onnx":
         path = export_onnx(model, out_dir / FILES["onnx"])
         diff = max_difference(model, OnnxAcousticModel(path, model))
-        if diff > PARITY_TOLERANCE:
+        if diff > PARITY_TOLERANCE:  # never leave a file behind that --runtime onnx would use
+            path.unlink()
             raise ExportError(f"{path}: ONNX log-probs differ from PyTorch's by {diff:.2e} > {PARITY_TOLERANCE}")
         written.append((path, diff))
         if quantize == "int8":
@@ -182,6 +183,7 @@ def export(package: ModelPackage, out_dir: Path, fmt: str, quantize: str | None 
             loaded = torch.jit.load(str(path))
         diff = max_difference(model, loaded)
         if diff > PARITY_TOLERANCE:
+            path.unlink()
             raise ExportError(f"{path}: TorchScript log-probs differ from PyTorch's by {diff:.2e}")
         written.append((path, diff))
     else:

@@ -64,3 +64,14 @@ def test_export_into_a_package_quantized_and_errors(tmp_path):
     (tmp_path / "bad.onnx").write_bytes(b"not a model")
     with pytest.raises(ValueError, match="bad.onnx"):
         OnnxAcousticModel(tmp_path / "bad.onnx", model)
+
+
+def test_failed_parity_leaves_no_exported_file(tmp_path, monkeypatch):
+    import asr.export as export_module
+
+    package = ModelPackage(random_model(CONFIGS["blstm-stack"]), Tokenizer(), FeatureConfig())
+    monkeypatch.setattr(export_module, "max_difference", lambda *a, **k: 1.0)  # as if the runtime disagreed
+    for fmt, name in (("onnx", "model.onnx"), ("torchscript", "model.torchscript.pt")):
+        with pytest.raises(ExportError, match="differ"):
+            export(package, tmp_path, fmt)
+        assert not (tmp_path / name).exists()
