@@ -126,7 +126,6 @@ class OnnxAcousticModel:
         except Exception as e:  # noqa: BLE001 - onnxruntime raises its own exception types for bad files
             raise ValueError(f"{path}: not a loadable ONNX model ({e})") from e
         self.path = path
-        self.config = model.config
         self.subsampling_factor = model.subsampling_factor
         self.output_lengths = model.output_lengths
 

@@ -25,6 +25,17 @@ class Transcript:
     words: list[Word] = field(default_factory=list)  # with start / end (seconds) and confidence
 
 
+def length_batches(sizes: list[int], budget: float) -> list[list[int]]:
+    """Indices of ``sizes`` in length-sorted batches whose padded size (longest x count) stays within ``budget``."""
+    batches, batch = [], []
+    for j in sorted(range(len(sizes)), key=sizes.__getitem__):
+        if batch and sizes[j] * (len(batch) + 1) > budget:
+            batches.append(batch)
+            batch = []
+        batch.append(j)
+    return batches + [batch] if batch else batches
+
+
 class Recognizer:
     """A loaded model package: features + acoustic model + a decoder (greedy, beam or beam + LM rescoring),
     batched by total audio length."""
@@ -45,12 +56,16 @@ class Recognizer:
         self.frame_seconds = self.frame_samples / SAMPLE_RATE
 
     @torch.inference_mode()
-    def _emissions(self, waves: list[np.ndarray]) -> list[torch.Tensor]:
-        """16 kHz mono float32 waveforms (one padded batch) -> per-utterance (time', vocab) log-probs."""
+    def features(self, waves: list[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
+        """16 kHz mono float32 waveforms -> one padded batch of log-mel features (batch, frames, mel) + frames."""
         lengths = torch.tensor([len(w) for w in waves])
         padded = torch.nn.utils.rnn.pad_sequence([torch.from_numpy(w) for w in waves], batch_first=True)
-        feats, frames = self.logmel(padded.to(self.device), lengths.to(self.device))  # (batch, frames, mel)
-        out = self.model(feats, frames)
+        return self.logmel(padded.to(self.device), lengths.to(self.device))
+
+    @torch.inference_mode()
+    def _emissions(self, waves: list[np.ndarray]) -> list[torch.Tensor]:
+        """16 kHz mono float32 waveforms (one padded batch) -> per-utterance (time', vocab) log-probs."""
+        out = self.model(*self.features(waves))
         return [out.log_probs[b, :n].cpu() for b, n in enumerate(out.lengths.tolist())]
 
     def emissions(self, waves: list[np.ndarray], batch_seconds: float = 120.0,
@@ -63,16 +78,8 @@ class Recognizer:
             plan = plan_windows(len(wave), total, self.frame_samples, SAMPLE_RATE, self.windows)
             plans.append(plan)
             pieces += [(i, k) for k in range(len(plan))]
-        size = [plans[i][k].end - plans[i][k].start for i, k in pieces]
-        order = sorted(range(len(pieces)), key=size.__getitem__)
-        batches, batch = [], []
-        for j in order:
-            if batch and size[j] * (len(batch) + 1) > batch_seconds * SAMPLE_RATE:
-                batches.append(batch)
-                batch = []
-            batch.append(j)
-        if batch:
-            batches.append(batch)
+        batches = length_batches([plans[i][k].end - plans[i][k].start for i, k in pieces],
+                                 batch_seconds * SAMPLE_RATE)
         out: dict[int, torch.Tensor] = {}
         for batch in tqdm(batches, desc="Acoustic model", unit="batch", disable=not progress, leave=False):
             views = [waves[pieces[j][0]][plans[pieces[j][0]][pieces[j][1]].start:

@@ -21,7 +21,7 @@ from asr.evaluate import load_eval_waves
 from asr.export import FILES, OnnxAcousticModel
 from asr.package import load_package
 from asr.scoring import char_errors, word_errors
-from asr.transcribe import Recognizer
+from asr.transcribe import Recognizer, length_batches
 
 
 def main() -> None:
@@ -44,20 +44,8 @@ def main() -> None:
 
     # features once (they are the same for every runtime): time only the acoustic model
     rec = recognizers["torch"]
-    order = sorted(range(len(waves)), key=lambda i: len(waves[i]))
-    batches, batch = [], []
-    for i in order:
-        if batch and len(waves[i]) * (len(batch) + 1) > args.batch_seconds * SAMPLE_RATE:
-            batches.append(batch)
-            batch = []
-        batch.append(i)
-    batches.append(batch)
-    feats = []
-    with torch.inference_mode():
-        for b in batches:
-            lengths = torch.tensor([len(waves[i]) for i in b])
-            padded = torch.nn.utils.rnn.pad_sequence([torch.from_numpy(waves[i]) for i in b], batch_first=True)
-            feats.append((b, *rec.logmel(padded, lengths)))
+    batches = length_batches([len(w) for w in waves], args.batch_seconds * SAMPLE_RATE)
+    feats = [(b, *rec.features([waves[i] for i in b])) for b in batches]
 
     results = {}
     for _ in range(args.repeats):

@@ -144,5 +144,4 @@ def _run_direction(rnn: nn.LSTM | nn.GRU, x: torch.Tensor, layer: int, suffix: s
     h0 = x.new_zeros(1, x.shape[0], rnn.hidden_size)
     if isinstance(rnn, nn.LSTM):
         return torch.lstm(x, (h0, h0), params, True, 1, 0.0, rnn.training, False, True)[0]
-    # time-major: torch.export's GRU decomposition (used by the ONNX exporter) mishandles batch_first
-    return torch.gru(x.transpose(0, 1), h0, params, True, 1, 0.0, rnn.training, False, False)[0].transpose(0, 1)
+    return torch.gru(x, h0, params, True, 1, 0.0, rnn.training, False, True)[0]
