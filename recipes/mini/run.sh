@@ -114,7 +114,7 @@ fi
 if run_stage 8 "tune LM weight, word bonus and beam size on dev" "$exp_dir"; then
   # N-best rescoring (a 7 x 7 grid, arithmetic only) and shallow fusion (3 x 3, a beam search each) at beams 8, 16
   asr tune "$exp_dir/model" --lm "$lm_dir/lm" --data "$manifests/librispeech_cuts_dev-clean-2.jsonl.gz" \
-    --fusion-alphas 0.3 0.5 0.8 --fusion-betas 0.5 1.0 2.0 --output "$exp_dir/tune.tsv" | tee "$exp_dir/tune.txt"
+    --fusion-alphas 0.5 0.8 1.1 --fusion-betas -0.5 0 0.5 --output "$exp_dir/tune.tsv" | tee "$exp_dir/tune.txt"
   mark_done 8 "$exp_dir"
 fi
 
