@@ -83,3 +83,25 @@ def test_librispeech_recipe_from_a_local_mirror_through_every_stage(tiny_librisp
         for stage in range(9):
             assert f"stage {stage} (" in again and "done already, skipping" in again
         assert len(mirror.requests) == downloads  # nothing fetched again
+
+
+def test_resume_arg_picks_the_newest_checkpoint(tmp_path):
+    """Stage 3 of the recipes continues an interrupted run from its newest checkpoint: a mid-epoch step checkpoint
+    when it is newer than last.ckpt (written at epoch ends); nothing when there is none. Paths with spaces stay one
+    argument."""
+    stages = RUN.parent.parent / "shared" / "stages.sh"
+    exp = tmp_path / "my exp"
+
+    def resume_arg() -> list[str]:
+        script = f'. "{stages}"; r=$(resume_arg "$1"); for a in ${{r:+"$r"}}; do echo "$a"; done'
+        out = subprocess.run(["bash", "-c", script, "bash", str(exp)], capture_output=True, text=True, check=True)
+        return out.stdout.splitlines()
+
+    assert resume_arg() == []
+    (exp / "checkpoints").mkdir(parents=True)
+    for i, name in enumerate(["step000004.ckpt", "last.ckpt", "step000007.ckpt"]):
+        (exp / "checkpoints" / name).write_bytes(b"")
+        os.utime(exp / "checkpoints" / name, (1_000_000 + i, 1_000_000 + i))
+    assert resume_arg() == [f"resume={exp}/checkpoints/step000007.ckpt"]
+    os.utime(exp / "checkpoints" / "last.ckpt", (2_000_000, 2_000_000))
+    assert resume_arg() == [f"resume={exp}/checkpoints/last.ckpt"]

@@ -25,6 +25,18 @@ from asr.training.trainer import make_trainer
 log = logging.getLogger(__name__)
 
 
+class StepCheckpoint(ModelCheckpoint):
+    """Checkpoints every N training steps for mid-epoch resume, except at an epoch's last batch: the end-of-epoch
+    checkpoint (after validation) covers that step, and Lightning cannot resume exactly from a step saved at an
+    epoch's last batch when the next epoch has more batches (the bucketing sampler's epochs vary): it counts the
+    finished epoch's batches as already done in the next one."""
+
+    def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any,
+                           batch_idx: int) -> None:
+        if batch_idx + 1 < trainer.num_training_batches:
+            super().on_train_batch_end(trainer, pl_module, outputs, batch, batch_idx)
+
+
 def _plain(cfg: Any) -> Any:
     return OmegaConf.to_container(cfg, resolve=True) if isinstance(cfg, DictConfig) else cfg
 
@@ -79,9 +91,9 @@ def run_training(cfg: DictConfig) -> Path:
                                  auto_insert_metric_name=False)
     callbacks = [checkpoint, LearningRateMonitor(logging_interval="step")]
     if t.get("checkpoint_every_n_steps"):
-        callbacks.append(ModelCheckpoint(dirpath=exp_dir / "checkpoints", filename="step{step:06d}",
-                                         every_n_train_steps=t.checkpoint_every_n_steps, save_top_k=-1,
-                                         auto_insert_metric_name=False))
+        callbacks.append(StepCheckpoint(dirpath=exp_dir / "checkpoints", filename="step{step:06d}",
+                                        every_n_train_steps=t.checkpoint_every_n_steps, save_top_k=-1,
+                                        auto_insert_metric_name=False))
     average_last = int(t.get("average_last") or 0)
     if average_last > 1:  # keep the last N epochs' checkpoints, averaged into the exported package
         epochs = ModelCheckpoint(dirpath=exp_dir / "checkpoints", filename="avg-epoch{epoch:03d}", monitor="epoch",

@@ -89,10 +89,10 @@ if run_stage 2 "normalization statistics (a 50-hour sample of the training data)
 fi
 
 if run_stage 3 "train the acoustic model ($experiment, ${ngpu} GPU(s))" "$exp_dir"; then
-  # shellcheck disable=SC2046  # resume_args prints one override or nothing
+  resume=$(resume_arg "$exp_dir")  # continue an interrupted run from its newest checkpoint
   asr train "experiment=$experiment" "${trainer[@]}" "data.train_cuts=$train_list" \
     "data.dev_cuts=$(cuts dev-clean)" "data.cmvn=$data_dir/cmvn.json" "exp_dir=$exp_dir" \
-    $(resume_args "$exp_dir") "${train_overrides[@]}"
+    ${resume:+"$resume"} "${train_overrides[@]}"
   mark_done 3 "$exp_dir"
 fi
 

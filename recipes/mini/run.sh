@@ -70,9 +70,9 @@ if run_stage 2 "normalization statistics" "$data_dir"; then
 fi
 
 if run_stage 3 "train the acoustic model" "$exp_dir"; then
-  # shellcheck disable=SC2046  # resume_args prints one override or nothing
+  resume=$(resume_arg "$exp_dir")  # continue an interrupted run from its newest checkpoint
   asr train experiment=mini "data.manifest_dir=$manifests" "data.cmvn=$data_dir/cmvn.json" "exp_dir=$exp_dir" \
-    $(resume_args "$exp_dir") "${train_overrides[@]}"
+    ${resume:+"$resume"} "${train_overrides[@]}"
   mark_done 3 "$exp_dir"
 fi
 

@@ -17,5 +17,12 @@ require_asr() {
     echo "$recipe: the 'asr' command is not on PATH (run tools/setup.sh and activate .venv)" >&2; exit 1; }
 }
 
-# resume_args EXP_DIR: the override that continues an interrupted training run, if there is one
-resume_args() { [ -f "$1/checkpoints/last.ckpt" ] && echo "resume=$1/checkpoints/last.ckpt"; true; }
+# resume_arg EXP_DIR: the override that continues an interrupted training run from its newest checkpoint (last.ckpt,
+# written at every epoch's end, or a mid-epoch step checkpoint), or nothing; pass it as one word:
+#   resume=$(resume_arg DIR); asr train ... ${resume:+"$resume"}
+resume_arg() {
+  local newest
+  newest=$(ls -t "$1"/checkpoints/last.ckpt "$1"/checkpoints/step*.ckpt 2>/dev/null | head -n 1)
+  [ -n "$newest" ] && echo "resume=$newest"
+  true
+}
