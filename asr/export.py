@@ -158,33 +158,33 @@ def max_difference(model: AcousticModel, run, lengths: tuple[int, ...] = (203, 1
                for i, n in enumerate(ref.lengths.tolist()))
 
 
+def _checked(model: AcousticModel, path: Path, run, what: str) -> tuple[Path, float]:
+    """``path`` and its max log-prob difference from PyTorch (``run``: the exported model loaded); on a parity
+    failure the file is removed (never leave one behind that a runtime would use) and ExportError raised."""
+    diff = max_difference(model, run)
+    if diff > PARITY_TOLERANCE:
+        path.unlink()
+        raise ExportError(f"{path}: {what} log-probs differ from PyTorch's by {diff:.2e} > {PARITY_TOLERANCE}")
+    return path, diff
+
+
 def export(package: ModelPackage, out_dir: Path, fmt: str, quantize: str | None = None) -> list[tuple[Path, float]]:
     """Write the exported model(s) into the (already written) package directory ``out_dir``; returns each file
     with its measured max log-prob difference from PyTorch. Raises ExportError if parity fails."""
     model = package.model.cpu().eval()
-    written = []
     if fmt == "onnx":
         path = export_onnx(model, out_dir / FILES["onnx"])
-        diff = max_difference(model, OnnxAcousticModel(path, model))
-        if diff > PARITY_TOLERANCE:  # never leave a file behind that --runtime onnx would use
-            path.unlink()
-            raise ExportError(f"{path}: ONNX log-probs differ from PyTorch's by {diff:.2e} > {PARITY_TOLERANCE}")
-        written.append((path, diff))
-        if quantize == "int8":
+        written = [_checked(model, path, OnnxAcousticModel(path, model), "ONNX")]
+        if quantize == "int8":  # quantized: its difference is reported, not held to the parity tolerance
             q = quantize_onnx(path, out_dir / FILES["onnx-int8"])
             written.append((q, max_difference(model, OnnxAcousticModel(q, model))))
-    elif fmt == "torchscript":
+        return written
+    if fmt == "torchscript":
         if quantize:
             raise ExportError("--quantize applies to ONNX exports (onnxruntime's int8 kernels)")
         path = export_torchscript(model, out_dir / FILES["torchscript"])
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # torch.jit.load's deprecation notice
             loaded = torch.jit.load(str(path))
-        diff = max_difference(model, loaded)
-        if diff > PARITY_TOLERANCE:
-            path.unlink()
-            raise ExportError(f"{path}: TorchScript log-probs differ from PyTorch's by {diff:.2e}")
-        written.append((path, diff))
-    else:
-        raise ExportError(f"unknown export format {fmt!r} (onnx, torchscript)")
-    return written
+        return [_checked(model, path, loaded, "TorchScript")]
+    raise ExportError(f"unknown export format {fmt!r} (onnx, torchscript)")

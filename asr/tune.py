@@ -34,9 +34,12 @@ def tune(model: Path, lm: Path, data: Path, alphas: list[float], betas: list[flo
     emissions = recognizer.emissions(waves, progress=True)
     base = recognizer.settings
     rows = []
-    greedy = [d.text for d in make_decoder(base.with_method("greedy"), recognizer.tokenizer)(emissions)]
-    rows.append({"decode": "greedy", "beam_size": 0, "alpha": 0.0, "beta": 0.0,
-                 "wer": word_errors(refs, greedy).rate, "cer": char_errors(refs, greedy).rate})
+
+    def add_row(decode: str, beam_size: int, hyps: list[str], alpha: float = 0.0, beta: float = 0.0) -> None:
+        rows.append({"decode": decode, "beam_size": beam_size, "alpha": alpha, "beta": beta,
+                     "wer": word_errors(refs, hyps).rate, "cer": char_errors(refs, hyps).rate})
+
+    add_row("greedy", 0, [d.text for d in make_decoder(base.with_method("greedy"), recognizer.tokenizer)(emissions)])
     grid = list(itertools.product(alphas, betas))
     if random_trials:
         rng = random.Random(seed)
@@ -47,14 +50,10 @@ def tune(model: Path, lm: Path, data: Path, alphas: list[float], betas: list[flo
                                   beam_threshold=base.beam_threshold)
         search = BeamSearch(recognizer.tokenizer, settings.beam_config())
         nbests = [search.decode_one(e) for e in tqdm(emissions, desc=f"Beam {beam_size}", leave=False)]
-        plain = [n[0].text for n in nbests]
-        rows.append({"decode": "beam", "beam_size": beam_size, "alpha": 0.0, "beta": 0.0,
-                     "wer": word_errors(refs, plain).rate, "cer": char_errors(refs, plain).rate})
+        add_row("beam", beam_size, [n[0].text for n in nbests])
         lm = lm_scores(recognizer.lm, recognizer.tokenizer, nbests)
         for alpha, beta in grid:
-            hyps = pick_best(nbests, lm, RescoreWeights(alpha, beta))
-            rows.append({"decode": "beam_lm", "beam_size": beam_size, "alpha": alpha, "beta": beta,
-                         "wer": word_errors(refs, hyps).rate, "cer": char_errors(refs, hyps).rate})
+            add_row("beam_lm", beam_size, pick_best(nbests, lm, RescoreWeights(alpha, beta)), alpha, beta)
         # fusion decodes the dev set once per point: its grid runs at the widest beam only
         fusion_grid = list(itertools.product(fusion_alphas, fusion_betas or [0.0])) if beam_size == max(
             beam_sizes) else []
@@ -62,8 +61,7 @@ def tune(model: Path, lm: Path, data: Path, alphas: list[float], betas: list[flo
             settings = DecodeSettings(method="beam_lm", beam_size=beam_size, alpha=alpha, beta=beta, fusion=True,
                                       beam_threshold=base.beam_threshold)
             hyps = [d.text for d in make_decoder(settings, recognizer.tokenizer, recognizer.lm)(emissions)]
-            rows.append({"decode": "beam_lm_fusion", "beam_size": beam_size, "alpha": alpha, "beta": beta,
-                         "wer": word_errors(refs, hyps).rate, "cer": char_errors(refs, hyps).rate})
+            add_row("beam_lm_fusion", beam_size, hyps, alpha, beta)
     best = min((r for r in rows if r["decode"].startswith("beam_lm")),
                key=lambda r: (r["wer"], r["cer"], r["beam_size"]))
     audio = sum(len(w) for w in waves) / SAMPLE_RATE

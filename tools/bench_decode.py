@@ -49,38 +49,32 @@ def main() -> None:
     audio = sum(len(w) for w in waves) / 16000
     print(f"{len(waves)} utterances, {audio / 60:.1f} min of audio, {frames} frames of log-probs")
     print(f"{'beam':>5} {'decoder':<12} {'WER %':>7} {'seconds':>8} {'x real time':>12}")
+    lm = load_lm_package(args.lm).model if args.lm else None
+
+    def timed(beam: int, name: str, decode) -> float:
+        """Best of ``--repeats`` runs of ``decode`` (-> texts); prints its WER and speed, returns its seconds."""
+        best, hyps = float("inf"), []
+        for _ in range(args.repeats):
+            start = time.perf_counter()
+            hyps = decode()
+            best = min(best, time.perf_counter() - start)
+        print(f"{beam:>5} {name:<12} {100 * word_errors(refs, hyps).rate:>7.2f} {best:>8.3f} {audio / best:>12.0f}")
+        return best
+
     for beam in args.beam_sizes:
         ours = BeamSearch(tok, BeamConfig(beam_size=beam, nbest=1))
-        timings = {}
-        for name, decode in (("asr", lambda: [ours.decode_one(e)[0].text for e in emissions]),
-                             ("pyctcdecode", lambda: [" ".join(peer.decode(e, beam_width=beam).split())
-                                                      for e in as_numpy])):
-            best, hyps = float("inf"), []
-            for _ in range(args.repeats):
-                start = time.perf_counter()
-                hyps = decode()
-                best = min(best, time.perf_counter() - start)
-            timings[name] = best
-            print(f"{beam:>5} {name:<12} {100 * word_errors(refs, hyps).rate:>7.2f} {best:>8.3f} "
-                  f"{audio / best:>12.0f}")
-        print(f"{beam:>5} speed-up of asr over pyctcdecode: {timings['pyctcdecode'] / timings['asr']:.1f}x")
-        if args.lm:
-            lm = load_lm_package(args.lm).model
+        asr_s = timed(beam, "asr", lambda: [ours.decode_one(e)[0].text for e in emissions])
+        peer_s = timed(beam, "pyctcdecode", lambda: [" ".join(peer.decode(e, beam_width=beam).split())
+                                                     for e in as_numpy])
+        print(f"{beam:>5} speed-up of asr over pyctcdecode: {peer_s / asr_s:.1f}x")
+        if lm is not None:
             fused = BeamSearch(tok, BeamConfig(beam_size=beam, nbest=1, lm_weight=args.alpha[0],
                                                word_bonus=args.beta[0]), lm=lm)
             nbest = BeamSearch(tok, BeamConfig(beam_size=beam, nbest=16))
             weights = RescoreWeights(args.alpha[1], args.beta[1])
-            for name, decode in (("asr+fusion", lambda: [fused.decode_one(e)[0].text for e in emissions]),
-                                 ("asr+rescore", lambda: [h.text for h in rescore(
-                                     lm, tok, [nbest.decode_one(e) for e in emissions], weights)])):
-                best, hyps = float("inf"), []
-                for _ in range(args.repeats):
-                    start = time.perf_counter()
-                    hyps = decode()
-                    best = min(best, time.perf_counter() - start)
-                print(f"{beam:>5} {name:<12} {100 * word_errors(refs, hyps).rate:>7.2f} {best:>8.3f} "
-                      f"{audio / best:>12.0f}")
-
+            timed(beam, "asr+fusion", lambda: [fused.decode_one(e)[0].text for e in emissions])
+            timed(beam, "asr+rescore", lambda: [h.text for h in rescore(lm, tok, [nbest.decode_one(e)
+                                                                                  for e in emissions], weights)])
 
 if __name__ == "__main__":
     main()

@@ -21,8 +21,8 @@ class FusionLM(LM):
     def __init__(self, lm: CharLM):
         LM.__init__(self)
         self.lm = lm.eval()
-        self._logp: dict[LMState, list[float]] = {}  # state -> next-token log-probs
-        self._hidden: dict[LMState, tuple[torch.Tensor, torch.Tensor]] = {}  # state -> (h, c): (layers, hidden)
+        # state -> (h, c) of shape (layers, hidden) after its prefix, and its next-token log-probs
+        self._states: dict[LMState, tuple[torch.Tensor, torch.Tensor, list[float]]] = {}
         self._pending: dict[LMState, tuple[LMState, int]] = {}  # registered state -> (parent, token)
         self.steps = 0  # LSTM steps run (batched), for measurements
 
@@ -41,30 +41,29 @@ class FusionLM(LM):
     def _flush(self) -> None:
         states = list(self._pending)
         parents = [self._pending[s] for s in states]
-        h, c, logps = self._run([self._hidden[p] for p, _ in parents], [t for _, t in parents])
+        h, c, logps = self._run([self._states[p][:2] for p, _ in parents], [t for _, t in parents])
         for i, state in enumerate(states):
-            self._hidden[state] = (h[:, i], c[:, i])
-            self._logp[state] = logps[i]
+            self._states[state] = (h[:, i], c[:, i], logps[i])
         self._pending.clear()
 
     def start(self, start_with_nothing: bool) -> LMState:
-        self._logp.clear(), self._hidden.clear(), self._pending.clear()
+        self._states.clear(), self._pending.clear()
         state = LMState()
         cfg = self.lm.config
         zeros = torch.zeros(cfg.num_layers, cfg.hidden_size, device=self.lm.output.weight.device)
         h, c, logps = self._run([(zeros, zeros)], [BOUNDARY])  # after <s>
-        self._hidden[state], self._logp[state] = (h[:, 0], c[:, 0]), logps[0]
+        self._states[state] = (h[:, 0], c[:, 0], logps[0])
         return state
 
     def _log_probs(self, state: LMState) -> list[float]:
-        if state not in self._logp:
+        if state not in self._states:
             self._flush()
-        return self._logp[state]
+        return self._states[state][2]
 
     def score(self, state: LMState, token: int) -> tuple[LMState, float]:
         logp = self._log_probs(state)[token]
         child = state.child(token)  # flashlight keeps one child object per (state, token)
-        if child not in self._logp and child not in self._pending:
+        if child not in self._states and child not in self._pending:
             self._pending[child] = (state, token)
         return child, logp
 
