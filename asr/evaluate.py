@@ -14,6 +14,7 @@ from tqdm.auto import tqdm
 
 from asr.corpora.librispeech import cuts_path, find_subsets, prepare_librispeech
 from asr.data import cut_text, load_cut_audio, load_cuts
+from asr.atomic import write_text_atomic
 from asr.audio import SAMPLE_RATE
 from asr.decoding.settings import make_decoder
 from asr.scoring import ErrorCounts, char_errors, word_errors
@@ -90,12 +91,6 @@ def score(name: str, refs: list[str], hyps: list[str], ids: list[str], skipped: 
                       decode_seconds), rows
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(text)
-    tmp.replace(path)
-
-
 def run_evaluate(model: Path, data: Path, output_dir: Path | None = None, subsets: list[str] | None = None,
                  worst: int = 5, decode: list[str] | None = None, lm: Path | None = None,
                  runtime: str = "torch") -> int:
@@ -120,10 +115,10 @@ def run_evaluate(model: Path, data: Path, output_dir: Path | None = None, subset
                                  acoustic_seconds + time.perf_counter() - start)
             results.append((method, result))
             stem = f"{name}.{method}"
-            _write_atomic(output_dir / f"{stem}.per_utt.tsv", "id\terrors\twords\twer\tref\thyp\n" + "".join(
+            write_text_atomic(output_dir / f"{stem}.per_utt.tsv", "id\terrors\twords\twer\tref\thyp\n" + "".join(
                 f"{r['id']}\t{r['errors']}\t{r['words']}\t{r['wer']}\t{r['ref']}\t{r['hyp']}\n" for r in rows))
             summary = {**asdict(result), "rtf": result.rtf, "decode": recognizer.settings.with_method(method).to_dict()}
-            _write_atomic(output_dir / f"{stem}.summary.json", json.dumps(summary, indent=2) + "\n")
+            write_text_atomic(output_dir / f"{stem}.summary.json", json.dumps(summary, indent=2) + "\n")
             w, c = result.words, result.chars
             print(f"{name} [{method}]: WER {100 * result.wer:.2f}% ({w.errors}/{w.reference_length}: "
                   f"{w.substitutions} sub, {w.deletions} del, {w.insertions} ins)  CER {100 * result.cer:.2f}% "
@@ -135,7 +130,7 @@ def run_evaluate(model: Path, data: Path, output_dir: Path | None = None, subset
         table = "rank\tdecode\twer\tcer\trtf\n" + "".join(
             f"{i + 1}\t{m}\t{r.wer:.4f}\t{r.cer:.4f}\t{r.rtf:.4f}\n"
             for i, (m, r) in enumerate(sorted(results, key=lambda mr: (mr[1].wer, mr[1].cer))))
-        _write_atomic(output_dir / f"{name}.summary.tsv", table)
+        write_text_atomic(output_dir / f"{name}.summary.tsv", table)
         if len(results) > 1:
             print(f"{name}: decoding methods ranked by WER\n" + table.expandtabs(10))
     return 0

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import torch
 
+from asr.atomic import atomic_path
 from asr.models.acoustic import AcousticModel
 from asr.package import ModelPackage
 
@@ -55,19 +56,17 @@ def export_onnx(model: AcousticModel, path: str | Path) -> Path:
         raise ExportError("ONNX export needs the onnx package: pip install 'asr[export]'") from e
     path = Path(path)
     model = model.cpu().eval()
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # the deprecation notice, and notes on constant folding
-        torch.onnx.export(model, example_batch(model), str(tmp), input_names=["features", "lengths"],
-                          output_names=["log_probs", "out_lengths"], opset_version=18, dynamo=False,
-                          dynamic_axes={"features": {0: "batch", 1: "time"}, "lengths": {0: "batch"},
-                                        "log_probs": {0: "batch", 1: "frames"}, "out_lengths": {0: "batch"}})
-    try:
-        onnx.checker.check_model(str(tmp))
-    except onnx.checker.ValidationError as e:
-        tmp.unlink(missing_ok=True)
-        raise ExportError(f"{path}: the exported graph is not valid ONNX ({e})") from e
-    tmp.replace(path)
+    with atomic_path(path) as tmp:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the deprecation notice, and notes on constant folding
+            torch.onnx.export(model, example_batch(model), str(tmp), input_names=["features", "lengths"],
+                              output_names=["log_probs", "out_lengths"], opset_version=18, dynamo=False,
+                              dynamic_axes={"features": {0: "batch", 1: "time"}, "lengths": {0: "batch"},
+                                            "log_probs": {0: "batch", 1: "frames"}, "out_lengths": {0: "batch"}})
+        try:
+            onnx.checker.check_model(str(tmp))
+        except onnx.checker.ValidationError as e:
+            raise ExportError(f"{path}: the exported graph is not valid ONNX ({e})") from e
     return path
 
 
@@ -79,16 +78,14 @@ def quantize_onnx(src: str | Path, dst: str | Path) -> Path:
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
     dst = Path(dst)
-    tmp = dst.with_name(f".{dst.name}.tmp{os.getpid()}")
     folded = dst.with_name(f".{dst.name}.folded{os.getpid()}")
     try:
-        quant_pre_process(str(src), str(folded), skip_symbolic_shape=True)
-        quantize_dynamic(str(folded), str(tmp), weight_type=QuantType.QInt8,
-                         op_types_to_quantize=["LSTM", "MatMul", "Conv"])
-        tmp.replace(dst)
+        with atomic_path(dst) as tmp:
+            quant_pre_process(str(src), str(folded), skip_symbolic_shape=True)
+            quantize_dynamic(str(folded), str(tmp), weight_type=QuantType.QInt8,
+                             op_types_to_quantize=["LSTM", "MatMul", "Conv"])
     finally:
         folded.unlink(missing_ok=True)
-        tmp.unlink(missing_ok=True)
     return dst
 
 
@@ -96,12 +93,11 @@ def export_torchscript(model: AcousticModel, path: str | Path) -> Path:
     """torch.jit.trace of the CPU forward (no Python branch depends on shapes, so the trace is dynamic)."""
     path = Path(path)
     model = model.cpu().eval()
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # torch.jit.trace is deprecated upstream; it is what TorchScript users load
         traced = torch.jit.trace(model, example_batch(model), check_trace=False)
-    traced.save(str(tmp))
-    tmp.replace(path)
+    with atomic_path(path) as tmp:
+        traced.save(str(tmp))
     return path
 
 

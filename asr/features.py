@@ -12,6 +12,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from asr.atomic import write_text_atomic
 from asr.audio import SAMPLE_RATE
 
 
@@ -32,7 +33,8 @@ class FeatureConfig:
     def hop_samples(self) -> int:
         return round(self.hop_length * self.sample_rate)
 
-    def num_frames(self, num_samples: int) -> int:
+    def num_frames(self, num_samples: int | torch.Tensor) -> int | torch.Tensor:
+        """Frames of ``num_samples`` samples (centered frames: one more than whole hops); ints or tensors."""
         return 1 + num_samples // self.hop_samples
 
 
@@ -59,15 +61,29 @@ class LogMel(nn.Module):
         power = spec.real.square() + spec.imag.square()  # (batch, freq, frames)
         mel = torch.matmul(power.transpose(1, 2), self.mel_fb)  # (batch, frames, mel)
         feats = torch.log(mel + c.log_floor)
-        frame_lengths = 1 + torch.div(lengths, c.hop_samples, rounding_mode="floor")
-        return feats, frame_lengths
+        return feats, c.num_frames(lengths)
+
+    def batch(self, waves: "list[torch.Tensor | np.ndarray]") -> tuple[torch.Tensor, torch.Tensor]:
+        """Waveforms of any lengths (1-D, 16 kHz) -> one zero-padded batch of log-mel (batch, frames, mel) +
+        frame lengths, on this module's device."""
+        device = self.mel_fb.device
+        tensors = [torch.as_tensor(w, dtype=torch.float32) for w in waves]
+        lengths = torch.tensor([len(w) for w in tensors], dtype=torch.long, device=device)
+        padded = torch.nn.utils.rnn.pad_sequence(tensors, batch_first=True).to(device)  # (batch, samples)
+        return self(padded, lengths)
 
 
 class GlobalCMVN(nn.Module):
-    """Global mean/variance normalization with stored statistics; padded frames stay zero."""
+    """Mean/variance normalization with stored global statistics; padded frames stay zero.
 
-    def __init__(self, n_mels: int = 80):
+    ``utterance_mean=True`` subtracts each utterance's own mean per band instead of the global one (cepstral mean
+    normalization: a fixed channel or gain is a constant offset in the log-mel domain, and it cancels), then divides
+    by the global standard deviation.
+    """
+
+    def __init__(self, n_mels: int = 80, utterance_mean: bool = False):
         super().__init__()
+        self.utterance_mean = utterance_mean
         self.register_buffer("mean", torch.zeros(n_mels))
         self.register_buffer("std", torch.ones(n_mels))
 
@@ -76,8 +92,12 @@ class GlobalCMVN(nn.Module):
         self.std.copy_(torch.as_tensor(stats.std, dtype=torch.float32))
 
     def forward(self, feats: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        mask = torch.arange(feats.shape[1], device=feats.device)[None, :] < lengths[:, None]  # (batch, time)
-        return (feats - self.mean) / self.std * mask.unsqueeze(-1)
+        mask = (torch.arange(feats.shape[1], device=feats.device)[None, :] < lengths[:, None]).unsqueeze(-1)
+        if self.utterance_mean:  # (batch, 1, mel): each item's mean over its own frames
+            mean = (feats * mask).sum(dim=1, keepdim=True) / lengths.clamp_min(1)[:, None, None].to(feats.dtype)
+        else:
+            mean = self.mean
+        return (feats - mean) / self.std * mask  # (batch, time, mel)
 
 
 @dataclass
@@ -87,10 +107,7 @@ class CMVNStats:
     frames: int
 
     def save(self, path: str | Path) -> None:
-        path = Path(path)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(asdict(self)))
-        tmp.replace(path)
+        write_text_atomic(path, json.dumps(asdict(self)))
 
     @classmethod
     def load(cls, path: str | Path) -> "CMVNStats":

@@ -12,7 +12,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from asr.models.lm import CharLM, LMConfig
-from asr.package import atomic_directory
+from asr.atomic import atomic_dir
 from asr.text import Tokenizer
 
 
@@ -24,7 +24,7 @@ class LMPackage:
 
 
 def save_lm_package(package: LMPackage, out_dir: str | Path) -> Path:
-    with atomic_directory(out_dir) as tmp:
+    with atomic_dir(out_dir) as tmp:
         state = {k: v.detach().cpu().contiguous().clone() for k, v in package.model.state_dict().items()}
         if package.model.config.tie_weights:
             state.pop("output.weight")  # the same tensor as embed.weight

@@ -8,11 +8,6 @@
 
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -22,6 +17,7 @@ import yaml
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
+from asr.atomic import atomic_dir, write_text_atomic
 from asr.features import CMVNStats, FeatureConfig
 from asr.models.acoustic import AcousticConfig, AcousticModel
 from asr.text import Tokenizer
@@ -46,34 +42,8 @@ def _dataclass_from(cls, d: dict[str, Any], where: str):
     return cls(**d)
 
 
-@contextmanager
-def atomic_directory(out_dir: str | Path) -> Iterator[Path]:
-    """Yield a temporary sibling directory to fill; on success it replaces ``out_dir`` (never half-written)."""
-    out_dir = Path(out_dir)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
-    umask = os.umask(0)
-    os.umask(umask)
-    try:
-        yield tmp
-        # mkdtemp (and some writers) create owner-only files: give the result the usual permissions
-        os.chmod(tmp, 0o777 & ~umask)
-        for f in tmp.rglob("*"):
-            os.chmod(f, (0o777 if f.is_dir() else 0o666) & ~umask)
-        if out_dir.exists():
-            old = out_dir.with_name(f".{out_dir.name}.old")
-            shutil.rmtree(old, ignore_errors=True)
-            os.replace(out_dir, old)
-            os.replace(tmp, out_dir)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, out_dir)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-
-
 def save_package(package: ModelPackage, out_dir: str | Path) -> Path:
-    with atomic_directory(out_dir) as tmp:
+    with atomic_dir(out_dir) as tmp:
         state = {k: v.detach().cpu().contiguous() for k, v in package.model.state_dict().items()}
         save_file(state, tmp / "model.safetensors")
         config = {"model": asdict(package.model.config), "features": asdict(package.features),
@@ -162,6 +132,4 @@ def update_decode_settings(path: str | Path, decode: dict[str, Any]) -> None:
     config_path = Path(path) / "config.yaml"
     config = yaml.safe_load(config_path.read_text())
     config["decode"] = decode
-    tmp = config_path.with_suffix(".yaml.tmp")
-    tmp.write_text(yaml.safe_dump(config, sort_keys=False))
-    tmp.replace(config_path)
+    write_text_atomic(config_path, yaml.safe_dump(config, sort_keys=False))

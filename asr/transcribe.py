@@ -58,9 +58,7 @@ class Recognizer:
     @torch.inference_mode()
     def features(self, waves: list[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
         """16 kHz mono float32 waveforms -> one padded batch of log-mel features (batch, frames, mel) + frames."""
-        lengths = torch.tensor([len(w) for w in waves])
-        padded = torch.nn.utils.rnn.pad_sequence([torch.from_numpy(w) for w in waves], batch_first=True)
-        return self.logmel(padded.to(self.device), lengths.to(self.device))
+        return self.logmel.batch(waves)
 
     @torch.inference_mode()
     def _emissions(self, waves: list[np.ndarray]) -> list[torch.Tensor]:

@@ -8,7 +8,6 @@ renamed, so an interrupted run never leaves a half-written result.
 
 from __future__ import annotations
 
-import os
 import sys
 import time
 from pathlib import Path
@@ -16,6 +15,7 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
+from asr.atomic import write_text_atomic
 from asr.audio import SAMPLE_RATE, AudioError, load_audio, load_audio_bytes
 from asr.formats import EXTENSIONS, render
 from asr.transcribe import Transcript, load_model
@@ -46,13 +46,6 @@ def read_input(path: Path) -> np.ndarray:
     if not data:
         raise AudioError("-: no audio on standard input")
     return load_audio_bytes(data, "-")
-
-
-def write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    tmp.write_text(text)
-    tmp.replace(path)
 
 
 def run_transcribe(model: Path, inputs: list[Path], fmt: str = "text", output_dir: Path | None = None,
@@ -111,7 +104,7 @@ def run_transcribe(model: Path, inputs: list[Path], fmt: str = "text", output_di
 def emit(result: Transcript, path: Path, name: Path, fmt: str, output_dir: Path | None, multiple: bool) -> None:
     text = render(result, fmt)
     if output_dir is not None:
-        write_atomic(Path(output_dir) / name.with_suffix("." + EXTENSIONS[fmt]), text)
+        write_text_atomic(Path(output_dir) / name.with_suffix("." + EXTENSIONS[fmt]), text)
     elif fmt == "text" and multiple:
         sys.stdout.write(f"{path}\t{text}")
     elif fmt in ("srt", "vtt") and multiple:

@@ -4,7 +4,8 @@ import math
 
 import torch
 
-from asr.decoding.alignment import best_path, words_from_path
+from asr.decoding.alignment import words_from_path
+from asr.decoding.ctc import best_path
 from asr.decoding.settings import DecodeSettings, make_decoder
 from asr.text import Tokenizer
 

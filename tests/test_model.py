@@ -8,10 +8,11 @@ CONFIGS = [
     AcousticConfig(num_layers=2, hidden_size=32, subsampling="stack", subsampling_factor=3),
     AcousticConfig(num_layers=2, hidden_size=32, subsampling="conv", subsampling_factor=4, rnn="gru"),
     AcousticConfig(num_layers=2, hidden_size=32, projection_size=24, subsampling_factor=2),
+    AcousticConfig(num_layers=2, hidden_size=32, subsampling_factor=3, normalization="utterance"),
 ]
 
 
-@pytest.mark.parametrize("cfg", CONFIGS, ids=["lstm-stack", "gru-conv", "lstmp"])
+@pytest.mark.parametrize("cfg", CONFIGS, ids=["lstm-stack", "gru-conv", "lstmp", "utterance-norm"])
 def test_padded_batch_equals_one_by_one(cfg):
     torch.manual_seed(0)
     model = AcousticModel(cfg).eval()
@@ -60,7 +61,7 @@ def test_bad_config_is_a_clear_error():
         AcousticModel(AcousticConfig(subsampling="pool"))
 
 
-@pytest.mark.parametrize("cfg", CONFIGS, ids=["lstm-stack", "gru-conv", "lstmp"])
+@pytest.mark.parametrize("cfg", CONFIGS, ids=["lstm-stack", "gru-conv", "lstmp", "utterance-norm"])
 def test_padded_cpu_path_equals_packed_gpu_path(cfg):
     """The CPU runs the recurrent stack on padded tensors, the GPU on packed ones: same weights, same outputs."""
     torch.manual_seed(0)
@@ -76,3 +77,19 @@ def test_padded_cpu_path_equals_packed_gpu_path(cfg):
     model.train()
     model._rnn_padded(x, lengths).sum().backward()
     assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in model.rnns.parameters())
+
+
+def test_utterance_normalization_cancels_gain_and_channel():
+    """A fixed gain or microphone colour is a constant per-band offset in log-mel: utterance-mean normalization
+    removes it exactly, global normalization does not."""
+    torch.manual_seed(0)
+    feats = torch.randn(1, 60, 80)
+    offset = torch.linspace(-3, 2, 80)  # e.g. 20 dB quieter at the top of the band
+    lengths = torch.tensor([60])
+    for mode, invariant in (("utterance", True), ("global", False)):
+        model = AcousticModel(AcousticConfig(num_layers=1, hidden_size=16, normalization=mode)).eval()
+        model.normalizer.std.fill_(1.5)
+        a, b = model(feats, lengths).log_probs, model(feats + offset, lengths).log_probs
+        assert torch.allclose(a, b, atol=1e-5) == invariant, mode
+    with pytest.raises(ValueError, match="normalization"):
+        AcousticModel(AcousticConfig(normalization="per-speaker"))

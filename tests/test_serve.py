@@ -17,7 +17,7 @@ from asr.serve import make_server
 def server(tiny_manifests, tmp_path_factory):
     from hydra import compose, initialize_config_dir
 
-    from asr.cli import config_dir
+    from asr.training.launch import config_dir
     from asr.training.train import run_training
 
     exp = tmp_path_factory.mktemp("serve")

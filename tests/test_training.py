@@ -9,7 +9,7 @@ import torch
 from hydra import compose, initialize_config_dir
 from safetensors.torch import load_file
 
-from asr.cli import config_dir
+from asr.training.launch import config_dir
 from asr.package import load_package
 from asr.training.train import run_training
 

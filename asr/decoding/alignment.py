@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import torch
 
+from asr.decoding.ctc import segments
 from asr.text import Tokenizer
 
 
@@ -25,31 +26,18 @@ class Word:
 PAUSE = 0.5  # seconds without a character that separate two words
 
 
-def best_path(log_probs: torch.Tensor) -> list[int]:
-    """(time, vocab) -> the frame-level argmax path (greedy decoding before collapsing)."""
-    return log_probs.argmax(dim=-1).tolist()
-
-
 def words_from_path(path: list[int], log_probs: torch.Tensor, tokenizer: Tokenizer, frame_seconds: float,
                     offset: float = 0.0, pause: float = PAUSE) -> list[Word]:
     """Words of a frame-level CTC path (``len(path) == time``) with start/end times and confidence. A silence of
     ``pause`` seconds or more between two characters ends a word even when the model emitted no space there (it
     happens where utterances meet in a long recording: a model trained on single sentences never saw a space
     between them)."""
-    blank, space = tokenizer.blank_id, tokenizer.tokens.index(" ")
+    space = tokenizer.tokens.index(" ")
     logp = log_probs.detach().float().cpu()
-    chars: list[tuple[int, int, int, float]] = []  # (token, first frame, last frame, summed log-posterior)
-    counts: list[int] = []
-    prev = blank
-    for t, token in enumerate(path):
-        if token != blank and token == prev and chars:  # the same character, held over several frames
-            tok, first, _, total = chars[-1]
-            chars[-1] = (tok, first, t, total + float(logp[t, token]))
-            counts[-1] += 1
-        elif token != blank:
-            chars.append((token, t, t, float(logp[t, token])))
-            counts.append(1)
-        prev = token
+    # (token, first frame, last frame, summed log-posterior over the run's frames)
+    runs = segments(path, tokenizer.blank_id)
+    chars = [(s.token, s.first, s.last, float(logp[s.first:s.last + 1, s.token].sum())) for s in runs]
+    counts = [s.last - s.first + 1 for s in runs]
     words: list[Word] = []
     current: list[int] = []
 

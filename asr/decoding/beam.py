@@ -14,6 +14,7 @@ import torch
 from flashlight.lib.text.decoder import CriterionType, LexiconFreeDecoder, LexiconFreeDecoderOptions, ZeroLM
 from flashlight.lib.text.dictionary import Dictionary
 
+from asr.decoding.ctc import path_text
 from asr.text import Tokenizer
 
 
@@ -80,14 +81,6 @@ class BeamSearch:
         self.lm = lm  # flashlight keeps a reference only on the C++ side: keep the Python object alive
         self.space = space
 
-    def _text(self, tokens: list[int]) -> str:
-        ids, prev = [], None
-        for t in tokens:  # flashlight returns the frame-level path: collapse repeats, drop blanks
-            if t != prev and t >= 0 and t != self.tokenizer.blank_id:
-                ids.append(t)
-            prev = t
-        return " ".join(self.tokenizer.decode(ids).split())
-
     def decode_one(self, log_probs: torch.Tensor) -> list[Hypothesis]:
         """(time, vocab) log-probs of one utterance -> N-best hypotheses, best first (duplicates merged)."""
         emissions = log_probs.detach().float().cpu().contiguous()
@@ -95,7 +88,7 @@ class BeamSearch:
         results = self.decoder.decode(emissions.data_ptr(), t, n)
         seen, out = set(), []
         for r in results:
-            text = self._text(list(r.tokens))
+            text = path_text(r.tokens, self.tokenizer)  # flashlight returns the frame-level path
             if text in seen:
                 continue
             seen.add(text)

@@ -8,9 +8,8 @@ from typing import Any
 
 import torch
 
-from asr.decoding.alignment import best_path
+from asr.decoding.ctc import best_path, path_text
 from asr.decoding.beam import BeamConfig, BeamSearch, Hypothesis
-from asr.decoding.greedy import greedy_decode
 from asr.decoding.rescore import RescoreWeights, rescore
 from asr.text import Tokenizer
 
@@ -66,8 +65,11 @@ Decoder = Callable[[list[torch.Tensor]], list[Decoded]]
 def make_decoder(settings: DecodeSettings, tokenizer: Tokenizer, lm=None) -> Decoder:
     """A function from per-utterance (time, vocab) log-probs to decoded texts with their frame-level paths."""
     if settings.method == "greedy":
-        return lambda emissions: [Decoded(greedy_decode(e[None], torch.tensor([e.shape[0]]), tokenizer)[0],
-                                          best_path(e)) for e in emissions]
+        def greedy(emissions: list[torch.Tensor]) -> list[Decoded]:
+            paths = [best_path(e) for e in emissions]  # one argmax per utterance: text and word times share it
+            return [Decoded(path_text(p, tokenizer), p) for p in paths]
+
+        return greedy
     if settings.method == "beam_lm" and lm is None:
         raise ValueError("decoding method beam_lm needs a language model (--lm)")
     fused = settings.method == "beam_lm" and settings.fusion

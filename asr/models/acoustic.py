@@ -23,6 +23,15 @@ class AcousticConfig:
     hidden_size: int = 256
     projection_size: int = 0  # > 0: a linear projection (2*hidden -> projection) after every layer (BLSTMP)
     dropout: float = 0.2
+    normalization: str = "global"  # global (stored mean and std) | utterance (each input's own mean, global std)
+
+
+def subsampled_length(frames: int | torch.Tensor, factor: int) -> int | torch.Tensor:
+    """Output frames of ``frames`` input frames at subsampling ``factor``: rounded up (the last, partial window
+    counts); ints or tensors."""
+    if isinstance(frames, torch.Tensor):
+        return torch.div(frames + factor - 1, factor, rounding_mode="floor")
+    return -(-frames // factor)
 
 
 class AcousticOutput(NamedTuple):
@@ -58,8 +67,7 @@ class Subsampling(nn.Module):
         else:
             x = self.conv(x)
         x = x.transpose(1, 2)  # (batch, time', dim)
-        out_lengths = torch.div(lengths + self.factor - 1, self.factor, rounding_mode="floor")
-        return self.act(x), out_lengths
+        return self.act(x), subsampled_length(lengths, self.factor)
 
 
 class AcousticModel(nn.Module):
@@ -69,8 +77,10 @@ class AcousticModel(nn.Module):
         super().__init__()
         if config.rnn not in ("lstm", "gru"):
             raise ValueError(f"rnn must be 'lstm' or 'gru', got {config.rnn!r}")
+        if config.normalization not in ("global", "utterance"):
+            raise ValueError(f"normalization must be 'global' or 'utterance', got {config.normalization!r}")
         self.config = config
-        self.normalizer = GlobalCMVN(config.n_mels)
+        self.normalizer = GlobalCMVN(config.n_mels, utterance_mean=config.normalization == "utterance")
         self.subsampling = Subsampling(config.subsampling, config.n_mels, config.subsampling_factor,
                                        config.hidden_size)
         rnn_cls = nn.LSTM if config.rnn == "lstm" else nn.GRU
@@ -92,8 +102,7 @@ class AcousticModel(nn.Module):
         return self.config.subsampling_factor
 
     def output_lengths(self, num_frames: torch.Tensor) -> torch.Tensor:
-        f = self.config.subsampling_factor
-        return torch.div(num_frames + f - 1, f, rounding_mode="floor")
+        return subsampled_length(num_frames, self.config.subsampling_factor)
 
     def forward(self, feats: torch.Tensor, lengths: torch.Tensor) -> AcousticOutput:
         x = self.normalizer(feats, lengths)  # (batch, time, mel)

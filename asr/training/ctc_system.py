@@ -35,23 +35,12 @@ class CTCSystem(L.LightningModule):
         # Optimizer steps of the whole run, for the LR schedule (see ``_total_steps``).
         self.total_steps: int | None = None
 
-    def forward(self, features: torch.Tensor, lengths: torch.Tensor):
-        return self.model(features, lengths)
-
     def ctc_loss(self, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
         out = self.model(batch.features, batch.feature_lengths)
         with torch.autocast(device_type=self.device.type, enabled=False):  # CTC in fp32 under mixed precision
             loss = F.ctc_loss(out.log_probs.float().transpose(0, 1), batch.tokens, out.lengths, batch.token_lengths,
                               blank=self.tokenizer.blank_id, reduction="sum", zero_infinity=True)
         return loss / max(1, len(batch.texts)), out
-
-    def on_train_batch_start(self, batch: Batch, batch_idx: int) -> None:
-        loader = self.trainer.train_dataloader
-        if hasattr(loader, "batch_trained"):  # exact mid-epoch resume: count batches the loop really trained on
-            loader.batch_trained()
-        datamodule = self.trainer.datamodule
-        if datamodule is not None and hasattr(datamodule, "log_cuts"):
-            datamodule.log_cuts(self.global_rank, self.current_epoch, batch.cut_ids)
 
     def training_step(self, batch: Batch, batch_idx: int):
         self._skipped += batch.skipped

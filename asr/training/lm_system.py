@@ -45,9 +45,6 @@ class LMSystem(L.LightningModule):
         self.log("val/bpc", per_token / math.log(2), prog_bar=True)
         self._nll, self._tokens = 0.0, 0
 
-    def on_train_epoch_start(self) -> None:
-        self.trainer.train_dataloader.dataset.set_epoch(self.current_epoch)
-
     def configure_optimizers(self):
         optimizer = make_optimizer(self.model.parameters(), self.optim_cfg)
         total = self.total_steps or int(self.trainer.estimated_stepping_batches)

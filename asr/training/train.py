@@ -10,44 +10,23 @@ from typing import Any
 
 import lightning as L
 from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint
-from hydra.core.hydra_config import HydraConfig
-from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
 from asr.data import AsrDataset, compute_cmvn, filter_cuts, load_cuts
 from asr.features import CMVNStats, FeatureConfig
 from asr.package import package_from_checkpoint, save_package
 from asr.text import DEFAULT_TOKENS, Tokenizer
+from asr.training.callbacks import StepCheckpoint, TrackTrainBatches
 from asr.training.ctc_system import CTCSystem
+from asr.training.launch import job_dir
 from asr.training.datamodule import AsrDataModule
 from asr.training.trainer import make_trainer
 
 log = logging.getLogger(__name__)
 
 
-class StepCheckpoint(ModelCheckpoint):
-    """Checkpoints every N training steps for mid-epoch resume, except at an epoch's last batch: the end-of-epoch
-    checkpoint (after validation) covers that step, and Lightning cannot resume exactly from a step saved at an
-    epoch's last batch when the next epoch has more batches (the bucketing sampler's epochs vary): it counts the
-    finished epoch's batches as already done in the next one."""
-
-    def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any,
-                           batch_idx: int) -> None:
-        if batch_idx + 1 < trainer.num_training_batches:
-            super().on_train_batch_end(trainer, pl_module, outputs, batch, batch_idx)
-
-
 def _plain(cfg: Any) -> Any:
     return OmegaConf.to_container(cfg, resolve=True) if isinstance(cfg, DictConfig) else cfg
-
-
-def job_dir(cfg: DictConfig) -> Path:
-    """``exp_dir``; in a Hydra sweep (``-m``) each job's own directory under ``exp_dir/multirun/``."""
-    try:
-        hydra_cfg = HydraConfig.get()
-    except ValueError:  # not running under Hydra (tests, library use)
-        return Path(cfg.exp_dir)
-    return Path(hydra_cfg.runtime.output_dir) if hydra_cfg.mode == RunMode.MULTIRUN else Path(cfg.exp_dir)
 
 
 def run_training(cfg: DictConfig) -> Path:
@@ -74,7 +53,7 @@ def run_training(cfg: DictConfig) -> Path:
         cmvn.save(exp_dir / "cmvn.json")
 
     train_set = AsrDataset(tokenizer, features, list(data.speed_perturb or []), _plain(data.spec_augment),
-                           _plain(data.get("noise")))
+                           _plain(data.get("noise")), _plain(data.get("augment")), cfg.seed)
     datamodule = AsrDataModule(train_cuts, dev_cuts, train_set, AsrDataset(tokenizer, features), data.max_duration,
                                data.num_buckets, data.num_workers, cfg.seed,
                                cut_log_dir=exp_dir / "cuts_seen" if cfg.trainer.get("log_cut_ids") else None)
@@ -89,7 +68,7 @@ def run_training(cfg: DictConfig) -> Path:
     checkpoint = ModelCheckpoint(dirpath=exp_dir / "checkpoints", filename="epoch{epoch:03d}-wer{val/wer:.4f}",
                                  monitor="val/wer", mode="min", save_top_k=t.get("save_top_k", 3), save_last=True,
                                  auto_insert_metric_name=False)
-    callbacks = [checkpoint, LearningRateMonitor(logging_interval="step")]
+    callbacks = [checkpoint, LearningRateMonitor(logging_interval="step"), TrackTrainBatches(datamodule)]
     if t.get("checkpoint_every_n_steps"):
         callbacks.append(StepCheckpoint(dirpath=exp_dir / "checkpoints", filename="step{step:06d}",
                                         every_n_train_steps=t.checkpoint_every_n_steps, save_top_k=-1,
@@ -124,6 +103,6 @@ def run_training(cfg: DictConfig) -> Path:
 
 
 if __name__ == "__main__":  # how Lightning's DDP launcher re-runs `asr train` in its child processes
-    from asr.cli import cmd_train
+    from asr.training.launch import train
 
-    cmd_train(sys.argv[1:])
+    train(sys.argv[1:])

@@ -15,8 +15,9 @@ from omegaconf import DictConfig, OmegaConf
 from asr.lm_data import lm_loader, perplexity, read_sentences
 from asr.lm_package import lm_package_from_checkpoint, save_lm_package
 from asr.text import DEFAULT_TOKENS, Tokenizer
+from asr.training.callbacks import SetEpoch
 from asr.training.lm_system import LMSystem
-from asr.training.train import job_dir
+from asr.training.launch import job_dir
 from asr.training.trainer import make_trainer
 
 log = logging.getLogger(__name__)
@@ -52,8 +53,8 @@ def run_lm_training(cfg: DictConfig) -> Path:
     checkpoint = ModelCheckpoint(dirpath=exp_dir / "checkpoints", filename="epoch{epoch:03d}-ppl{val/ppl:.3f}",
                                  monitor="val/ppl", mode="min", save_top_k=1, save_last=True,
                                  auto_insert_metric_name=False)
-    trainer = make_trainer(t, exp_dir, [checkpoint, EarlyStopping("val/ppl", patience=cfg.early_stopping_patience,
-                                                                  mode="min")],
+    trainer = make_trainer(t, exp_dir, [checkpoint, SetEpoch(train_loader.dataset),
+                                        EarlyStopping("val/ppl", patience=cfg.early_stopping_patience, mode="min")],
                            grad_clip=cfg.optim.get("grad_clip"))
     trainer.fit(system, train_loader, dev_loader, ckpt_path=cfg.get("resume"), weights_only=True)
     if trainer.global_rank != 0:
@@ -68,6 +69,6 @@ def run_lm_training(cfg: DictConfig) -> Path:
 
 
 if __name__ == "__main__":  # how Lightning's DDP launcher re-runs `asr lm train` in its child processes
-    from asr.cli import cmd_lm_train
+    from asr.training.launch import train_lm
 
-    cmd_lm_train(sys.argv[1:])
+    train_lm(sys.argv[1:])

@@ -1,0 +1,80 @@
+"""Train-only acoustic transforms on lhotse CutSets, built from the `data` config: lhotse's own transforms, applied
+on the fly to each training batch before its audio is loaded (dev and test batches never pass through here).
+
+    speed_perturb: [0.9, 1.1]                         PerturbSpeed (tempo and pitch, as voices differ)
+    noise: {cuts: noise.jsonl.gz, snr: [5, 25], p: 0.5}   CutMix (MUSAN, or `asr make-noise`: coloured noise, hum, babble)
+    augment:
+      volume: {p: 0.5, db: [-15, 15]}                 PerturbVolume (gain; the corpus is recorded at one level)
+      reverb: {rirs: rir_recordings.jsonl.gz, p: 0.3} ReverbWithImpulseResponse (`asr make-noise` writes RIRs)
+      telephone: {p: 0.1, cutoff: [3400, 4000]}       LowpassUsingResampling (narrow band)
+      codec: {p: 0.1, codecs: [gsm, mp3, opus]}       Compress (lossy codec round trip through libsndfile)
+      clipping: {p: 0.05, db: [0, 12]}                ClippingTransform (gain into saturation)
+
+Each entry is optional; ``p`` is the share of utterances it touches.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from lhotse import CutSet, RecordingSet
+from lhotse.dataset.cut_transforms import (ClippingTransform, Compress, CutMix, LowpassUsingResampling,
+                                           PerturbSpeed, PerturbVolume, ReverbWithImpulseResponse)
+
+CutTransform = Callable[[CutSet], CutSet]
+KNOWN = ("volume", "reverb", "telephone", "codec", "clipping")
+
+
+def _db_to_gain(db: float) -> float:
+    return 10 ** (db / 20)
+
+
+def build_transforms(speed_perturb: list[float] | None = None, noise: Mapping | None = None,
+                     augment: Mapping | None = None, seed: int = 0,
+                     load_noise: Callable[[Any], CutSet] | None = None) -> list[CutTransform]:
+    """The train-time transforms, in the order a signal meets them: speaker (speed), room (reverb), other sources
+    (noise), level (volume, clipping), channel (telephone band, codec)."""
+    augment = dict(augment or {})
+    unknown = sorted(set(augment) - set(KNOWN))
+    if unknown:
+        raise ValueError(f"data.augment: unknown transform(s) {unknown}; known: {list(KNOWN)}")
+    rng = random.Random(seed)
+    out: list[CutTransform] = []
+    if speed_perturb:
+        factors = list(speed_perturb)
+        out.append(PerturbSpeed(factors=factors, p=len(factors) / (len(factors) + 1)))
+    if augment.get("reverb"):
+        # measured or synthetic RIRs (lhotse's own random generator needs torchaudio, which asr does not use)
+        r = augment["reverb"]
+        if not r.get("rirs"):
+            raise ValueError("data.augment.reverb needs rirs: a RecordingSet of impulse responses "
+                             "(`asr make-noise DIR` writes DIR/rir_recordings.jsonl.gz)")
+        out.append(ReverbWithImpulseResponse(RecordingSet.from_file(r["rirs"]), p=r.get("p", 0.3),
+                                             randgen=random.Random(rng.random()), preserve_id=True))
+    if noise:
+        if load_noise is None:
+            raise ValueError("data.noise needs a loader for its cuts")
+        # the noise cuts' own supervisions, if any, are dropped: they must not join the transcript
+        noise_cuts = CutSet.from_cuts(c.drop_supervisions() for c in load_noise(noise["cuts"]))
+        out.append(CutMix(noise_cuts, snr=tuple(noise.get("snr", (10, 20))), p=noise.get("p", 0.5),
+                          pad_to_longest=False, preserve_id=True, seed=noise.get("seed", seed)))
+    if augment.get("volume"):
+        lo, hi = augment["volume"].get("db", (-15, 15))
+        out.append(PerturbVolume(p=augment["volume"].get("p", 0.5), scale_low=_db_to_gain(lo),
+                                 scale_high=_db_to_gain(hi), randgen=random.Random(rng.random()), preserve_id=True))
+    if augment.get("clipping"):
+        c = augment["clipping"]
+        out.append(ClippingTransform(gain_db=tuple(c.get("db", (0, 12))), p=c.get("p", 0.05), seed=None,
+                                     rng=random.Random(rng.random()), preserve_id=True))
+    if augment.get("telephone"):
+        t = augment["telephone"]
+        out.append(LowpassUsingResampling(p=t.get("p", 0.1), frequencies_interval=tuple(t.get("cutoff", (3400, 4000))),
+                                          seed=None, rng=random.Random(rng.random()), preserve_id=True))
+    if augment.get("codec"):
+        c = augment["codec"]
+        out.append(Compress(codecs=list(c.get("codecs", ["gsm", "mp3", "opus"])),
+                            compression_level=tuple(c.get("level", (0.5, 0.95))), p=c.get("p", 0.1), seed=None,
+                            rng=random.Random(rng.random()), preserve_id=True))
+    return out

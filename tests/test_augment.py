@@ -1,0 +1,101 @@
+"""Train-time signal augmentation (asr/augment.py) and the synthetic noise / room-response corpus."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+from lhotse import RecordingSet
+
+from asr.augment import build_transforms
+from asr.corpora.noise import coloured_noise, make_noise, room_impulse_response
+from asr.data import AsrDataset, load_cuts
+from asr.text import Tokenizer
+
+
+@pytest.fixture(scope="module")
+def noise_dir(tiny_manifests, tmp_path_factory):
+    out = tmp_path_factory.mktemp("noise")
+    make_noise(out, count=10, seconds=2.0, speech=load_cuts(tiny_manifests / "librispeech_cuts_train-clean-5.jsonl.gz"))
+    return out
+
+
+def test_noise_corpus_has_every_kind_and_its_manifests(noise_dir):
+    names = sorted(p.stem.split("-")[0] for p in noise_dir.glob("*.flac"))
+    assert set(names) == {"white", "pink", "brown", "hum", "babble"} and len(names) == 10
+    cuts = load_cuts(noise_dir / "noise_cuts.jsonl.gz")
+    assert len(cuts) == 10 and all(abs(c.duration - 2.0) < 1e-6 for c in cuts)
+    rirs = RecordingSet.from_file(noise_dir / "rir_recordings.jsonl.gz")
+    assert len(rirs) == 10
+    for flac in noise_dir.glob("*.flac"):
+        audio, sr = sf.read(flac)
+        assert sr == 16000 and 0.01 < np.sqrt(np.mean(audio ** 2)) < 0.5  # not silent, not clipped
+
+
+def test_coloured_noise_slopes_and_rir_shape():
+    rng = np.random.default_rng(0)
+    spectra = {}
+    for name, slope in (("white", 0.0), ("brown", -2.0)):
+        x = coloured_noise(rng, 16000 * 4, slope)
+        power = np.abs(np.fft.rfft(x)) ** 2
+        f = np.fft.rfftfreq(len(x), 1 / 16000)
+        spectra[name] = power[(f > 100) & (f < 400)].mean() / power[(f > 3000) & (f < 6000)].mean()
+    assert 0.5 < spectra["white"] < 2 and spectra["brown"] > 50  # low/high power ratio
+    rir = room_impulse_response(rng)
+    assert rir[0] == 1.0 and np.abs(rir).max() == 1.0
+    tail = np.abs(rir[len(rir) // 2:]).mean()
+    head = np.abs(rir[1:len(rir) // 8]).mean()
+    assert tail < head  # it decays
+
+
+def test_every_transform_runs_and_changes_the_training_features(tiny_manifests, noise_dir):
+    cuts = load_cuts(tiny_manifests / "librispeech_cuts_train-clean-5.jsonl.gz")
+    clean = AsrDataset(Tokenizer())[cuts]
+    augment = {"volume": {"p": 1.0}, "reverb": {"p": 1.0, "rirs": str(noise_dir / "rir_recordings.jsonl.gz")},
+               "telephone": {"p": 1.0}, "codec": {"p": 1.0, "codecs": ["gsm", "mp3", "opus"]},
+               "clipping": {"p": 1.0}}
+    for name, cfg in augment.items():
+        batch = AsrDataset(Tokenizer(), augment={name: cfg})[cuts]
+        assert batch.skipped == 0, name
+        assert batch.texts == clean.texts and torch.equal(batch.tokens, clean.tokens), name  # labels untouched
+        n = min(batch.features.shape[1], clean.features.shape[1])
+        assert not torch.allclose(batch.features[:, :n], clean.features[:, :n], atol=1e-3), name
+    noisy = AsrDataset(Tokenizer(), noise={"cuts": str(noise_dir / "noise_cuts.jsonl.gz"), "p": 1.0})[cuts]
+    assert noisy.skipped == 0 and noisy.texts == clean.texts
+
+
+def test_telephone_band_removes_high_frequencies(tiny_manifests):
+    cuts = load_cuts(tiny_manifests / "librispeech_cuts_train-clean-5.jsonl.gz").subset(first=2)
+    phone = build_transforms(augment={"telephone": {"p": 1.0, "cutoff": [3400, 3400]}})
+    for cut, narrow in zip(cuts, phone[0](cuts)):
+        wide_spec = np.abs(np.fft.rfft(cut.load_audio()[0])) ** 2
+        narrow_spec = np.abs(np.fft.rfft(narrow.load_audio()[0])) ** 2
+        f = np.fft.rfftfreq(cut.load_audio().shape[1], 1 / 16000)
+        high = f > 4500
+        assert narrow_spec[high].sum() < 0.01 * wide_spec[high].sum()
+
+
+def test_unknown_or_incomplete_augmentation_is_a_clear_error():
+    with pytest.raises(ValueError, match="unknown transform.*echo"):
+        build_transforms(augment={"echo": {"p": 1}})
+    with pytest.raises(ValueError, match="reverb needs rirs"):
+        build_transforms(augment={"reverb": {"p": 1}})
+
+
+def test_dev_batches_are_never_augmented(tiny_manifests, noise_dir):
+    """The training system's dev loader uses a plain dataset: the same features on every call."""
+    from omegaconf import OmegaConf
+    from test_config import compose_train
+
+    cfg = OmegaConf.to_container(compose_train(["experiment=general",
+                                                f"data.manifest_dir={tiny_manifests}",
+                                                f"data.noise_dir={noise_dir}"]), resolve=True)
+    train = AsrDataset(Tokenizer(), speed_perturb=cfg["data"]["speed_perturb"], noise=cfg["data"]["noise"],
+                       augment=cfg["data"]["augment"])
+    names = [type(t).__name__ for t in train.transforms]
+    assert names == ["PerturbSpeed", "ReverbWithImpulseResponse", "CutMix", "PerturbVolume", "ClippingTransform",
+                     "LowpassUsingResampling", "Compress"]
+    dev = AsrDataset(Tokenizer())
+    cuts = load_cuts(tiny_manifests / "librispeech_cuts_dev-clean-2.jsonl.gz")
+    assert dev.transforms == [] and torch.equal(dev[cuts].features, dev[cuts].features)

