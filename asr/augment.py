@@ -20,8 +20,15 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from lhotse import CutSet, RecordingSet
-from lhotse.dataset.cut_transforms import (ClippingTransform, Compress, CutMix, LowpassUsingResampling,
-                                           PerturbSpeed, PerturbVolume, ReverbWithImpulseResponse)
+from lhotse.dataset.cut_transforms import (
+    ClippingTransform,
+    Compress,
+    CutMix,
+    LowpassUsingResampling,
+    PerturbSpeed,
+    PerturbVolume,
+    ReverbWithImpulseResponse,
+)
 
 CutTransform = Callable[[CutSet], CutSet]
 KNOWN = ("volume", "reverb", "telephone", "codec", "clipping")

@@ -20,6 +20,7 @@ COMMANDS = {
     "evaluate": "score a model on a LibriSpeech-layout directory or a cuts manifest (WER, CER, RTF)",
     "lm": "character LSTM language model: `asr lm train [overrides]`, `asr lm perplexity LM TEXT`",
     "tune": "search LM weight, word bonus and beam size on a dev set; store the best in the model package",
+    "info": "print a model package's model card (architecture, training data, measured figures, decoding)",
     "serve": "an HTTP transcription server on 127.0.0.1 (POST /transcribe, GET /health)",
 }
 
@@ -147,9 +148,27 @@ def cmd_export(args: argparse.Namespace) -> int:
 def cmd_transcribe(args: argparse.Namespace) -> int:
     from asr.transcribe_files import run_transcribe
 
+    from asr.package import default_model_dir, is_package_dir
+
     fmt = "json" if args.json else args.format
-    return run_transcribe(args.model, args.inputs, fmt=fmt, output_dir=args.output_dir,
+    paths = list(args.paths)
+    model = paths.pop(0) if is_package_dir(paths[0]) else default_model_dir()  # no model given: the default one
+    if not paths:
+        raise ValueError(f"{model}: a model package, and no audio input after it")
+    if not is_package_dir(model):
+        raise FileNotFoundError(f"{args.paths[0]}: not a model package, and the default model is not installed here "
+                                f"({model}); give a model package first")
+    return run_transcribe(model, paths, fmt=fmt, output_dir=args.output_dir,
                           batch_seconds=args.batch_seconds, lm=args.lm, decode=args.decode, runtime=args.runtime)
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    from asr.model_card import model_card
+    from asr.package import default_model_dir, load_package
+
+    model = args.model or default_model_dir()
+    print(model_card(load_package(model), Path(model).name))
+    return 0
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -160,11 +179,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from asr.evaluate import run_evaluate
+    from asr.evaluate import evaluate, report
 
     decode = [m for item in args.decode for m in item.split(",")] if args.decode else None
-    return run_evaluate(args.model, args.data, args.output_dir, subsets=args.subsets, worst=args.worst,
-                        decode=decode, lm=args.lm, runtime=args.runtime)
+    results = evaluate(args.model, args.data, args.output_dir, subsets=args.subsets, decode=decode, lm=args.lm,
+                       runtime=args.runtime)
+    print(report(results, args.worst))
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -226,10 +247,10 @@ def build_parser() -> argparse.ArgumentParser:
     p["export"].add_argument("--quantize", choices=["int8"],
                              help="with --format onnx: also model.int8.onnx (onnxruntime dynamic int8 quantization)")
 
-    p["transcribe"].add_argument("model", type=Path, help="a model package directory")
-    p["transcribe"].add_argument("inputs", nargs="+", type=Path, metavar="INPUT",
-                                 help="audio files (wav, flac, ogg, mp3; any rate, any length), directories "
-                                 "(searched recursively), or - for standard input")
+    p["transcribe"].add_argument("paths", nargs="+", type=Path, metavar="[MODEL] INPUT",
+                                 help="a model package directory (optional: without one, the English model that "
+                                 "ships with asr), then audio files (wav, flac, ogg, mp3; any rate, any length), "
+                                 "directories (searched recursively), or - for standard input")
     p["transcribe"].add_argument("--format", default="text", choices=["text", "json", "srt", "vtt"],
                                  help="json has words with start / end times (s) and confidence; srt and vtt are "
                                  "subtitles")
@@ -256,6 +277,8 @@ def build_parser() -> argparse.ArgumentParser:
     p["evaluate"].add_argument("--decode", nargs="+", metavar="METHOD",
                                help="greedy, beam, beam_lm (several: one result file each and a ranking)")
 
+    p["info"].add_argument("model", type=Path, nargs="?", help="a model package directory (default: the shipped one)")
+
     p["serve"].add_argument("model", type=Path, help="a model package directory")
     p["serve"].add_argument("--host", default="127.0.0.1", help="address to bind (default: loopback only)")
     p["serve"].add_argument("--port", type=int, default=8000)
@@ -271,17 +294,22 @@ def build_parser() -> argparse.ArgumentParser:
     p["tune"].add_argument("model", type=Path, help="the model package to tune (its config.yaml gets the result)")
     p["tune"].add_argument("--lm", type=Path, required=True, help="an LM package")
     p["tune"].add_argument("--data", type=Path, required=True, help="dev data: LibriSpeech-layout dir or manifest")
-    p["tune"].add_argument("--alphas", type=float, nargs="+", default=[0.0, 0.3, 0.6, 1.0, 1.5, 2.0, 3.0])
-    p["tune"].add_argument("--betas", type=float, nargs="+", default=[-1.0, 0.0, 1.0, 2.0, 3.0, 4.5, 6.0])
+    p["tune"].add_argument("--lm-weights", "--alphas", dest="lm_weights", type=float, nargs="+",
+                           default=[0.0, 0.3, 0.6, 1.0, 1.5, 2.0, 3.0], help="LM weights for N-best rescoring")
+    p["tune"].add_argument("--word-bonuses", "--betas", dest="word_bonuses", type=float, nargs="+",
+                           default=[-1.0, 0.0, 1.0, 2.0, 3.0, 4.5, 6.0],
+                           help="per-word bonuses for N-best rescoring (negative: a penalty)")
     p["tune"].add_argument("--beam-sizes", type=int, nargs="+", default=[8, 16])
     p["tune"].add_argument("--nbest", type=int, default=16)
-    p["tune"].add_argument("--fusion-alphas", type=float, nargs="*", default=[],
+    p["tune"].add_argument("--fusion-lm-weights", "--fusion-alphas", dest="fusion_lm_weights", type=float, nargs="*",
+                           default=[],
                            help="also try shallow fusion (the LSTM LM inside the beam) with these LM weights; each "
                            "point decodes the dev set again (e.g. 0.3 0.5 0.8)")
-    p["tune"].add_argument("--fusion-betas", type=float, nargs="*", default=[],
+    p["tune"].add_argument("--fusion-word-bonuses", "--fusion-betas", dest="fusion_word_bonuses", type=float,
+                           nargs="*", default=[],
                            help="word bonuses for shallow fusion (default 0)")
     p["tune"].add_argument("--random", type=int, default=0,
-                           help="N random (alpha, beta) points inside the grid's ranges instead of the grid")
+                           help="N random (LM weight, word bonus) points inside the grid's ranges instead of the grid")
     p["tune"].add_argument("--output", type=Path, help="also write the table (TSV) here")
     p["tune"].add_argument("--dry-run", action="store_true", help="print the table; leave the package as it is")
     return parser
@@ -294,7 +322,13 @@ def main(argv: list[str] | None = None) -> int:
     if argv[:2] == ["lm", "train"]:
         return cmd_lm_train(argv[2:])
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    # `asr transcribe MODEL --runtime onnx a.wav`: argparse stops a positional list at the first option; paths
+    # after options belong to it too (the only command whose positionals are one open list)
+    if args.command == "transcribe" and extra and not any(e.startswith("-") and e != "-" for e in extra):
+        args.paths += [Path(e) for e in extra]
+    elif extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
     if not args.command:

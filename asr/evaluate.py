@@ -12,10 +12,10 @@ import numpy as np
 from lhotse import CutSet
 from tqdm.auto import tqdm
 
-from asr.corpora.librispeech import cuts_path, find_subsets, prepare_librispeech
-from asr.data import cut_text, load_cut_audio, load_cuts
 from asr.atomic import write_text_atomic
 from asr.audio import SAMPLE_RATE
+from asr.corpora.librispeech import cuts_path, find_subsets, prepare_librispeech
+from asr.data import cut_text, load_cut_audio, load_cuts
 from asr.decoding.settings import make_decoder
 from asr.scoring import ErrorCounts, char_errors, word_errors
 from asr.transcribe import load_model
@@ -91,16 +91,26 @@ def score(name: str, refs: list[str], hyps: list[str], ids: list[str], skipped: 
                       decode_seconds), rows
 
 
-def run_evaluate(model: Path, data: Path, output_dir: Path | None = None, subsets: list[str] | None = None,
-                 worst: int = 5, decode: list[str] | None = None, lm: Path | None = None,
-                 runtime: str = "torch") -> int:
-    """Score every decoding method on every subset; the acoustic model runs once per subset."""
+@dataclass
+class MethodResult:
+    method: str
+    result: EvalResult
+    rows: list[dict]  # per utterance: id, errors, words, wer, ref, hyp
+    per_utt_path: Path
+
+
+def evaluate(model: Path, data: Path, output_dir: Path | None = None, subsets: list[str] | None = None,
+             decode: list[str] | None = None, lm: Path | None = None,
+             runtime: str = "torch") -> dict[str, list[MethodResult]]:
+    """Score every decoding method on every subset (the acoustic model runs once per subset); per-utterance
+    results, summaries and the ranking of methods are written into ``output_dir`` (default MODEL/eval)."""
     recognizer = load_model(model, lm=lm, runtime=runtime)
     methods = decode or [recognizer.settings.method]
     decoders = {m: make_decoder(recognizer.settings.with_method(m), recognizer.tokenizer, recognizer.lm)
                 for m in methods}
     output_dir = Path(output_dir) if output_dir else Path(model) / "eval"
     output_dir.mkdir(parents=True, exist_ok=True)
+    out: dict[str, list[MethodResult]] = {}
     for name, cuts in load_eval_cuts(data, subsets).items():
         waves, refs, ids, skipped = load_waves(cuts)
         audio = sum(len(w) for w in waves) / SAMPLE_RATE
@@ -113,24 +123,39 @@ def run_evaluate(model: Path, data: Path, output_dir: Path | None = None, subset
             hyps = [d.text for d in decoder(emissions)]
             result, rows = score(name, refs, hyps, ids, skipped, audio,
                                  acoustic_seconds + time.perf_counter() - start)
-            results.append((method, result))
             stem = f"{name}.{method}"
             write_text_atomic(output_dir / f"{stem}.per_utt.tsv", "id\terrors\twords\twer\tref\thyp\n" + "".join(
                 f"{r['id']}\t{r['errors']}\t{r['words']}\t{r['wer']}\t{r['ref']}\t{r['hyp']}\n" for r in rows))
             summary = {**asdict(result), "rtf": result.rtf, "decode": recognizer.settings.with_method(method).to_dict()}
             write_text_atomic(output_dir / f"{stem}.summary.json", json.dumps(summary, indent=2) + "\n")
-            w, c = result.words, result.chars
-            print(f"{name} [{method}]: WER {100 * result.wer:.2f}% ({w.errors}/{w.reference_length}: "
-                  f"{w.substitutions} sub, {w.deletions} del, {w.insertions} ins)  CER {100 * result.cer:.2f}% "
-                  f"({c.errors}/{c.reference_length})  utterances {result.utterances} (skipped {result.skipped})  "
-                  f"RTF {result.rtf:.4f}")
-            for r in sorted(rows, key=lambda r: (-r["errors"], r["id"]))[:worst]:
-                print(f"  {r['id']} ({r['errors']} errors)\n    REF: {r['ref']}\n    HYP: {r['hyp']}")
-            print(f"  per-utterance results: {output_dir / (stem + '.per_utt.tsv')}")
-        table = "rank\tdecode\twer\tcer\trtf\n" + "".join(
-            f"{i + 1}\t{m}\t{r.wer:.4f}\t{r.cer:.4f}\t{r.rtf:.4f}\n"
-            for i, (m, r) in enumerate(sorted(results, key=lambda mr: (mr[1].wer, mr[1].cer))))
-        write_text_atomic(output_dir / f"{name}.summary.tsv", table)
+            results.append(MethodResult(method, result, rows, output_dir / f"{stem}.per_utt.tsv"))
+        write_text_atomic(output_dir / f"{name}.summary.tsv", ranking(results))
+        out[name] = results
+    return out
+
+
+def ranking(results: list[MethodResult]) -> str:
+    """Decoding methods ranked by WER (then CER), as a TSV table."""
+    ranked = sorted(results, key=lambda m: (m.result.wer, m.result.cer))
+    return "rank\tdecode\twer\tcer\trtf\n" + "".join(
+        f"{i + 1}\t{m.method}\t{m.result.wer:.4f}\t{m.result.cer:.4f}\t{m.result.rtf:.4f}\n"
+        for i, m in enumerate(ranked))
+
+
+def report(evaluations: dict[str, list[MethodResult]], worst: int = 5) -> str:
+    """What `asr evaluate` prints: per subset and method, WER / CER with their error counts, the worst
+    utterances, where the per-utterance file is, and the ranking when several methods ran."""
+    lines = []
+    for name, results in evaluations.items():
+        for m in results:
+            r, w, c = m.result, m.result.words, m.result.chars
+            lines.append(f"{name} [{m.method}]: WER {100 * r.wer:.2f}% ({w.errors}/{w.reference_length}: "
+                         f"{w.substitutions} sub, {w.deletions} del, {w.insertions} ins)  CER {100 * r.cer:.2f}% "
+                         f"({c.errors}/{c.reference_length})  utterances {r.utterances} (skipped {r.skipped})  "
+                         f"RTF {r.rtf:.4f}")
+            for row in sorted(m.rows, key=lambda row: (-row["errors"], row["id"]))[:worst]:
+                lines.append(f"  {row['id']} ({row['errors']} errors)\n    REF: {row['ref']}\n    HYP: {row['hyp']}")
+            lines.append(f"  per-utterance results: {m.per_utt_path}")
         if len(results) > 1:
-            print(f"{name}: decoding methods ranked by WER\n" + table.expandtabs(10))
-    return 0
+            lines.append(f"{name}: decoding methods ranked by WER\n" + ranking(results).expandtabs(10))
+    return "\n".join(lines)

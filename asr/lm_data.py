@@ -12,6 +12,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
 
+from asr.batching import length_batches
 from asr.models.lm import CharLM, make_lm_batch, token_log_probs
 from asr.text import Tokenizer, normalize_text
 
@@ -46,15 +47,7 @@ class LMBatches(Dataset):
     """Sentences grouped by length into batches of at most ``batch_tokens`` padded tokens; shuffled per epoch."""
 
     def __init__(self, sentences: list[list[int]], batch_tokens: int = 8000, shuffle: bool = True, seed: int = 0):
-        order = sorted(range(len(sentences)), key=lambda i: len(sentences[i]))
-        self.batches, chunk = [], []
-        for i in order:
-            if chunk and (len(sentences[i]) + 1) * (len(chunk) + 1) > batch_tokens:
-                self.batches.append(chunk)
-                chunk = []
-            chunk.append(i)
-        if chunk:
-            self.batches.append(chunk)
+        self.batches = length_batches([len(s) + 1 for s in sentences], batch_tokens)  # +1: <s> / </s>
         self.sentences, self.shuffle, self.seed, self.epoch = sentences, shuffle, seed, 0
         self.order = list(range(len(self.batches)))
 

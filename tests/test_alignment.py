@@ -6,7 +6,8 @@ import torch
 
 from asr.decoding.alignment import words_from_path
 from asr.decoding.ctc import best_path
-from asr.decoding.settings import DecodeSettings, make_decoder
+from asr.decoding.config import DecodeSettings
+from asr.decoding.settings import make_decoder
 from asr.text import Tokenizer
 
 

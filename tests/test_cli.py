@@ -209,3 +209,23 @@ def test_export_onnx_and_transcribe_with_onnxruntime(trained, tiny_corpus, tmp_p
     assert [line.split("\t")[0] for line in int8.stdout.strip().splitlines()] == list(map(str, flacs))
     ts = asr("export", trained / "exp" / "checkpoints" / "last.ckpt", tmp_path / "ts", "--format", "torchscript")
     assert "parity <= 0.0001: ok" in ts.stdout and (tmp_path / "ts" / "model.torchscript.pt").is_file()
+
+
+def test_transcribe_without_a_model_uses_the_default_one(tmp_path):
+    """`asr transcribe FILE`: no model package first, so the default model ($ASR_MODEL here) transcribes."""
+    from pathlib import Path
+
+    small = Path(__file__).parent / "data" / "small_model"
+    audio = tmp_path / "tone.wav"
+    sf.write(audio, 0.1 * np.sin(np.arange(16000) * 0.3), 16000)
+    env = {**os.environ, "ASR_MODEL": str(small)}
+    run = subprocess.run([*ASR, "transcribe", str(audio), "--format", "json"], capture_output=True, text=True,
+                         env=env, timeout=300)
+    assert run.returncode == 0, run.stderr
+    assert json.loads(run.stdout)["source"] == str(audio)
+    explicit = asr("transcribe", small, audio, "--format", "json")
+    assert json.loads(explicit.stdout) == json.loads(run.stdout)  # the same model, named or by default
+    env["ASR_MODEL"] = str(tmp_path / "nowhere")
+    missing = subprocess.run([*ASR, "transcribe", str(audio)], capture_output=True, text=True, env=env, timeout=300)
+    assert missing.returncode != 0 and "default model is not installed" in missing.stderr
+    assert f"{audio}: not a model package" in missing.stderr

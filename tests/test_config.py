@@ -5,9 +5,9 @@ import pytest
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
-from asr.training.launch import config_dir
 from asr.features import FeatureConfig
 from asr.models.acoustic import AcousticConfig, AcousticModel
+from asr.training.launch import config_dir
 from asr.training.optim import make_optimizer, make_scheduler
 
 CONF = config_dir()

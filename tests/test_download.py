@@ -6,9 +6,14 @@ import sys
 import tarfile
 
 import pytest
-
-from asr.corpora.download import ChecksumError, download_librispeech, expand_parts, extract
 from mirror import Mirror
+
+from asr.corpora.download import (
+    ChecksumError,
+    download_librispeech,
+    expand_parts,
+    extract,
+)
 
 
 def test_download_verifies_extracts_and_skips_done_parts(tiny_librispeech, tmp_path):

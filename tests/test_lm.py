@@ -8,9 +8,10 @@ import pytest
 import torch
 import yaml
 
-from asr.decoding.beam import BeamConfig, BeamSearch, Hypothesis
+from asr.decoding.beam import BeamSearch, Hypothesis
+from asr.decoding.config import DecodeSettings
 from asr.decoding.greedy import greedy_decode
-from asr.decoding.rescore import RescoreWeights, pick_best
+from asr.decoding.rescore import choose
 from asr.lm_data import perplexity, read_sentences, score_sentences
 from asr.lm_package import LMPackage, load_lm_package, save_lm_package
 from asr.models.lm import CharLM, LMConfig, make_lm_batch, token_log_probs
@@ -32,7 +33,7 @@ def test_beam_of_one_without_lm_equals_greedy(seed):
     tok = Tokenizer()
     log_probs = torch.log_softmax(torch.randn(3, 80, len(tok)) * 4, dim=-1)
     lengths = torch.tensor([80, 51, 7])
-    search = BeamSearch(tok, BeamConfig(beam_size=1, nbest=1))
+    search = BeamSearch(tok, DecodeSettings(method="beam", beam_size=1))
     assert [n[0].text for n in search.decode(log_probs, lengths)] == greedy_decode(log_probs, lengths, tok)
 
 
@@ -40,8 +41,8 @@ def test_wider_beam_finds_at_least_as_good_a_path():
     torch.manual_seed(0)
     tok = Tokenizer()
     lp = torch.log_softmax(torch.randn(60, len(tok)) * 2, dim=-1)
-    narrow = BeamSearch(tok, BeamConfig(beam_size=1, nbest=1)).decode_one(lp)[0]
-    wide = BeamSearch(tok, BeamConfig(beam_size=32, nbest=8)).decode_one(lp)
+    narrow = BeamSearch(tok, DecodeSettings(method="beam", beam_size=1)).decode_one(lp)[0]
+    wide = BeamSearch(tok, DecodeSettings(method="beam_lm", beam_size=32, nbest=8)).decode_one(lp)
     assert wide[0].score >= narrow.score - 1e-4
     assert len({h.text for h in wide}) == len(wide) > 1
 
@@ -50,9 +51,25 @@ def test_rescoring_with_alpha_zero_keeps_the_acoustic_ranking():
     nbests = [[Hypothesis("A B", -1.0, 0, -1.0), Hypothesis("A C", -2.0, 0, -2.0)],
               [Hypothesis("X", -5.0, 0, -5.0), Hypothesis("Y Z", -4.0, 0, -4.0)]]
     lm = [[-50.0, -1.0], [-1.0, -50.0]]
-    assert pick_best(nbests, lm, RescoreWeights(alpha=0.0, beta=0.0)) == ["A B", "Y Z"]
-    assert pick_best(nbests, lm, RescoreWeights(alpha=1.0, beta=0.0)) == ["A C", "X"]
-    assert pick_best(nbests, [[0, 0], [0, 0]], RescoreWeights(alpha=0.0, beta=2.0)) == ["A B", "Y Z"]
+    def best(lm_scores, weight, bonus):
+        return [h.text for h in choose(nbests, lm_scores, weight, bonus)]
+
+    assert best(lm, 0.0, 0.0) == ["A B", "Y Z"]
+    assert best(lm, 1.0, 0.0) == ["A C", "X"]
+    # the word bonus flips a decision: three short words beat one long one once each word earns 1.0
+    split = [[Hypothesis("ABC", -2.0, 0, -2.0), Hypothesis("A B C", -3.0, 0, -3.0)]]
+    assert [h.text for h in choose(split, [[0, 0]], 0.0, 0.0)] == ["ABC"]
+    assert [h.text for h in choose(split, [[0, 0]], 0.0, 1.0)] == ["A B C"]
+    assert [h.text for h in choose(split, [[0, 0]], 0.0, -1.0)] == ["ABC"]
+
+
+def test_decode_settings_read_the_names_of_earlier_packages():
+    old = DecodeSettings.from_dict({"method": "beam_lm", "fusion": True, "alpha": 1.1, "beta": 0.5, "word_bonus": 0.0,
+                                    "tuned_on": "dev"})
+    assert (old.lm_weight, old.word_bonus, old.fusion) == (1.1, 0.5, True)
+    ngram = DecodeSettings.from_dict({"method": "beam", "ngram": "x.arpa", "word_bonus": 2.0, "beta": 0.0})
+    assert ngram.word_bonus == 2.0
+    assert set(DecodeSettings().to_dict()) >= {"lm_weight", "word_bonus"} and "alpha" not in DecodeSettings().to_dict()
 
 
 def test_lm_scores_batched_equal_one_by_one_and_normalize():
@@ -134,7 +151,8 @@ def test_lm_train_and_perplexity_command(lm_setup):
 def test_tune_prints_table_and_writes_package(lm_setup, tiny_corpus):
     model = lm_setup / "am" / "model"
     out = run("tune", model, "--lm", lm_setup / "lmexp" / "lm", "--data", tiny_corpus / "LibriSpeech" / "dev-clean-2",
-              "--alphas", "0", "0.5", "--betas", "0", "1", "--beam-sizes", "2", "4", "--fusion-alphas", "0.3", "0.6",
+              "--lm-weights", "0", "0.5", "--word-bonuses", "0", "1", "--beam-sizes", "2", "4", "--fusion-lm-weights", "0.3",
+              "0.6",
               "--output", lm_setup / "tune.tsv")
     assert "best: " in out.stdout and "greedy" in out.stdout
     rows = [r.split("\t") for r in (lm_setup / "tune.tsv").read_text().splitlines()]
@@ -145,7 +163,8 @@ def test_tune_prints_table_and_writes_package(lm_setup, tiny_corpus):
     decode = yaml.safe_load((model / "config.yaml").read_text())["decode"]
     best = min(rows[2:], key=lambda r: (float(r[4]), float(r[5]), int(r[1])) if r[0] != "beam" else (9, 9, 9))
     assert decode["method"] == "beam_lm" and decode["fusion"] == (best[0] == "beam_lm_fusion")
-    assert decode["beam_size"] == int(best[1]) and decode["alpha"] == float(best[2])
+    assert decode["beam_size"] == int(best[1]) and decode["lm_weight"] == float(best[2])
+    assert "alpha" not in decode and "beta" not in decode  # one name per idea
 
 
 def test_evaluate_several_decoding_methods(lm_setup, tiny_corpus, tmp_path):
@@ -178,15 +197,15 @@ def test_kenlm_ngram_inside_the_beam_and_bad_ngram_file(tmp_path):
     tok = Tokenizer()
     lp = torch.log_softmax(torch.randn(120, len(tok)) * 1.5, dim=-1)
     arpa = _arpa(tmp_path / "e.arpa", "E")
-    plain = BeamSearch(tok, BeamConfig(beam_size=16, nbest=1)).decode_one(lp)[0]
-    biased = BeamSearch(tok, BeamConfig(beam_size=16, nbest=1, ngram=str(arpa), ngram_weight=3.0)).decode_one(lp)[0]
+    plain = BeamSearch(tok, DecodeSettings(method="beam", beam_size=16)).decode_one(lp)[0]
+    biased = BeamSearch(tok, DecodeSettings(method="beam", beam_size=16, ngram=str(arpa), ngram_weight=3.0)).decode_one(lp)[0]
     assert biased.text.count("E") / max(1, len(biased.text)) > plain.text.count("E") / max(1, len(plain.text))
     assert biased.ngram < 0
     (tmp_path / "bad.arpa").write_text("this is not an ARPA file\n")
     with pytest.raises(ValueError, match="bad.arpa"):
-        BeamSearch(tok, BeamConfig(ngram=str(tmp_path / "bad.arpa"), ngram_weight=1.0))
+        BeamSearch(tok, DecodeSettings(method="beam", ngram=str(tmp_path / "bad.arpa"), ngram_weight=1.0))
     with pytest.raises(FileNotFoundError, match="none.arpa"):
-        BeamSearch(tok, BeamConfig(ngram=str(tmp_path / "none.arpa")))
+        BeamSearch(tok, DecodeSettings(method="beam", ngram=str(tmp_path / "none.arpa")))
 
 
 def test_fused_lm_scores_are_the_lms_sentence_scores():
@@ -217,11 +236,29 @@ def test_shallow_fusion_with_weight_zero_is_plain_beam_and_weight_moves_the_text
     with torch.no_grad():  # an LM that strongly prefers "E" after anything
         lm.output.bias.zero_()
         lm.output.bias[tok.tokens.index("E")] = 8.0
-    plain = BeamSearch(tok, BeamConfig(beam_size=16, nbest=1)).decode_one(lp)[0]
-    zero = BeamSearch(tok, BeamConfig(beam_size=16, nbest=1, lm_weight=0.0), lm=lm).decode_one(lp)[0]
+    plain = BeamSearch(tok, DecodeSettings(method="beam", beam_size=16)).decode_one(lp)[0]
+    zero = BeamSearch(tok, DecodeSettings(method="beam_lm", fusion=True, beam_size=16, lm_weight=0.0), lm=lm).decode_one(lp)[0]
     assert zero.text == plain.text and zero.score == pytest.approx(plain.score, abs=1e-3)
-    fused = BeamSearch(tok, BeamConfig(beam_size=16, nbest=1, lm_weight=1.0), lm=lm).decode_one(lp)[0]
+    fused = BeamSearch(tok, DecodeSettings(method="beam_lm", fusion=True, beam_size=16, lm_weight=1.0), lm=lm).decode_one(lp)[0]
     assert fused.text.count("E") / max(1, len(fused.text)) > plain.text.count("E") / max(1, len(plain.text))
     assert fused.ngram < 0  # flashlight reports the fused LM's score as its LM score
     with pytest.raises(ValueError, match="not both"):
-        BeamSearch(tok, BeamConfig(ngram="x.arpa"), lm=lm)
+        BeamSearch(tok, DecodeSettings(method="beam_lm", fusion=True, ngram="x.arpa"), lm=lm)
+
+
+def test_lm_step_by_step_equals_the_whole_sequence():
+    """CharLM.step (used by shallow fusion) gives the same log-probs as running the sentence at once."""
+    import torch
+
+    from asr.models.lm import CharLM, LMConfig, make_lm_batch, token_log_probs
+
+    torch.manual_seed(0)
+    lm = CharLM(LMConfig(embed_dim=16, hidden_size=24, num_layers=2)).eval()
+    sentence = [5, 9, 1, 7, 7, 3]
+    inputs, targets, lengths = make_lm_batch([sentence])
+    whole = token_log_probs(lm, inputs, targets, lengths)[0]
+    state, stepped = lm.initial_state(1), []
+    for token, target in zip(inputs[0].tolist(), targets[0].tolist()):
+        logp, state = lm.step(torch.tensor([token]), state)
+        stepped.append(float(logp[0, target]))
+    torch.testing.assert_close(torch.tensor(stepped), whole, atol=1e-5, rtol=0)

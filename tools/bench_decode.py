@@ -31,10 +31,11 @@ def main() -> None:
 
     from pyctcdecode import build_ctcdecoder
 
-    from asr.decoding.beam import BeamConfig, BeamSearch
-    from asr.decoding.rescore import RescoreWeights, rescore
-    from asr.lm_package import load_lm_package
+    from asr.decoding.beam import BeamSearch
+    from asr.decoding.config import DecodeSettings
+    from asr.decoding.rescore import rescore
     from asr.evaluate import load_eval_waves
+    from asr.lm_package import load_lm_package
     from asr.scoring import word_errors
     from asr.transcribe import load_model
 
@@ -62,19 +63,19 @@ def main() -> None:
         return best
 
     for beam in args.beam_sizes:
-        ours = BeamSearch(tok, BeamConfig(beam_size=beam, nbest=1))
+        ours = BeamSearch(tok, DecodeSettings(method="beam", beam_size=beam))
         asr_s = timed(beam, "asr", lambda: [ours.decode_one(e)[0].text for e in emissions])
         peer_s = timed(beam, "pyctcdecode", lambda: [" ".join(peer.decode(e, beam_width=beam).split())
                                                      for e in as_numpy])
         print(f"{beam:>5} speed-up of asr over pyctcdecode: {peer_s / asr_s:.1f}x")
         if lm is not None:
-            fused = BeamSearch(tok, BeamConfig(beam_size=beam, nbest=1, lm_weight=args.alpha[0],
-                                               word_bonus=args.beta[0]), lm=lm)
-            nbest = BeamSearch(tok, BeamConfig(beam_size=beam, nbest=16))
-            weights = RescoreWeights(args.alpha[1], args.beta[1])
+            fused = BeamSearch(tok, DecodeSettings(method="beam_lm", fusion=True, beam_size=beam,
+                                                   lm_weight=args.alpha[0], word_bonus=args.beta[0]), lm=lm)
+            nbest = BeamSearch(tok, DecodeSettings(method="beam_lm", beam_size=beam, nbest=16))
             timed(beam, "asr+fusion", lambda: [fused.decode_one(e)[0].text for e in emissions])
             timed(beam, "asr+rescore", lambda: [h.text for h in rescore(lm, tok, [nbest.decode_one(e)
-                                                                                  for e in emissions], weights)])
+                                                                                  for e in emissions],
+                                                                              args.alpha[1], args.beta[1])])
 
 if __name__ == "__main__":
     main()

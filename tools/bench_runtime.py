@@ -16,12 +16,13 @@ import time
 import torch
 
 from asr.audio import SAMPLE_RATE
+from asr.batching import length_batches
 from asr.decoding.greedy import greedy_decode
 from asr.evaluate import load_eval_waves
-from asr.export import FILES, OnnxAcousticModel
 from asr.package import load_package
+from asr.runtime import FILES, OnnxAcousticModel
 from asr.scoring import char_errors, word_errors
-from asr.transcribe import Recognizer, length_batches
+from asr.transcribe import Recognizer
 
 
 def main() -> None:

@@ -13,7 +13,13 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from lhotse import CutSet, RecordingSet, SupervisionSet, fix_manifests, validate_recordings_and_supervisions
+from lhotse import (
+    CutSet,
+    RecordingSet,
+    SupervisionSet,
+    fix_manifests,
+    validate_recordings_and_supervisions,
+)
 from lhotse.recipes.librispeech import parse_utterance
 from tqdm.auto import tqdm
 

@@ -20,8 +20,8 @@ import soundfile as sf
 from lhotse import CutSet, Recording, RecordingSet
 from tqdm.auto import tqdm
 
-from asr.audio import SAMPLE_RATE
 from asr.atomic import atomic_path
+from asr.audio import SAMPLE_RATE
 
 log = logging.getLogger(__name__)
 KINDS = ("white", "pink", "brown", "hum", "babble")
@@ -56,8 +56,10 @@ def babble(rng: np.random.Generator, samples: int, speech: CutSet) -> np.ndarray
     return (x / (np.sqrt(np.mean(x ** 2)) + 1e-9)).astype(np.float32)
 
 
-def room_impulse_response(rng: np.random.Generator) -> np.ndarray:
-    """A random, plausible room impulse response (peak 1)."""
+def room_impulse_response(rng: np.random.Generator, drr_db: tuple[float, float] = (0.0, 12.0)) -> np.ndarray:
+    """A random, plausible room impulse response (peak 1): a direct path, early reflections within 50 ms and a
+    noise tail decaying by 60 dB in T60 (0.15-0.9 s), scaled to a direct-to-reverberant ratio drawn from
+    ``drr_db`` (0 dB: a talker a few metres away; 12 dB: close to the microphone)."""
     t60 = rng.uniform(0.15, 0.9)
     n = round(min(1.2, t60 * 1.2) * SAMPLE_RATE)
     t = np.arange(n) / SAMPLE_RATE
@@ -66,12 +68,13 @@ def room_impulse_response(rng: np.random.Generator) -> np.ndarray:
     a = rng.uniform(0.0, 0.7)
     for i in range(1, n):  # a short loop (~10^4 samples), once per RIR
         tail[i] += a * tail[i - 1]
-    tail *= rng.uniform(0.1, 0.4) / (np.abs(tail).max() + 1e-9)
     start = int(rng.integers(round(0.002 * SAMPLE_RATE), round(0.02 * SAMPLE_RATE)))  # pre-delay of the tail
     tail[:start] = 0.0
-    tail[0] = 1.0  # direct path
     for _ in range(int(rng.integers(2, 7))):  # early reflections within 50 ms
-        tail[int(rng.integers(1, round(0.05 * SAMPLE_RATE)))] += rng.uniform(-0.6, 0.6)
+        tail[int(rng.integers(start, round(0.05 * SAMPLE_RATE)))] += rng.uniform(-0.5, 0.5) * np.abs(tail).max()
+    drr = rng.uniform(*drr_db)
+    tail *= np.sqrt(10 ** (-drr / 10) / (np.sum(tail ** 2) + 1e-12))  # energy of the rest = direct / 10^(DRR/10)
+    tail[0] = 1.0  # the direct path
     return (tail / np.abs(tail).max()).astype(np.float32)
 
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import ast
 import logging
+import os
 import re
 import subprocess
 import sys
@@ -172,7 +173,8 @@ def write_dev_set(out: Path, utterances: list[Utterance]) -> Path:
 
 
 def default_sdist_dir() -> Path:
-    return Path.home() / ".cache" / "asr" / "sdists"
+    """$ASR_SDIST_DIR, else ~/.cache/asr/sdists."""
+    return Path(os.environ.get("ASR_SDIST_DIR") or Path.home() / ".cache" / "asr" / "sdists")
 
 
 def make_real_dev(out: str | Path, sdist_dir: str | Path | None = None) -> Path:

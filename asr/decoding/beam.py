@@ -11,23 +11,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from flashlight.lib.text.decoder import CriterionType, LexiconFreeDecoder, LexiconFreeDecoderOptions, ZeroLM
+from flashlight.lib.text.decoder import (
+    CriterionType,
+    LexiconFreeDecoder,
+    LexiconFreeDecoderOptions,
+    ZeroLM,
+)
 from flashlight.lib.text.dictionary import Dictionary
 
+from asr.decoding.config import DecodeSettings
 from asr.decoding.ctc import path_text
 from asr.text import Tokenizer
-
-
-@dataclass(frozen=True)
-class BeamConfig:
-    beam_size: int = 16
-    beam_size_token: int = 8  # the most likely tokens considered per frame (same WER as all 29 on mini, 5x faster)
-    beam_threshold: float = 25.0  # hypotheses this far below the best are pruned
-    nbest: int = 16
-    ngram: str | None = None  # a KenLM file over token symbols
-    ngram_weight: float = 0.0
-    word_bonus: float = 0.0  # added per word (space) inside the beam, with the n-gram or the fused LSTM LM
-    lm_weight: float = 0.0  # weight of the fused LSTM LM (BeamSearch(..., lm=CharLM))
 
 
 @dataclass
@@ -48,8 +42,10 @@ def _lm_symbols(tokenizer: Tokenizer) -> list[str]:
 
 
 class BeamSearch:
-    def __init__(self, tokenizer: Tokenizer, config: BeamConfig = BeamConfig(), lm=None):
-        """``lm``: a CharLM to fuse into the beam with weight ``config.lm_weight`` (shallow fusion)."""
+    def __init__(self, tokenizer: Tokenizer, config: DecodeSettings | None = None, lm=None):
+        """``config``: beam size, threshold and N-best (``search_nbest``), the n-gram and its weight, the word
+        bonus. ``lm``: a CharLM to fuse into the beam with weight ``config.lm_weight`` (shallow fusion)."""
+        config = config or DecodeSettings(method="beam")
         self.tokenizer, self.config = tokenizer, config
         space = tokenizer.tokens.index(" ")
         if lm is not None and config.ngram:
@@ -94,7 +90,7 @@ class BeamSearch:
             seen.add(text)
             # flashlight's token path has one extra entry at each end (the start and end nodes)
             out.append(Hypothesis(text, r.emittingModelScore, r.lmScore, r.score, tuple(r.tokens)[1:-1]))
-            if len(out) == self.config.nbest:
+            if len(out) == self.config.search_nbest:
                 break
         return out or [Hypothesis("", 0.0, 0.0, 0.0, (self.tokenizer.blank_id,) * t)]
 

@@ -29,12 +29,9 @@ class FusionLM(LM):
     @torch.inference_mode()
     def _run(self, parents_hidden: list[tuple[torch.Tensor, torch.Tensor]], tokens: list[int]
              ) -> tuple[torch.Tensor, torch.Tensor, list[list[float]]]:
-        device = self.lm.output.weight.device
         h = torch.stack([p[0] for p in parents_hidden], dim=1)  # (layers, batch, hidden)
         c = torch.stack([p[1] for p in parents_hidden], dim=1)
-        x = self.lm.embed(torch.tensor(tokens, device=device))[:, None]  # (batch, 1, embed)
-        out, (h, c) = self.lm.rnn(x, (h, c))  # (batch, 1, hidden)
-        logp = torch.log_softmax(self.lm.output(out[:, 0]).float(), dim=-1)  # (batch, vocab)
+        logp, (h, c) = self.lm.step(torch.tensor(tokens, device=h.device), (h, c))  # (batch, vocab)
         self.steps += len(tokens)
         return h, c, logp.cpu().tolist()
 
@@ -49,9 +46,8 @@ class FusionLM(LM):
     def start(self, start_with_nothing: bool) -> LMState:
         self._states.clear(), self._pending.clear()
         state = LMState()
-        cfg = self.lm.config
-        zeros = torch.zeros(cfg.num_layers, cfg.hidden_size, device=self.lm.output.weight.device)
-        h, c, logps = self._run([(zeros, zeros)], [BOUNDARY])  # after <s>
+        h0, c0 = self.lm.initial_state(1)
+        h, c, logps = self._run([(h0[:, 0], c0[:, 0])], [BOUNDARY])  # after <s>
         self._states[state] = (h[:, 0], c[:, 0], logps[0])
         return state
 

@@ -1,56 +1,18 @@
-"""Decoding settings (greedy, beam, beam + LSTM LM rescoring) and the decoder they build."""
+"""Decoding settings (greedy, beam, beam + LSTM LM by shallow fusion or rescoring) and the decoder they build."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, fields, replace
-from typing import Any
+from dataclasses import dataclass
 
 import torch
 
+from asr.decoding.beam import BeamSearch, Hypothesis
+from asr.decoding.config import DecodeSettings
 from asr.decoding.ctc import best_path, path_text
-from asr.decoding.beam import BeamConfig, BeamSearch, Hypothesis
-from asr.decoding.rescore import RescoreWeights, rescore
+from asr.decoding.rescore import rescore
 from asr.text import Tokenizer
 
-METHODS = ("greedy", "beam", "beam_lm")
-
-
-@dataclass(frozen=True)
-class DecodeSettings:
-    method: str = "greedy"
-    beam_size: int = 16
-    beam_threshold: float = 25.0
-    nbest: int = 16
-    alpha: float = 0.5  # LSTM LM weight (beam_lm)
-    beta: float = 0.0  # word bonus (beam_lm)
-    fusion: bool = False  # beam_lm: the LSTM LM inside the beam (shallow fusion) instead of N-best rescoring
-    ngram: str | None = None  # optional KenLM file used inside the beam
-    ngram_weight: float = 0.0
-    word_bonus: float = 0.0
-
-    def __post_init__(self):
-        if self.method not in METHODS:
-            raise ValueError(f"unknown decoding method {self.method!r}: choose {', '.join(METHODS)}")
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any] | None) -> "DecodeSettings":
-        known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in (d or {}).items() if k in known})
-
-    def with_method(self, method: str) -> "DecodeSettings":
-        return replace(self, method=method)
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    def beam_config(self) -> BeamConfig:
-        if self.method == "beam_lm" and self.fusion:
-            return BeamConfig(beam_size=self.beam_size, beam_threshold=self.beam_threshold, nbest=1,
-                              lm_weight=self.alpha, word_bonus=self.beta)
-        return BeamConfig(beam_size=self.beam_size, beam_threshold=self.beam_threshold,
-                          nbest=self.nbest if self.method == "beam_lm" else 1, ngram=self.ngram,
-                          ngram_weight=self.ngram_weight, word_bonus=self.word_bonus)
 
 
 @dataclass(frozen=True)
@@ -73,12 +35,11 @@ def make_decoder(settings: DecodeSettings, tokenizer: Tokenizer, lm=None) -> Dec
     if settings.method == "beam_lm" and lm is None:
         raise ValueError("decoding method beam_lm needs a language model (--lm)")
     fused = settings.method == "beam_lm" and settings.fusion
-    search = BeamSearch(tokenizer, settings.beam_config(), lm if fused else None)
+    search = BeamSearch(tokenizer, settings, lm if fused else None)
     if settings.method == "beam" or fused:
         return lambda emissions: [_decoded(search.decode_one(e)[0]) for e in emissions]
-    weights = RescoreWeights(settings.alpha, settings.beta)
     return lambda emissions: [_decoded(h) for h in rescore(lm, tokenizer, [search.decode_one(e) for e in emissions],
-                                                            weights)]
+                                                            settings.lm_weight, settings.word_bonus)]
 
 
 def _decoded(h: Hypothesis) -> Decoded:

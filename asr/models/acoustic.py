@@ -151,6 +151,9 @@ def _run_direction(rnn: nn.LSTM | nn.GRU, x: torch.Tensor, layer: int, suffix: s
     names = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
     params = [getattr(rnn, f"{name}_l{layer}{suffix}") for name in names]
     h0 = x.new_zeros(1, x.shape[0], rnn.hidden_size)
+    # aten's signature: (input, hx, params, has_biases, num_layers, dropout, train, bidirectional, batch_first)
+    has_biases, num_layers, dropout, bidirectional, batch_first = True, 1, 0.0, False, True
     if isinstance(rnn, nn.LSTM):
-        return torch.lstm(x, (h0, h0), params, True, 1, 0.0, rnn.training, False, True)[0]
-    return torch.gru(x, h0, params, True, 1, 0.0, rnn.training, False, True)[0]
+        return torch.lstm(x, (h0, h0), params, has_biases, num_layers, dropout, rnn.training, bidirectional,
+                          batch_first)[0]
+    return torch.gru(x, h0, params, has_biases, num_layers, dropout, rnn.training, bidirectional, batch_first)[0]

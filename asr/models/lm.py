@@ -49,6 +49,18 @@ class CharLM(nn.Module):
         h, _ = self.rnn(x)  # (batch, time, hidden)
         return self.output(self.dropout(h))  # (batch, time, vocab)
 
+    def initial_state(self, batch: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
+        """The LSTM state before any token: (h, c), each (layers, batch, hidden), zeros."""
+        zeros = torch.zeros(self.config.num_layers, batch, self.config.hidden_size, device=self.output.weight.device)
+        return zeros, zeros.clone()
+
+    def step(self, tokens: torch.Tensor, state: tuple[torch.Tensor, torch.Tensor]
+             ) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
+        """One token per item (batch,) after ``state`` -> next-token log-probs (batch, vocab) and the new state."""
+        x = self.embed(tokens)[:, None]  # (batch, 1, embed)
+        out, state = self.rnn(x, state)  # (batch, 1, hidden)
+        return torch.log_softmax(self.output(out[:, 0]).float(), dim=-1), state
+
 
 def make_lm_batch(sequences: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Token-id sentences -> (inputs ``<s> c1..cn``, targets ``c1..cn </s>``, lengths n+1), padded with 0."""

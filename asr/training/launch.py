@@ -25,8 +25,9 @@ def config_dir() -> Path:
 
 def hydra_run(module: str, config_name: str, task: Callable, argv: list[str]) -> int:
     """Run ``task(cfg)`` under Hydra with ``argv`` as overrides, as if ``python -m module argv`` had been run."""
-    import __main__
     import hydra
+
+    import __main__
 
     spec = importlib.util.find_spec(module)
     sys.argv = [spec.origin, *argv]

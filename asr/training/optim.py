@@ -11,12 +11,10 @@ import torch
 
 def make_optimizer(params: Iterable[torch.nn.Parameter], cfg: dict[str, Any]) -> torch.optim.Optimizer:
     name, lr, wd = cfg["name"].lower(), float(cfg["lr"]), float(cfg.get("weight_decay", 0.0))
-    if name == "adam":
-        return torch.optim.Adam(params, lr=lr, betas=tuple(cfg.get("betas", (0.9, 0.98))), weight_decay=wd,
-                                eps=float(cfg.get("eps", 1e-8)))
-    if name == "adamw":
-        return torch.optim.AdamW(params, lr=lr, betas=tuple(cfg.get("betas", (0.9, 0.98))), weight_decay=wd,
-                                 eps=float(cfg.get("eps", 1e-8)))
+    if name in ("adam", "adamw"):  # AdamW: decoupled weight decay
+        cls = torch.optim.Adam if name == "adam" else torch.optim.AdamW
+        return cls(params, lr=lr, betas=tuple(cfg.get("betas", (0.9, 0.98))), weight_decay=wd,
+                   eps=float(cfg.get("eps", 1e-8)))
     if name == "sgd":
         return torch.optim.SGD(params, lr=lr, momentum=float(cfg.get("momentum", 0.9)), weight_decay=wd,
                                nesterov=bool(cfg.get("nesterov", True)))

@@ -12,14 +12,15 @@ import lightning as L
 from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint
 from omegaconf import DictConfig, OmegaConf
 
+from asr.atomic import write_text_atomic
 from asr.data import AsrDataset, compute_cmvn, filter_cuts, load_cuts
 from asr.features import CMVNStats, FeatureConfig
 from asr.package import package_from_checkpoint, save_package
 from asr.text import DEFAULT_TOKENS, Tokenizer
 from asr.training.callbacks import StepCheckpoint, TrackTrainBatches
 from asr.training.ctc_system import CTCSystem
-from asr.training.launch import job_dir
 from asr.training.datamodule import AsrDataModule
+from asr.training.launch import job_dir
 from asr.training.trainer import make_trainer
 
 log = logging.getLogger(__name__)
@@ -92,13 +93,15 @@ def run_training(cfg: DictConfig) -> Path:
     best_wer = checkpoint.best_model_score
     package.meta.update({"cmvn_frames": cmvn.frames, "dev_wer": float(best_wer) if best_wer is not None else None,
                          "averaged_epochs": average_last if average_last > 1 else None,
-                         "train_utterances": len(train_cuts), "padding_waste": round(datamodule.padding_waste, 4)})
+                         "train_utterances": len(train_cuts), "padding_waste": round(datamodule.padding_waste, 4),
+                         "train_hours": round(sum(c.duration for c in train_cuts) / 3600, 3),
+                         "train_cuts": _plain(data.train_cuts)})
     out = save_package(package, exp_dir / "model")
     summary = {"model": str(out), "best_checkpoint": best, "dev_wer": package.meta["dev_wer"],
                "padding_waste": datamodule.padding_waste, "train_skipped": dict(train_skips), "dev_skipped": dict(dev_skips)}
-    (exp_dir / "train_summary.json").write_text(json.dumps(summary, indent=2) + "\n")
-    print(f"best dev WER {package.meta['dev_wer']}, padding waste {100 * datamodule.padding_waste:.1f}%; "
-          f"model package: {out}")
+    write_text_atomic(exp_dir / "train_summary.json", json.dumps(summary, indent=2) + "\n")
+    log.info(f"best dev WER {package.meta['dev_wer']}, padding waste {100 * datamodule.padding_waste:.1f}%; "
+             f"model package: {out}")
     return out
 
 

@@ -12,12 +12,13 @@ import lightning as L
 from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
 from omegaconf import DictConfig, OmegaConf
 
+from asr.atomic import write_text_atomic
 from asr.lm_data import lm_loader, perplexity, read_sentences
 from asr.lm_package import lm_package_from_checkpoint, save_lm_package
 from asr.text import DEFAULT_TOKENS, Tokenizer
 from asr.training.callbacks import SetEpoch
-from asr.training.lm_system import LMSystem
 from asr.training.launch import job_dir
+from asr.training.lm_system import LMSystem
 from asr.training.trainer import make_trainer
 
 log = logging.getLogger(__name__)
@@ -63,8 +64,8 @@ def run_lm_training(cfg: DictConfig) -> Path:
     ppl, bpc, _ = perplexity(package.model, dev)
     package.meta.update({"dev_perplexity": ppl, "dev_bpc": bpc, "train_sentences": len(train)})
     out = save_lm_package(package, exp_dir / "lm")
-    (exp_dir / "lm_summary.json").write_text(json.dumps({"lm": str(out), **package.meta}, indent=2) + "\n")
-    print(f"LM dev perplexity {ppl:.3f} ({bpc:.3f} bits/char); LM package: {out}")
+    write_text_atomic(exp_dir / "lm_summary.json", json.dumps({"lm": str(out), **package.meta}, indent=2) + "\n")
+    log.info(f"LM dev perplexity {ppl:.3f} ({bpc:.3f} bits/char); LM package: {out}")
     return out
 
 

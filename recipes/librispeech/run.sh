@@ -123,7 +123,7 @@ fi
 
 if run_stage 6 "tune LM weight, word bonus and beam size on dev-clean" "$exp_dir"; then
   asr tune "$exp_dir/model" --lm "$lm_dir/lm" --data "$(cuts dev-clean)" --output "$exp_dir/tune.tsv" \
-    --fusion-alphas 0.3 0.5 0.8 --fusion-betas -0.5 0 0.5 1.0 | tee "$exp_dir/tune.txt"
+    --fusion-lm-weights 0.3 0.5 0.8 --fusion-word-bonuses -0.5 0 0.5 1.0 | tee "$exp_dir/tune.txt"
   mark_done 6 "$exp_dir"
 fi
 

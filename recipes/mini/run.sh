@@ -6,8 +6,11 @@
 # leaves a done-marker, so a second run skips finished stages.
 #
 #   bash recipes/mini/run.sh [--stage N] [--stop-stage N] [--data-dir DIR] [--exp-dir DIR] [--nj N]
-#                            [--corpus synthetic|real] [--plan mini|tiny] [--base-url URL]
+#                            [--corpus synthetic|real] [--plan mini|mini-natural|general|tiny] [--base-url URL]
+#                            [--experiment mini|general|tiny] [--noise] [--real-dev]
 #                            [--lm-args "extra asr lm train overrides"] [-- extra `asr train` overrides]
+# --noise: also write a noise and room-response corpus (stage 1) for experiments that augment with them;
+# --real-dev: also score the natural-speech dev set (real recordings, `asr make-real-dev`) in stages 4 and 9.
 set -euo pipefail
 
 stage=0
@@ -16,12 +19,15 @@ data_dir=data/mini
 exp_dir=exp/mini
 corpus=synthetic
 plan=mini
+experiment=mini
+noise=false
+real_dev=false
 lm_args=""
 base_url=http://www.openslr.org/resources
 nj=2
 train_overrides=()
 
-usage() { sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
+usage() { sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
 while [ $# -gt 0 ]; do
   case "$1" in
     --stage) stage=$2; shift 2 ;;
@@ -30,6 +36,9 @@ while [ $# -gt 0 ]; do
     --exp-dir) exp_dir=$2; shift 2 ;;
     --corpus) corpus=$2; shift 2 ;;
     --plan) plan=$2; shift 2 ;;
+    --experiment) experiment=$2; shift 2 ;;
+    --noise) noise=true; shift ;;
+    --real-dev) real_dev=true; shift ;;
     --lm-args) lm_args=$2; shift 2 ;;
     --base-url) base_url=$2; shift 2 ;;
     --nj) nj=$2; shift 2 ;;
@@ -61,6 +70,12 @@ if run_stage 1 "lhotse manifests" "$data_dir"; then
   subsets=(train-clean-5 dev-clean-2)
   [ "$corpus" = synthetic ] && subsets+=(test-clean-2)
   asr prepare "$data_dir/corpus" "$manifests" --subsets "${subsets[@]}" --num-jobs "$nj"
+  if [ "$noise" = true ]; then  # coloured noise, hum, babble from the training speech, room responses
+    asr make-noise "$data_dir/noise" --babble-from "$train_cuts"
+  fi
+  if [ "$real_dev" = true ]; then
+    asr make-real-dev "$data_dir/real"
+  fi
   mark_done 1 "$data_dir"
 fi
 
@@ -71,7 +86,7 @@ fi
 
 if run_stage 3 "train the acoustic model" "$exp_dir"; then
   resume=$(resume_arg "$exp_dir")  # continue an interrupted run from its newest checkpoint
-  asr train experiment=mini "data.manifest_dir=$manifests" "data.cmvn=$data_dir/cmvn.json" "exp_dir=$exp_dir" \
+  asr train "experiment=$experiment" "data.manifest_dir=$manifests" "data.cmvn=$data_dir/cmvn.json" "exp_dir=$exp_dir" \
     ${resume:+"$resume"} "${train_overrides[@]}"
   mark_done 3 "$exp_dir"
 fi
@@ -82,6 +97,10 @@ if run_stage 4 "evaluate (greedy) on dev and test" "$exp_dir"; then
     [ -f "$cuts" ] || { log "no $subset manifest, skipping"; continue; }
     asr evaluate "$exp_dir/model" "$cuts" --output-dir "$exp_dir/eval" | tee "$exp_dir/eval_$subset.txt"
   done
+  if [ "$real_dev" = true ]; then
+    asr evaluate "$exp_dir/model" "$data_dir/real/LibriSpeech/dev-real" --output-dir "$exp_dir/eval" \
+      | tee "$exp_dir/eval_dev-real.txt"
+  fi
   mark_done 4 "$exp_dir"
 fi
 
@@ -114,7 +133,7 @@ fi
 if run_stage 8 "tune LM weight, word bonus and beam size on dev" "$exp_dir"; then
   # N-best rescoring (a 7 x 7 grid, arithmetic only) and shallow fusion (3 x 3, a beam search each) at beams 8, 16
   asr tune "$exp_dir/model" --lm "$lm_dir/lm" --data "$manifests/librispeech_cuts_dev-clean-2.jsonl.gz" \
-    --fusion-alphas 0.5 0.8 1.1 --fusion-betas -0.5 0 0.5 --output "$exp_dir/tune.tsv" | tee "$exp_dir/tune.txt"
+    --fusion-lm-weights 0.5 0.8 1.1 --fusion-word-bonuses -0.5 0 0.5 --output "$exp_dir/tune.tsv" | tee "$exp_dir/tune.txt"
   mark_done 8 "$exp_dir"
 fi
 
@@ -123,6 +142,10 @@ if run_stage 9 "evaluate test: greedy, beam, beam + LM" "$exp_dir"; then
   [ -f "$manifests/librispeech_cuts_$subset.jsonl.gz" ] || subset=dev-clean-2  # the real mini corpus has no test
   asr evaluate "$exp_dir/model" "$manifests/librispeech_cuts_$subset.jsonl.gz" --decode greedy beam beam_lm \
     --lm "$lm_dir/lm" --output-dir "$exp_dir/eval_lm" --worst 3 | tee "$exp_dir/eval_lm_$subset.txt"
+  if [ "$real_dev" = true ]; then
+    asr evaluate "$exp_dir/model" "$data_dir/real/LibriSpeech/dev-real" --decode greedy beam beam_lm \
+      --lm "$lm_dir/lm" --output-dir "$exp_dir/eval_lm" --worst 3 | tee "$exp_dir/eval_lm_dev-real.txt"
+  fi
   mark_done 9 "$exp_dir"
 fi
 

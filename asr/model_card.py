@@ -1,0 +1,62 @@
+"""The model card of a package: README.md written with every package (`save_package`) and printed by `asr info`.
+
+What it says comes from the package itself: the architecture and parameter count from the model, the features,
+the training facts ``asr train`` records in ``meta`` (data, hours, utterances, epochs, steps, dev WER), the decoding
+settings (and the LM they were tuned with), and, where present, ``meta.results`` (measured figures),
+``meta.training_data``, ``meta.limitations`` and ``meta.license``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+LICENSE = ("Apache-2.0 (the code). Training data: synthetic speech from TTS voices (espeak-ng GPL-3, flite/festival "
+           "BSD-style, Kokoro-82M Apache-2.0) reading public-domain text; see the corpus tool.")
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
+
+
+def model_card(package: Any, name: str = "asr model") -> str:
+    model, meta, decode = package.model, dict(package.meta or {}), dict(package.decode or {})
+    c = model.config
+    params = sum(p.numel() for p in model.parameters())
+    frame_ms = package.features.hop_length * 1000 * c.subsampling_factor
+    lines = [f"# {name}", "",
+             "A CTC acoustic model of the `asr` toolkit: 80-dim log-mel features -> "
+             f"{c.num_layers} x {c.hidden_size} bidirectional {c.rnn.upper()}"
+             + (f" with {c.projection_size}-dim projections" if c.projection_size else "")
+             + f" -> {len(package.tokenizer)} characters.", "",
+             "## Architecture", "",
+             f"- parameters: {params / 1e6:.2f} M",
+             f"- front end: {c.subsampling} subsampling x{c.subsampling_factor} ({frame_ms:g} ms output frames), "
+             f"{c.normalization} mean normalization (global std)",
+             f"- features: {package.features.n_mels} mel bands, {package.features.win_length * 1000:g} ms window, "
+             f"{package.features.hop_length * 1000:g} ms hop, {package.features.sample_rate} Hz",
+             f"- tokens: {' '.join(repr(t) if t in (' ', '') else t for t in package.tokenizer.tokens)}", ""]
+    lines += ["## Training", ""]
+    if meta.get("training_data"):
+        lines.append(f"- data: {meta['training_data']}")
+    for key, label in (("train_cuts", "training manifest"), ("train_hours", "hours of training audio"),
+                       ("train_utterances", "training utterances"), ("epoch", "epochs (last, 0-based)"),
+                       ("global_step", "optimizer steps"), ("dev_wer", "dev WER (greedy, at export)"),
+                       ("averaged_epochs", "averaged epochs"), ("trained_by", "command")):
+        if meta.get(key) is not None:
+            lines.append(f"- {label}: {_fmt(meta[key])}")
+    lines.append("")
+    if meta.get("results"):
+        lines += ["## Measured", "", "| data | decoding | WER % | CER % |", "|---|---|---|---|"]
+        for row in meta["results"]:
+            lines.append(f"| {row.get('data')} | {row.get('decode')} | {_fmt(row.get('wer'))} | "
+                         f"{_fmt(row.get('cer'))} |")
+        lines.append("")
+    lines += ["## Decoding", ""]
+    lines.append("- " + ", ".join(f"{k}: {_fmt(v)}" for k, v in decode.items()) if decode else "- greedy")
+    lines.append("")
+    if meta.get("limitations"):
+        lines += ["## Not good at", "", str(meta["limitations"]), ""]
+    lines += ["## License", "", str(meta.get("license") or LICENSE), ""]
+    return "\n".join(lines)

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# The default English model: the mini recipe's stages with natural voices and real-world acoustics.
+#   corpus: Kokoro-82M blends + espeak-ng / flite / festival voices (`--plan mini-natural`, ~3.2 h; or --plan general)
+#   training: experiment=general (room responses, noise, babble, gain, clipping, telephone band, codecs;
+#             per-utterance mean normalization; 4 x 256 BiLSTM), ~40 min on 2 CPU cores
+#   scoring: also on the natural-speech dev set of real recordings (`asr make-real-dev`)
+# Every option of recipes/mini/run.sh applies (later ones win), e.g.:
+#   bash recipes/en/run.sh                      # data/en, exp/en
+#   bash recipes/en/run.sh --stage 3 -- trainer.max_epochs=30
+# Needs the voices extra for Kokoro (tools/setup.sh installs it): pip install -e '.[voices]'
+set -euo pipefail
+exec bash "$(dirname "$0")/../mini/run.sh" --plan mini-natural --experiment general --noise --real-dev \
+  --data-dir data/en --exp-dir exp/en "$@"
