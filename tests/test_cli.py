@@ -38,13 +38,19 @@ def trained(tiny_corpus, tmp_path_factory):
     return work
 
 
+EXPECTED_COMMANDS = ["make-corpus", "make-noise", "make-real-dev", "download", "prepare", "compute-cmvn", "train",
+                     "export", "transcribe", "evaluate", "lm", "tune", "info", "serve"]
+
+
 def test_every_subcommand_explains_itself():
     top = asr("--help").stdout
-    for name in COMMANDS:
+    assert sorted(COMMANDS) == sorted(EXPECTED_COMMANDS)  # the documented set, no more, no fewer
+    for name in EXPECTED_COMMANDS:
         assert name in top
         if name != "train":
             assert "usage: asr " + name in asr(name, "--help").stdout
-    assert "train" in asr("train", "--help").stdout  # Hydra's help: config groups and overrides
+    train_help = asr("train", "--help").stdout  # Hydra's help: config groups and overrides
+    assert "experiment" in train_help and "model" in train_help
 
 
 def test_train_writes_model_package_checkpoints_and_logs(trained):
@@ -121,8 +127,10 @@ def test_transcribe_many_formats_and_bad_files(trained, tiny_corpus, tmp_path):
         assert 0 <= w["start"] < w["end"] <= result["duration"] + 0.05 and 0 < w["confidence"] <= 1
 
 
-def test_transcribe_directories_stdin_formats_and_output_dir(trained, tiny_corpus, tmp_path):
-    model = trained / "exp" / "model"
+def test_transcribe_directories_stdin_formats_and_output_dir(tiny_corpus, tmp_path):
+    from pathlib import Path
+
+    model = Path(__file__).parent / "data" / "small_model"  # a model that recognizes speech: results are not empty
     subset = tiny_corpus / "LibriSpeech" / "dev-clean-2"
     flacs = sorted(subset.rglob("*.flac"))
     out = tmp_path / "out"
@@ -136,8 +144,8 @@ def test_transcribe_directories_stdin_formats_and_output_dir(trained, tiny_corpu
                                                                       for f in flacs]
     assert not list(out.rglob(".*.tmp*"))  # written atomically: no temporary file is left
     for path in written:
-        text = path.read_text()
-        assert text == "" or text.startswith("1\n00:00:0")  # an untrained tiny model may output nothing
+        cues = path.read_text().split("\n\n")
+        assert cues[0].startswith("1\n00:00:0") and len(cues[0].splitlines()) >= 3, path  # index, times, words
     # stdin, and each format of the same result
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     results = {}
@@ -146,8 +154,9 @@ def test_transcribe_directories_stdin_formats_and_output_dir(trained, tiny_corpu
                               capture_output=True, env=env, timeout=300)
         assert proc.returncode == 0, proc.stderr.decode()
         results[fmt] = proc.stdout.decode()
-    assert json.loads(results["json"])["source"] == "-" and results["text"].strip() == json.loads(results["json"])["text"]
-    assert results["vtt"].startswith("WEBVTT\n\n")
+    as_json = json.loads(results["json"])
+    assert as_json["source"] == "-" and as_json["text"] and results["text"].strip() == as_json["text"]
+    assert results["vtt"].startswith("WEBVTT\n\n") and as_json["words"][0]["text"] in results["vtt"]
     proc = subprocess.run([*ASR, "transcribe", str(model), "-"], input=b"", capture_output=True, env=env, timeout=300)
     assert proc.returncode == 1 and "no audio on standard input" in proc.stderr.decode()
 
@@ -158,16 +167,24 @@ def test_transcribe_missing_model_is_a_clear_error(tmp_path):
 
 
 def test_evaluate_writes_reports(trained, tiny_corpus, tmp_path):
-    out = asr("evaluate", trained / "exp" / "model", tiny_corpus / "LibriSpeech" / "test-clean-2",
-              "--output-dir", tmp_path / "eval")
+    import jiwer
+
+    from pathlib import Path
+
+    small = Path(__file__).parent / "data" / "small_model"  # recognizes speech: the scores are not trivial
+    out = asr("evaluate", small, tiny_corpus / "LibriSpeech" / "test-clean-2", "--output-dir", tmp_path / "eval")
     assert "test-clean-2 [greedy]: WER" in out.stdout and "CER" in out.stdout and "RTF" in out.stdout
     assert "REF:" in out.stdout and "HYP:" in out.stdout
     summary = json.loads((tmp_path / "eval" / "test-clean-2.greedy.summary.json").read_text())
-    assert summary["utterances"] == 4 and 0 <= summary["cer"] and summary["rtf"] > 0
-    w = summary["words"]
-    assert w["substitutions"] + w["deletions"] + w["insertions"] == round(summary["wer"] * w["reference_length"])
-    rows = (tmp_path / "eval" / "test-clean-2.greedy.per_utt.tsv").read_text().splitlines()
-    assert rows[0].split("\t") == ["id", "errors", "words", "wer", "ref", "hyp"] and len(rows) == 5
+    rows = [r.split("\t") for r in (tmp_path / "eval" / "test-clean-2.greedy.per_utt.tsv").read_text().splitlines()]
+    assert rows[0] == ["id", "errors", "words", "wer", "ref", "hyp"] and len(rows) == 5
+    refs, hyps = [r[4] for r in rows[1:]], [r[5] for r in rows[1:]]
+    # the summary's figures are jiwer's on the listed references and hypotheses (computed here independently)
+    assert summary["utterances"] == 4 and summary["rtf"] > 0 and any(hyps)
+    assert summary["wer"] == pytest.approx(jiwer.wer(refs, hyps)) and summary["cer"] == pytest.approx(jiwer.cer(refs, hyps))
+    assert 0 < summary["cer"] < 1  # a real model: neither perfect nor empty on unseen tiny-corpus voices
+    assert sum(int(r[1]) for r in rows[1:]) == jiwer.process_words(refs, hyps).substitutions + \
+        jiwer.process_words(refs, hyps).deletions + jiwer.process_words(refs, hyps).insertions
     # a manifest works as DATA too
     manifest = trained / "manifests" / "librispeech_cuts_dev-clean-2.jsonl.gz"
     out = asr("evaluate", trained / "exp" / "model", manifest, "--output-dir", tmp_path / "eval2")
@@ -177,11 +194,11 @@ def test_evaluate_writes_reports(trained, tiny_corpus, tmp_path):
 def test_make_corpus_command_and_missing_data(tmp_path):
     proc = asr("prepare", tmp_path / "nowhere", tmp_path / "m", check=False)
     assert proc.returncode == 1 and "nowhere" in proc.stderr
-    if shutil.which("espeak-ng"):
-        asr("make-corpus", tmp_path / "c", "--plan", "tiny")
-        assert len(list((tmp_path / "c" / "LibriSpeech" / "dev-clean-2").rglob("*.flac"))) == 4
+    asr("make-corpus", tmp_path / "c", "--plan", "tiny")  # tools/setup.sh installs the TTS engines
+    assert len(list((tmp_path / "c" / "LibriSpeech" / "dev-clean-2").rglob("*.flac"))) == 4
 
 
+@pytest.mark.slow
 def test_hydra_sweep_gives_each_job_its_own_directory(trained, tmp_path):
     asr("train", "-m", "experiment=tiny", f"data.manifest_dir={trained / 'manifests'}", f"exp_dir={tmp_path}",
         "trainer.max_epochs=1", "optim=adam,rmsprop")
@@ -191,8 +208,10 @@ def test_hydra_sweep_gives_each_job_its_own_directory(trained, tmp_path):
 
 
 def test_export_onnx_and_transcribe_with_onnxruntime(trained, tiny_corpus, tmp_path):
-    pkg = tmp_path / "pkg"
-    shutil.copytree(trained / "exp" / "model", pkg)
+    from pathlib import Path
+
+    pkg = tmp_path / "pkg"  # a model that recognizes speech, so that equal texts are not two empty strings
+    shutil.copytree(Path(__file__).parent / "data" / "small_model", pkg)
     missing = asr("transcribe", pkg, "--runtime", "onnx", tmp_path / "x.wav", check=False)
     assert missing.returncode == 1 and "model.onnx" in missing.stderr and "asr export" in missing.stderr
     out = asr("export", pkg, pkg, "--format", "onnx", "--quantize", "int8").stdout
@@ -201,7 +220,7 @@ def test_export_onnx_and_transcribe_with_onnxruntime(trained, tiny_corpus, tmp_p
     flacs = sorted((tiny_corpus / "LibriSpeech" / "test-clean-2").rglob("*.flac"))
     by_torch = json.loads(asr("transcribe", pkg, flacs[0], "--json").stdout)
     by_onnx = json.loads(asr("transcribe", pkg, flacs[0], "--json", "--runtime", "onnx").stdout)
-    assert by_onnx["text"] == by_torch["text"]
+    assert by_torch["text"] and by_onnx["text"] == by_torch["text"]
     for a, b in zip(by_onnx["words"], by_torch["words"]):
         assert a["start"] == b["start"] and a["end"] == b["end"] and a["confidence"] == pytest.approx(b["confidence"],
                                                                                                        abs=1e-3)

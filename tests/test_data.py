@@ -51,8 +51,10 @@ def test_sampler_deterministic_per_seed_and_epoch(tiny_manifests):
         loader.sampler.set_epoch(epoch)
         return [c.id for batch in loader.sampler for c in batch]
 
-    assert order(0) == order(0)
-    assert order(0) != order(1) or order(0) != order(0, seed=5)
+    assert order(0) == order(0) and order(1) == order(1)  # deterministic
+    assert order(0) != order(1)  # reshuffled every epoch
+    assert order(0) != order(0, seed=5)  # and by the seed
+    assert sorted(order(0)) == sorted(order(1)) == sorted(c.id for c in cuts)
 
 
 def test_loader_state_resumes_mid_epoch(tiny_manifests):

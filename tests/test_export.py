@@ -41,6 +41,15 @@ def test_onnx_matches_pytorch_for_any_batch_and_length(name, tmp_path):
     # other batch sizes and lengths than the export example; lengths of 1 frame and non-multiples of the factor
     for lengths in ((203, 150, 97), (1,), (64, 5, 33, 17, 2)):
         assert max_difference(model, onnx_model, lengths) < PARITY_TOLERANCE, lengths
+    # the same, measured here without the exporter's own helper
+    torch.manual_seed(3)
+    feats, lens = torch.randn(2, 120, 80), torch.tensor([120, 61])
+    with torch.inference_mode():
+        ref, out = model(feats, lens), onnx_model(feats, lens)
+    assert out.lengths.tolist() == ref.lengths.tolist() == [-(-120 // model.subsampling_factor),
+                                                            -(-61 // model.subsampling_factor)]
+    for i, n in enumerate(ref.lengths.tolist()):
+        torch.testing.assert_close(out.log_probs[i, :n], ref.log_probs[i, :n], atol=PARITY_TOLERANCE, rtol=0)
 
 
 @pytest.mark.parametrize("name", CONFIGS)

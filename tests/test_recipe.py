@@ -20,6 +20,7 @@ def run_recipe(tmp_path, *extra):
     return proc.stdout
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not Path("/usr/bin/espeak-ng").exists(), reason="needs the espeak-ng TTS engine")
 def test_mini_recipe_runs_every_stage_and_skips_done_ones(tmp_path):
     out = run_recipe(tmp_path)
@@ -85,6 +86,7 @@ def run_librispeech(tmp_path, base_url, *extra):
     return proc.stdout
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not Path("/usr/bin/espeak-ng").exists(), reason="needs the espeak-ng TTS engine")
 def test_librispeech_recipe_from_a_local_mirror_through_every_stage(tiny_librispeech, tmp_path):
     """The whole LibriSpeech recipe against a 127.0.0.1 mirror serving LibriSpeech-named tarballs, md5 sums and the

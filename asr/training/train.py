@@ -9,13 +9,20 @@ from pathlib import Path
 from typing import Any
 
 import lightning as L
+import torch
 from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint
 from omegaconf import DictConfig, OmegaConf
 
 from asr.atomic import write_text_atomic
 from asr.data import AsrDataset, compute_cmvn, filter_cuts, load_cuts
 from asr.features import CMVNStats, FeatureConfig
-from asr.package import package_from_checkpoint, save_package
+from asr.package import (
+    load_package,
+    module_state,
+    package_from_checkpoint,
+    read_checkpoint,
+    save_package,
+)
 from asr.text import DEFAULT_TOKENS, Tokenizer
 from asr.training.callbacks import StepCheckpoint, TrackTrainBatches
 from asr.training.ctc_system import CTCSystem
@@ -28,6 +35,20 @@ log = logging.getLogger(__name__)
 
 def _plain(cfg: Any) -> Any:
     return OmegaConf.to_container(cfg, resolve=True) if isinstance(cfg, DictConfig) else cfg
+
+
+def init_weights(model: torch.nn.Module, source: str | Path) -> None:
+    """Start from the weights of a model package or an `asr train` checkpoint (same architecture)."""
+    source = Path(source)
+    if source.is_dir():
+        state = load_package(source).model.state_dict()
+    else:
+        state = module_state(read_checkpoint(source)["state_dict"])
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as e:
+        raise ValueError(f"{source}: its weights do not fit this model's configuration ({e})") from e
+    log.info("weights initialized from %s", source)
 
 
 def run_training(cfg: DictConfig) -> Path:
@@ -64,6 +85,8 @@ def run_training(cfg: DictConfig) -> Path:
     t = cfg.trainer
     system = CTCSystem(model=_plain(cfg.model), optim=_plain(cfg.optim), tokens=tokenizer.tokens,
                        features=_plain(cfg.features))
+    if cfg.get("init_from"):
+        init_weights(system.model, cfg.init_from)
     system.model.normalizer.set_stats(cmvn)
 
     checkpoint = ModelCheckpoint(dirpath=exp_dir / "checkpoints", filename="epoch{epoch:03d}-wer{val/wer:.4f}",

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The default English model: the mini recipe's stages with natural voices and real-world acoustics.
-#   corpus: Kokoro-82M blends + espeak-ng / flite / festival voices (`--plan mini-natural`, ~3.2 h; or --plan general)
+#   corpus: Kokoro-82M blends + espeak-ng / flite / festival voices (`--plan mini-natural`, ~3.2 h of speech)
 #   training: experiment=general (room responses, noise, babble, gain, clipping, telephone band, codecs;
 #             per-utterance mean normalization; 4 x 256 BiLSTM), ~40 min on 2 CPU cores
 #   scoring: also on the natural-speech dev set of real recordings (`asr make-real-dev`)

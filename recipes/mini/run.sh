@@ -6,7 +6,7 @@
 # leaves a done-marker, so a second run skips finished stages.
 #
 #   bash recipes/mini/run.sh [--stage N] [--stop-stage N] [--data-dir DIR] [--exp-dir DIR] [--nj N]
-#                            [--corpus synthetic|real] [--plan mini|mini-natural|general|tiny] [--base-url URL]
+#                            [--corpus synthetic|real] [--plan mini|mini-natural|tiny] [--base-url URL]
 #                            [--experiment mini|general|tiny] [--noise] [--real-dev]
 #                            [--lm-args "extra asr lm train overrides"] [-- extra `asr train` overrides]
 # --noise: also write a noise and room-response corpus (stage 1) for experiments that augment with them;
