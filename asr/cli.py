@@ -35,7 +35,7 @@ def cmd_make_corpus(args: argparse.Namespace) -> int:
 
 def cmd_make_noise(args: argparse.Namespace) -> int:
     from asr.corpora.noise import make_noise
-    from asr.data import load_cuts
+    from asr.cuts import load_cuts
 
     speech = load_cuts(args.babble_from) if args.babble_from else None
     manifest = make_noise(args.out_dir, args.count, args.seconds, speech, args.seed)
@@ -73,7 +73,8 @@ def cmd_compute_cmvn(args: argparse.Namespace) -> int:
 
     from lhotse import CutSet
 
-    from asr.data import compute_cmvn, load_cuts
+    from asr.cuts import load_cuts
+    from asr.data import compute_cmvn
 
     cuts = load_cuts(args.cuts)
     if args.max_hours:  # a deterministic sample is plenty for 80 means and variances
@@ -146,9 +147,8 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_transcribe(args: argparse.Namespace) -> int:
-    from asr.transcribe_files import run_transcribe
-
     from asr.package import default_model_dir, is_package_dir
+    from asr.transcribe_files import run_transcribe
 
     fmt = "json" if args.json else args.format
     paths = list(args.paths)

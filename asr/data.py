@@ -1,12 +1,11 @@
-"""CutSet manifests -> padded batches (log-mel + lengths, tokens + lengths) for training and evaluation."""
+"""Cuts -> padded training batches (log-mel + lengths, tokens + lengths), the bucketing sampler with exact
+mid-epoch resume, and the normalization statistics of a CutSet. Reading cuts themselves: ``asr.cuts``."""
 
 from __future__ import annotations
 
 import logging
-from collections import Counter
 from collections.abc import Callable, Iterator
 from functools import partial
-from pathlib import Path
 from typing import Any, NamedTuple
 
 import torch
@@ -14,11 +13,10 @@ from lhotse import CutSet
 from lhotse.dataset import DynamicBucketingSampler, SpecAugment
 from torch.utils.data import DataLoader, Dataset
 
-from asr.audio import SAMPLE_RATE
 from asr.augment import build_transforms
+from asr.cuts import load_cut_waves, load_cuts
 from asr.features import FeatureConfig, LogMel
-from asr.models.acoustic import subsampled_length
-from asr.text import Tokenizer, normalize_text
+from asr.text import Tokenizer
 
 log = logging.getLogger(__name__)
 
@@ -31,68 +29,6 @@ class Batch(NamedTuple):
     texts: list[str]  # normalized reference texts
     cut_ids: list[str]
     skipped: int  # cuts of this batch whose audio could not be loaded
-
-
-def load_cuts(path: str | Path | list) -> CutSet:
-    """A cuts manifest, or several combined (e.g. train-clean-100 + train-clean-360 + train-other-500)."""
-    if not isinstance(path, (str, Path)):
-        paths = list(path)
-        if not paths:
-            raise ValueError("no cuts manifest given")
-        return CutSet.from_cuts(c for p in paths for c in load_cuts(p))
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: no such manifest (run `asr prepare` first)")
-    try:
-        return CutSet.from_file(path)
-    except Exception as e:  # lhotse raises many kinds on a malformed manifest
-        raise ValueError(f"{path}: not a readable lhotse CutSet manifest ({e})") from e
-
-
-def cut_text(cut: Any) -> str:
-    return normalize_text(" ".join(s.text or "" for s in cut.supervisions))
-
-
-def filter_cuts(cuts: CutSet, tokenizer: Tokenizer, subsampling_factor: int = 1, max_duration: float = 30.0,
-                features: FeatureConfig = FeatureConfig(), name: str = "cuts") -> tuple[CutSet, Counter]:
-    """Keep the cuts a CTC model can learn from; count every skip by reason (nothing is dropped silently)."""
-    kept, skipped = [], Counter()
-    for cut in cuts:
-        text = cut_text(cut)
-        if not text:
-            skipped["empty transcript"] += 1
-            continue
-        bad = tokenizer.unknown_chars(text)
-        if bad:
-            skipped[f"characters outside the token set ({''.join(sorted(bad))})"] += 1
-            log.warning("%s: skipping %s: characters outside the token set %r in %r", name, cut.id,
-                        "".join(sorted(bad)), text)
-            continue
-        if cut.duration > max_duration:
-            skipped[f"longer than {max_duration:g} s"] += 1
-            continue
-        out_frames = subsampled_length(features.num_frames(round(cut.duration * SAMPLE_RATE)), subsampling_factor)
-        if len(text) > out_frames:
-            skipped["transcript longer than the model's output frames"] += 1
-            continue
-        kept.append(cut)
-    if skipped:
-        log.warning("%s: kept %d cuts, skipped %d: %s", name, len(kept), sum(skipped.values()),
-                    "; ".join(f"{n} {why}" for why, n in skipped.items()))
-    return CutSet.from_cuts(kept), skipped
-
-
-def load_cut_audio(cut: Any) -> torch.Tensor | None:
-    """The cut's audio as 16 kHz mono float32 (channels averaged), or None (logged) if it cannot be used."""
-    try:
-        audio = cut.resample(SAMPLE_RATE).load_audio()  # (channels, samples)
-    except Exception as e:  # noqa: BLE001 - a long run never dies on one bad utterance
-        log.warning("skipping %s: cannot load its audio (%s)", cut.id, e)
-        return None
-    if audio.size == 0:
-        log.warning("skipping %s: zero-length audio", cut.id)
-        return None
-    return torch.from_numpy(audio.mean(axis=0))
 
 
 class AsrDataset(Dataset):
@@ -110,16 +46,8 @@ class AsrDataset(Dataset):
     def __getitem__(self, cuts: CutSet) -> Batch:
         for transform in self.transforms:
             cuts = transform(cuts)
-        waves, texts, ids, skipped = [], [], [], 0
-        for cut in cuts:
-            wave = load_cut_audio(cut)
-            if wave is None:
-                skipped += 1
-                continue
-            waves.append(wave)
-            texts.append(cut_text(cut))
-            ids.append(cut.id)
-        return self.collate(waves, texts, ids, skipped)
+        audio = load_cut_waves(cuts)
+        return self.collate(audio.waves, audio.texts, audio.ids, audio.skipped)
 
     def collate(self, waves: list[torch.Tensor], texts: list[str], ids: list[str], skipped: int = 0) -> Batch:
         if waves:
@@ -236,7 +164,7 @@ def compute_cmvn(cuts: CutSet, features: FeatureConfig = FeatureConfig(), max_du
     acc = StatsAccumulator(features.n_mels)
     sampler = SimpleCutSampler(cuts, max_duration=max_duration, world_size=1, rank=0)
     for batch_cuts in tqdm(sampler, desc="Normalization stats", unit="batch"):
-        waves = [w for w in map(load_cut_audio, batch_cuts) if w is not None]
+        waves = load_cut_waves(batch_cuts).waves
         if waves:
             acc.add(*logmel.batch(waves))
     return acc.result()

@@ -3,19 +3,13 @@
 from __future__ import annotations
 
 import json
-import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import numpy as np
-from lhotse import CutSet
-from tqdm.auto import tqdm
-
 from asr.atomic import write_text_atomic
 from asr.audio import SAMPLE_RATE
-from asr.corpora.librispeech import cuts_path, find_subsets, prepare_librispeech
-from asr.data import cut_text, load_cut_audio, load_cuts
+from asr.cuts import load_cut_waves, load_eval_cuts
 from asr.decoding.settings import make_decoder
 from asr.scoring import ErrorCounts, char_errors, word_errors
 from asr.transcribe import load_model
@@ -36,47 +30,6 @@ class EvalResult:
     @property
     def rtf(self) -> float:
         return self.decode_seconds / max(self.audio_seconds, 1e-9)
-
-
-def load_eval_cuts(data: Path, subsets: list[str] | None = None) -> dict[str, CutSet]:
-    """A cuts manifest, a LibriSpeech subset directory, or a directory holding subsets -> {name: cuts}."""
-    data = Path(data)
-    if data.is_file():
-        return {data.name.removesuffix(".jsonl.gz").removeprefix("librispeech_cuts_"): load_cuts(data)}
-    if not data.is_dir():
-        raise FileNotFoundError(f"{data}: no such manifest or directory")
-    if any(data.glob("*.trans.txt")) or any(data.glob("*/*/*.trans.txt")):  # one subset directory
-        corpus_dir, subsets = data.parent, [data.name]
-    else:
-        corpus_dir = data / "LibriSpeech" if (data / "LibriSpeech").is_dir() else data
-        subsets = subsets or find_subsets(corpus_dir)
-    with tempfile.TemporaryDirectory() as tmp:
-        prepare_librispeech(corpus_dir, tmp, subsets)
-        return {s: CutSet.from_cuts(list(CutSet.from_file(cuts_path(tmp, s)))) for s in subsets}
-
-
-def load_waves(cuts: CutSet) -> tuple[list[np.ndarray], list[str], list[str], int]:
-    """Audio (16 kHz mono), normalized references and ids of the cuts; unloadable ones are counted skips."""
-    waves, refs, ids, skipped = [], [], [], 0
-    for cut in tqdm(cuts, desc="Loading audio", unit="utt", leave=False):
-        wave = load_cut_audio(cut)
-        if wave is None:
-            skipped += 1
-            continue
-        waves.append(wave.numpy())
-        refs.append(cut_text(cut))
-        ids.append(cut.id)
-    return waves, refs, ids, skipped
-
-
-def load_eval_waves(data: Path) -> tuple[list[np.ndarray], list[str]]:
-    """Audio and references of every subset in ``data`` together (see :func:`load_eval_cuts`)."""
-    waves, refs = [], []
-    for cuts in load_eval_cuts(data).values():
-        w, r, _, _ = load_waves(cuts)
-        waves += w
-        refs += r
-    return waves, refs
 
 
 def score(name: str, refs: list[str], hyps: list[str], ids: list[str], skipped: int, audio_seconds: float,
@@ -112,7 +65,7 @@ def evaluate(model: Path, data: Path, output_dir: Path | None = None, subsets: l
     output_dir.mkdir(parents=True, exist_ok=True)
     out: dict[str, list[MethodResult]] = {}
     for name, cuts in load_eval_cuts(data, subsets).items():
-        waves, refs, ids, skipped = load_waves(cuts)
+        waves, refs, ids, skipped = load_cut_waves(cuts, progress=True).as_numpy()
         audio = sum(len(w) for w in waves) / SAMPLE_RATE
         start = time.perf_counter()
         emissions = recognizer.emissions(waves, progress=True)

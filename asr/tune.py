@@ -17,11 +17,11 @@ from tqdm.auto import tqdm
 
 from asr.atomic import write_text_atomic
 from asr.audio import SAMPLE_RATE
+from asr.cuts import load_eval_waves
 from asr.decoding.beam import BeamSearch
-from asr.decoding.rescore import choose, lm_scores
 from asr.decoding.config import DecodeSettings
+from asr.decoding.rescore import choose, lm_scores
 from asr.decoding.settings import make_decoder
-from asr.evaluate import load_eval_waves
 from asr.package import update_decode_settings
 from asr.scoring import char_errors, word_errors
 from asr.transcribe import load_model

@@ -5,8 +5,8 @@ import math
 import torch
 
 from asr.decoding.alignment import words_from_path
-from asr.decoding.ctc import best_path
 from asr.decoding.config import DecodeSettings
+from asr.decoding.ctc import best_path
 from asr.decoding.settings import make_decoder
 from asr.text import Tokenizer
 

@@ -10,7 +10,8 @@ from lhotse import RecordingSet
 
 from asr.augment import build_transforms
 from asr.corpora.noise import coloured_noise, make_noise, room_impulse_response
-from asr.data import AsrDataset, load_cuts
+from asr.cuts import load_cuts
+from asr.data import AsrDataset
 from asr.text import Tokenizer
 
 

@@ -167,9 +167,9 @@ def test_transcribe_missing_model_is_a_clear_error(tmp_path):
 
 
 def test_evaluate_writes_reports(trained, tiny_corpus, tmp_path):
-    import jiwer
-
     from pathlib import Path
+
+    import jiwer
 
     small = Path(__file__).parent / "data" / "small_model"  # recognizes speech: the scores are not trivial
     out = asr("evaluate", small, tiny_corpus / "LibriSpeech" / "test-clean-2", "--output-dir", tmp_path / "eval")

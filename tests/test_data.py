@@ -4,7 +4,8 @@ import torch
 from lhotse import CutSet
 
 from asr.corpora.librispeech import cuts_path
-from asr.data import AsrDataset, filter_cuts, load_cuts, make_loader, padding_waste
+from asr.cuts import filter_cuts, load_cuts
+from asr.data import AsrDataset, make_loader, padding_waste
 from asr.text import Tokenizer
 
 

@@ -7,7 +7,8 @@ import torch.nn.functional as F
 from lhotse import CutSet
 
 from asr.corpora.librispeech import cuts_path
-from asr.data import AsrDataset, compute_cmvn, load_cut_audio, load_cuts
+from asr.cuts import load_cut_audio, load_cuts
+from asr.data import AsrDataset, compute_cmvn
 from asr.decoding.greedy import greedy_decode
 from asr.features import FeatureConfig
 from asr.models.acoustic import AcousticConfig, AcousticModel

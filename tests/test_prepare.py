@@ -5,7 +5,7 @@ import soundfile as sf
 from lhotse import CutSet
 
 from asr.corpora.librispeech import cuts_path, prepare_librispeech, summarize
-from asr.data import load_cut_audio
+from asr.cuts import load_cut_audio
 
 
 def test_prepare_writes_manifests(tiny_manifests):

@@ -10,7 +10,8 @@ import torch
 from lhotse import CutSet
 
 from asr.corpora.librispeech import cuts_path
-from asr.data import AsrDataset, compute_cmvn, load_cuts
+from asr.cuts import load_cuts
+from asr.data import AsrDataset, compute_cmvn
 from asr.decoding.greedy import greedy_decode
 from asr.scoring import char_errors
 from asr.text import Tokenizer

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from asr.evaluate import load_eval_cuts, load_waves
+from asr.cuts import load_cut_waves, load_eval_cuts
 from asr.scoring import char_errors, word_errors
 from asr.text import normalize_text
 
@@ -125,7 +125,7 @@ def main() -> int:
     sets = {}
     for d in args.data:
         for name, cuts in load_eval_cuts(d).items():
-            waves, refs, _, skipped = load_waves(cuts)
+            waves, refs, _, skipped = load_cut_waves(cuts).as_numpy()
             sets[name] = (waves, [normalize(r) for r in refs], skipped)
     results = []
     for system in args.systems:

@@ -31,10 +31,10 @@ def main() -> None:
 
     from pyctcdecode import build_ctcdecoder
 
+    from asr.cuts import load_eval_waves
     from asr.decoding.beam import BeamSearch
     from asr.decoding.config import DecodeSettings
     from asr.decoding.rescore import rescore
-    from asr.evaluate import load_eval_waves
     from asr.lm_package import load_lm_package
     from asr.scoring import word_errors
     from asr.transcribe import load_model

@@ -17,8 +17,8 @@ import torch
 
 from asr.audio import SAMPLE_RATE
 from asr.batching import length_batches
+from asr.cuts import load_eval_waves
 from asr.decoding.greedy import greedy_decode
-from asr.evaluate import load_eval_waves
 from asr.package import load_package
 from asr.runtime import FILES, OnnxAcousticModel
 from asr.scoring import char_errors, word_errors

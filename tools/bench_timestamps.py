@@ -20,7 +20,7 @@ import statistics
 
 from asr.audio import SAMPLE_RATE
 from asr.boundaries import boundary_errors, join
-from asr.evaluate import load_eval_waves
+from asr.cuts import load_eval_waves
 from asr.scoring import word_errors
 from asr.transcribe import load_model
 

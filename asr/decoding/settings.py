@@ -14,7 +14,6 @@ from asr.decoding.rescore import rescore
 from asr.text import Tokenizer
 
 
-
 @dataclass(frozen=True)
 class Decoded:
     text: str

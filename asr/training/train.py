@@ -14,7 +14,8 @@ from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint
 from omegaconf import DictConfig, OmegaConf
 
 from asr.atomic import write_text_atomic
-from asr.data import AsrDataset, compute_cmvn, filter_cuts, load_cuts
+from asr.cuts import filter_cuts, load_cuts
+from asr.data import AsrDataset, compute_cmvn
 from asr.features import CMVNStats, FeatureConfig
 from asr.package import (
     load_package,
