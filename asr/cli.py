@@ -69,24 +69,11 @@ def cmd_prepare(args: argparse.Namespace) -> int:
 
 
 def cmd_compute_cmvn(args: argparse.Namespace) -> int:
-    import random
-
-    from lhotse import CutSet
-
-    from asr.cuts import load_cuts
+    from asr.cuts import load_cuts, sample_hours
     from asr.data import compute_cmvn
 
     cuts = load_cuts(args.cuts)
-    if args.max_hours:  # a deterministic sample is plenty for 80 means and variances
-        cuts = cuts.shuffle(random.Random(0))
-        kept, total = [], 0.0
-        for cut in cuts:
-            if total >= args.max_hours * 3600:
-                break
-            kept.append(cut)
-            total += cut.duration
-        cuts = CutSet.from_cuts(kept)
-    stats = compute_cmvn(cuts)
+    stats = compute_cmvn(sample_hours(cuts, args.max_hours) if args.max_hours else cuts)
     stats.save(args.output)
     print(f"normalization statistics from {stats.frames} frames: {args.output}")
     return 0
@@ -175,7 +162,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from asr.serve import run_server
 
     return run_server(args.model, args.host, args.port, args.max_concurrent, args.max_upload_mb, lm=args.lm,
-                      decode=args.decode, runtime=args.runtime)
+                      decode=args.decode, runtime=args.runtime, client_timeout=args.client_timeout,
+                      max_connections=args.max_connections)
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
@@ -285,6 +273,10 @@ def build_parser() -> argparse.ArgumentParser:
     p["serve"].add_argument("--port", type=int, default=8000)
     p["serve"].add_argument("--max-concurrent", type=int, default=2, help="decodes running at once")
     p["serve"].add_argument("--max-upload-mb", type=float, default=50.0, help="larger uploads get HTTP 413")
+    p["serve"].add_argument("--client-timeout", type=float, default=30.0,
+                            help="seconds a connection may stall (headers or body) before it is dropped")
+    p["serve"].add_argument("--max-connections", type=int, default=64,
+                            help="connections served at once; more get 503 at once")
     p["serve"].add_argument("--lm", type=Path, help="an LM package: beam + LM rescoring")
     p["serve"].add_argument("--decode", choices=["greedy", "beam", "beam_lm"])
 

@@ -5,6 +5,7 @@ Nothing here fails a long run on one bad utterance: unreadable audio is a counte
 from __future__ import annotations
 
 import logging
+import random
 import tempfile
 from collections import Counter
 from pathlib import Path
@@ -94,6 +95,17 @@ def load_cut_audio(cut: Any) -> torch.Tensor | None:
         log.warning("skipping %s: zero-length audio", cut.id)
         return None
     return torch.from_numpy(audio.mean(axis=0))
+
+
+def sample_hours(cuts: CutSet, hours: float, seed: int = 0) -> CutSet:
+    """A deterministic random sample of about ``hours`` of the cuts (all of them when they are fewer)."""
+    kept, total = [], 0.0
+    for cut in cuts.shuffle(random.Random(seed)):
+        if total >= hours * 3600:
+            break
+        kept.append(cut)
+        total += cut.duration
+    return CutSet.from_cuts(kept)
 
 
 def load_cut_waves(cuts: Any, progress: bool = False) -> CutAudio:

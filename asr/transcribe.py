@@ -116,9 +116,13 @@ class Recognizer:
 def load_model(path: str | Path, device: str = "cpu", lm: str | Path | None = None,
                decode: str | None = None, runtime: str = "torch") -> Recognizer:
     """A model package, optionally with an LM package. Decoding: ``decode`` (greedy | beam | beam_lm) or, by
-    default, beam_lm with the package's tuned settings when an LM is given, else greedy. ``runtime``: torch, or
-    onnx / onnx-int8 to run the acoustic model exported by `asr export --format onnx` with onnxruntime."""
+    default, beam_lm with the package's tuned settings when an LM is given, else greedy. A package may carry its
+    LM in ``lm/`` (as the shipped English model does): it is used unless ``decode`` says otherwise. ``runtime``:
+    torch, or onnx / onnx-int8 to run the acoustic model exported by `asr export --format onnx` with onnxruntime."""
     package = load_package(path, device)
+    bundled = Path(path) / "lm"
+    if lm is None and decode in (None, "beam_lm") and (bundled / "config.yaml").is_file():
+        lm = bundled
     acoustic = acoustic_runtime(path, package.model, runtime)
     lm_model = None
     if lm is not None:

@@ -262,3 +262,20 @@ def test_lm_step_by_step_equals_the_whole_sequence():
         logp, state = lm.step(torch.tensor([token]), state)
         stepped.append(float(logp[0, target]))
     torch.testing.assert_close(torch.tensor(stepped), whole, atol=1e-5, rtol=0)
+
+
+def test_a_package_may_carry_its_lm(lm_setup, tmp_path):
+    """models/en ships its LM in lm/: used by default, not with --decode greedy / beam."""
+    import shutil
+
+    from asr.transcribe import load_model
+
+    pkg = tmp_path / "pkg"
+    shutil.copytree(lm_setup / "am" / "model", pkg)
+    assert load_model(pkg).lm is None and load_model(pkg).settings.method == "greedy"
+    shutil.copytree(lm_setup / "lmexp" / "lm", pkg / "lm")
+    with_lm = load_model(pkg)
+    assert with_lm.lm is not None and with_lm.settings.method == "beam_lm"
+    for method in ("greedy", "beam"):
+        plain = load_model(pkg, decode=method)
+        assert plain.lm is None and plain.settings.method == method
