@@ -55,8 +55,8 @@ def cmd_download(args: argparse.Namespace) -> int:
     from asr.corpora.download import download_librispeech
 
     corpus = download_librispeech(args.target_dir, args.parts, args.base_url, lm_text=args.lm_text,
-                                  keep_archives=not args.delete_archives)
-    print(f"downloaded and verified: {corpus}")
+                                  keep_archives=not args.delete_archives, verify=not args.no_verify)
+    print(f"downloaded{'' if args.no_verify else ' and verified'}: {corpus}")
     return 0
 
 
@@ -212,6 +212,8 @@ def build_parser() -> argparse.ArgumentParser:
                                "dev and test part), or part names (dev-clean ...)")
     p["download"].add_argument("--base-url", default="https://www.openslr.org/resources",
                                help="OpenSLR or a mirror with the same layout (<url>/12/dev-clean.tar.gz)")
+    p["download"].add_argument("--no-verify", action="store_true",
+                               help="accept files whose md5 sum is unknown or not checked (not recommended)")
     p["download"].add_argument("--lm-text", action="store_true",
                                help="also the LM corpus librispeech-lm-norm.txt.gz (OpenSLR 11)")
     p["download"].add_argument("--delete-archives", action="store_true", help="delete each tarball once extracted")

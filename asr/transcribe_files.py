@@ -33,13 +33,16 @@ def expand_inputs(inputs: list[Path]) -> list[tuple[Path, Path]]:
             out.append((STDIN, Path("stdin")))
         elif item.is_dir():
             found = sorted(p for p in item.rglob("*") if p.suffix.lower() in AUDIO_EXTENSIONS and p.is_file())
-            out += [(p, p.relative_to(item)) for p in found]
+            out += [(p, p.relative_to(item)) for p in found] or [(item, Path(item.name))]  # empty: a failure
         else:
             out.append((item, Path(item.name)))
     return out
 
 
 def read_input(path: Path) -> np.ndarray:
+    if path.is_dir():  # given as an input and holding no audio file (x.wav/ included)
+        raise AudioError(f"{path}: a directory with no audio file in it (looked for "
+                         f"{', '.join(sorted(AUDIO_EXTENSIONS))})")
     if path != STDIN:
         return load_audio(path)
     data = sys.stdin.buffer.read()

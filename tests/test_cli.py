@@ -108,15 +108,18 @@ def test_transcribe_many_formats_and_bad_files(trained, tiny_corpus, tmp_path):
     with wave.open(str(zero), "wb") as w:
         w.setnchannels(1), w.setsampwidth(2), w.setframerate(16000)
     missing = tmp_path / "missing.flac"
+    dir_named_like_audio = tmp_path / "x.wav"
+    dir_named_like_audio.mkdir()
 
-    proc = asr("transcribe", model, flac, stereo_44k, ogg, mp3, empty, not_audio, zero, missing, check=False)
+    proc = asr("transcribe", model, flac, stereo_44k, ogg, mp3, empty, not_audio, zero, missing, dir_named_like_audio,
+               check=False)
     assert proc.returncode == 1
     lines = proc.stdout.strip().splitlines()
     assert [line.split("\t")[0] for line in lines] == [str(flac), str(stereo_44k), str(ogg), str(mp3)]
     for bad, why in ((empty, "empty"), (not_audio, "not a readable audio file"), (zero, "zero samples"),
-                     (missing, "no such file")):
+                     (missing, "no such file"), (dir_named_like_audio, "a directory with no audio file")):
         assert any(str(bad) in line and why in line for line in proc.stderr.splitlines()), (bad, proc.stderr)
-    assert "4 of 8 input(s) failed" in proc.stderr
+    assert "5 of 9 input(s) failed" in proc.stderr
 
     ok = asr("transcribe", model, flac, "--json")
     result = json.loads(ok.stdout.strip())

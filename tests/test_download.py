@@ -46,14 +46,14 @@ def test_partial_file_of_an_earlier_run_is_resumed(tiny_librispeech, tmp_path):
     assert (tmp_path / "test-clean.tar.gz").read_bytes() == full
 
 
-def test_md5_mismatch_names_the_file_and_keeps_it(tiny_librispeech, tmp_path):
+def test_md5_mismatch_names_the_file_and_deletes_it(tiny_librispeech, tmp_path):
     sums = (tiny_librispeech / "md5sum.txt").read_text()
     good = next(line.split()[0] for line in sums.splitlines() if line.endswith("dev-other.tar.gz"))
     with Mirror(tiny_librispeech) as mirror:
         mirror.overrides["md5sum.txt"] = sums.replace(good, "0" * 32).encode()
         with pytest.raises(ChecksumError, match=r"dev-other\.tar\.gz: md5 .* does not match the published 0{32}"):
             download_librispeech(tmp_path, ["dev-other"], mirror.url)
-        assert (tmp_path / "dev-other.tar.gz").stat().st_size > 0  # kept, for a resume or a look
+        assert not (tmp_path / "dev-other.tar.gz").exists()  # complete but wrong: deleted, never used
         assert not (tmp_path / "LibriSpeech" / "dev-other").exists()  # nothing unverified is extracted
         # the command line says the same and exits 1
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
@@ -69,6 +69,18 @@ def test_mirror_without_md5sum_uses_the_published_openslr_sums(tiny_librispeech,
     with Mirror(tmp_path / "mirror") as bare:
         with pytest.raises(ChecksumError, match=r"published 42e2234ba48799c1f50f24a7926300a1 \(openslr.org\)"):
             download_librispeech(tmp_path / "out", ["dev-clean"], bare.url)
+        # mini_librispeech has its published sums built in too (no unverified download with only a warning)
+        (tmp_path / "mirror" / "dev-clean-2.tar.gz").write_bytes(b"not the real dev-clean-2")
+        with pytest.raises(ChecksumError, match=r"published 6d7ab67ac6a1d2c993d050e16d61080d \(openslr.org\)"):
+            download_librispeech(tmp_path / "out", ["dev-clean-2"], bare.url)
+        # an unknown file (a mirror's own name) is an error unless --no-verify is given
+        from asr.corpora.download import fetch
+
+        (tmp_path / "mirror" / "other.bin").write_bytes(b"payload")
+        with pytest.raises(ChecksumError, match="no published md5.*--no-verify"):
+            fetch(f"{bare.url}/other.bin", tmp_path / "out" / "other.bin", None, "nowhere")
+        fetch(f"{bare.url}/other.bin", tmp_path / "out" / "other.bin", None, "nowhere", verify=False)
+        assert (tmp_path / "out" / "other.bin").read_bytes() == b"payload"
 
 
 def test_tarball_with_unsafe_members_is_refused(tmp_path):

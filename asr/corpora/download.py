@@ -41,6 +41,9 @@ PUBLISHED_MD5 = {
     "train-clean-360.tar.gz": "c0e676e450a7ff2f54aeade5171606fa",
     "train-other-500.tar.gz": "d1a0fd59409feb2c614ce4d30c387708",
     LM_TEXT: "c83c64c726a1aedfe65f80aa311de402",
+    # https://www.openslr.org/resources/31/md5sum.txt
+    "dev-clean-2.tar.gz": "6d7ab67ac6a1d2c993d050e16d61080d",
+    "train-clean-5.tar.gz": "5df7d4e78065366204ca6845bb08f490",
 }
 SUBSET_SIZES = {"100": ("train-clean-100",), "460": ("train-clean-100", "train-clean-360"),
                 "960": ("train-clean-100", "train-clean-360", "train-other-500")}
@@ -109,8 +112,9 @@ def remote_size(url: str) -> int | None:
         return None
 
 
-def fetch(url: str, path: Path, md5: str | None, source: str = "", retries: int = 5) -> Path:
-    """Download ``url`` to ``path``, resuming a partial file, and check its md5 (if known); idempotent."""
+def fetch(url: str, path: Path, md5: str | None, source: str = "", retries: int = 5, verify: bool = True) -> Path:
+    """Download ``url`` to ``path``, resuming a partial file, and check its md5; idempotent. A file with no known
+    sum is an error unless ``verify`` is off; a complete file whose sum differs is deleted."""
     verified = path.with_name(f".{path.name}.md5-ok")
     if verified.exists() and path.exists():
         return path
@@ -131,14 +135,18 @@ def fetch(url: str, path: Path, md5: str | None, source: str = "", retries: int 
     else:
         raise RuntimeError(f"{url}: still incomplete after {retries} retries; the partial file {path} is kept, "
                            f"rerun to resume")
-    if md5 is None:
-        log.warning("%s: no published md5 sum to check it against", path)
+    if not verify:
+        log.warning("%s: not verified (--no-verify)", path)
+    elif md5 is None:
+        raise ChecksumError(f"{path}: no published md5 sum to check it against ({source}); the file is kept but "
+                            f"not extracted. Pass --no-verify to use it unverified")
     else:
         got = md5sum(path)
         if got != md5:
-            raise ChecksumError(f"{path}: md5 {got} does not match the published {md5} ({source}). The file is "
-                                f"kept: rerun to resume if the download was cut short, or delete it to download "
-                                f"it again")
+            path.unlink()
+            raise ChecksumError(f"{path}: md5 {got} does not match the published {md5} ({source}); the file was "
+                                f"deleted (complete in size, so not a cut-short download): rerun to download it "
+                                f"again, or check the mirror")
     verified.touch()
     return path
 
@@ -174,7 +182,8 @@ def extract(tar_path: Path, target_dir: Path, part: str) -> Path:
 
 
 def download_librispeech(target_dir: str | Path, parts: str | list[str] = "mini_librispeech",
-                         base_url: str = OPENSLR, lm_text: bool = False, keep_archives: bool = True) -> Path:
+                         base_url: str = OPENSLR, lm_text: bool = False, keep_archives: bool = True,
+                         verify: bool = True) -> Path:
     """Download, verify and extract LibriSpeech parts (and the LM text) under ``target_dir``; returns
     ``target_dir/LibriSpeech``. Rerunning resumes partial downloads and skips finished parts."""
     target_dir = Path(target_dir)
@@ -189,7 +198,8 @@ def download_librispeech(target_dir: str | Path, parts: str | list[str] = "mini_
             sums[resource] = published_md5(base_url, resource)
         table, source = sums[resource]
         name = file_name(part)
-        path = fetch(f"{base_url.rstrip('/')}/{resource}/{name}", target_dir / name, table.get(name), source)
+        path = fetch(f"{base_url.rstrip('/')}/{resource}/{name}", target_dir / name, table.get(name), source,
+                     verify=verify)
         if part != LM_TEXT:
             extract(path, target_dir, part)
             if not keep_archives:
