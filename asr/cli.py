@@ -20,6 +20,7 @@ COMMANDS = {
     "evaluate": "score a model on a LibriSpeech-layout directory or a cuts manifest (WER, CER, RTF)",
     "lm": "character LSTM language model: `asr lm train [overrides]`, `asr lm perplexity LM TEXT`",
     "tune": "search LM weight, word bonus and beam size on a dev set; store the best in the model package",
+    "plot": "figures as PNG: `plot curves EXP_DIR` (loss, dev WER/CER, LR), `plot alignment MODEL FILE` (posteriors)",
     "info": "print a model package's model card (architecture, training data, measured figures, decoding)",
     "serve": "an HTTP transcription server on 127.0.0.1 (POST /transcribe, GET /health)",
 }
@@ -149,6 +150,22 @@ def cmd_transcribe(args: argparse.Namespace) -> int:
                           batch_seconds=args.batch_seconds, lm=args.lm, decode=args.decode, runtime=args.runtime)
 
 
+def cmd_plot(args: argparse.Namespace) -> int:
+    from asr import plots
+
+    if args.what == "curves":
+        if len(args.paths) != 1:
+            raise ValueError("usage: asr plot curves EXP_DIR [-o OUT.png]")
+        out = plots.plot_curves(args.paths[0], args.output or Path(args.paths[0]) / "curves.png")
+    else:
+        if len(args.paths) != 2:
+            raise ValueError("usage: asr plot alignment MODEL AUDIO [-o OUT.png]")
+        out = plots.plot_alignment(args.paths[0], args.paths[1], args.output or Path(args.paths[1]).with_suffix(
+            ".alignment.png").name)
+    print(f"figure: {out}")
+    return 0
+
+
 def cmd_info(args: argparse.Namespace) -> int:
     from asr.model_card import model_card
     from asr.package import default_model_dir, load_package
@@ -267,6 +284,10 @@ def build_parser() -> argparse.ArgumentParser:
                                  help="decoding method (default: beam_lm with --lm, else greedy)")
     p["evaluate"].add_argument("--decode", nargs="+", metavar="METHOD",
                                help="greedy, beam, beam_lm (several: one result file each and a ranking)")
+
+    p["plot"].add_argument("what", choices=["curves", "alignment"])
+    p["plot"].add_argument("paths", nargs="+", type=Path, help="curves: EXP_DIR; alignment: MODEL AUDIO")
+    p["plot"].add_argument("-o", "--output", type=Path, help="the PNG to write")
 
     p["info"].add_argument("model", type=Path, nargs="?", help="a model package directory (default: the shipped one)")
 

@@ -39,7 +39,7 @@ def trained(tiny_corpus, tmp_path_factory):
 
 
 EXPECTED_COMMANDS = ["make-corpus", "make-noise", "make-real-dev", "download", "prepare", "compute-cmvn", "train",
-                     "export", "transcribe", "evaluate", "lm", "tune", "info", "serve"]
+                     "export", "transcribe", "evaluate", "lm", "tune", "plot", "info", "serve"]
 
 
 def test_every_subcommand_explains_itself():
