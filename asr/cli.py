@@ -190,6 +190,14 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     results = evaluate(args.model, args.data, args.output_dir, subsets=args.subsets, decode=decode, lm=args.lm,
                        runtime=args.runtime)
     print(report(results, args.worst))
+    if args.plots:
+        from asr.plots import plot_evaluation
+
+        for name, methods in results.items():
+            for m in methods:
+                png = m.per_utt_path.with_name(f"{name}.{m.method}.png")
+                plot_evaluation(m.rows, png, f"{name} [{m.method}]: WER {100 * m.result.wer:.2f}%")
+                print(f"figure: {png}")
     return 0
 
 
@@ -278,6 +286,8 @@ def build_parser() -> argparse.ArgumentParser:
                                help="where per-utterance results and the summary go (default: next to the model)")
     p["evaluate"].add_argument("--subsets", nargs="*", help="subsets, when DATA holds several")
     p["evaluate"].add_argument("--worst", type=int, default=5, help="how many worst utterances to list")
+    p["evaluate"].add_argument("--plots", action="store_true",
+                               help="also a PNG per subset and method: WER by length and by speaker, confusions")
     for name in ("transcribe", "evaluate"):
         p[name].add_argument("--lm", type=Path, help="an LM package (from `asr lm train`): beam + LM rescoring")
     p["transcribe"].add_argument("--decode", choices=["greedy", "beam", "beam_lm"],

@@ -2,6 +2,7 @@
 
     asr plot curves EXP_DIR [-o curves.png]          training / validation loss, dev WER / CER, learning rate
     asr plot alignment MODEL FILE [-o align.png]     waveform, log-mel, CTC posteriors and the words, one time axis
+    asr evaluate MODEL DATA --plots                  WER by utterance length and by speaker, the word confusions
 """
 
 from __future__ import annotations
@@ -113,6 +114,61 @@ def plot_alignment(model_dir: str | Path, audio: str | Path, out: str | Path, to
     axes[3].set_xlabel("time (s)")
     axes[3].set_xlim(0, seconds)
     fig.suptitle(f"{Path(audio).name}: {result.text[:100]}")
+    out = _save(fig, out)
+    plt.close(fig)
+    return out
+
+
+def confusions(refs: list[str], hyps: list[str]) -> list[tuple[str, str, int]]:
+    """(reference word, recognized word, count) of the word substitutions, most frequent first."""
+    import jiwer
+
+    counts: dict[tuple[str, str], int] = {}
+    out = jiwer.process_words(refs, hyps)
+    for ref, hyp, chunks in zip(out.references, out.hypotheses, out.alignments):
+        for c in chunks:
+            if c.type == "substitute":
+                for i, j in zip(range(c.ref_start_idx, c.ref_end_idx), range(c.hyp_start_idx, c.hyp_end_idx)):
+                    counts[(ref[i], hyp[j])] = counts.get((ref[i], hyp[j]), 0) + 1
+    return sorted(((r, h, n) for (r, h), n in counts.items()), key=lambda x: (-x[2], x[0], x[1]))
+
+
+def plot_evaluation(rows: list[dict], out: str | Path, title: str = "", top: int = 15) -> Path:
+    """WER by utterance length and by speaker, and the most frequent word confusions (``rows``: the per-utterance
+    results of `asr evaluate`: id, errors, words, ref, hyp)."""
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, 3, figsize=(16, 5))
+    words = np.array([r["words"] for r in rows], dtype=float)
+    errors = np.array([r["errors"] for r in rows], dtype=float)
+    edges = np.unique(np.quantile(words, np.linspace(0, 1, min(6, len(rows)) + 1))) if len(rows) else np.array([0])
+    labels, rates = [], []
+    for lo, hi in zip(edges[:-1], edges[1:]):
+        sel = (words >= lo) & ((words <= hi) if hi == edges[-1] else (words < hi))
+        if sel.any():
+            labels.append(f"{int(lo)}-{int(hi)}")
+            rates.append(100 * errors[sel].sum() / max(words[sel].sum(), 1))
+    axes[0].bar(labels, rates)
+    axes[0].set_xlabel("reference words per utterance")
+    axes[0].set_ylabel("WER %")
+    speakers: dict[str, list[float]] = {}
+    for r in rows:
+        s = speakers.setdefault(str(r["id"]).split("-")[0], [0.0, 0.0])
+        s[0] += r["errors"]
+        s[1] += r["words"]
+    names = sorted(speakers, key=lambda k: -speakers[k][0] / max(speakers[k][1], 1))
+    axes[1].barh(names, [100 * speakers[k][0] / max(speakers[k][1], 1) for k in names])
+    axes[1].invert_yaxis()
+    axes[1].set_xlabel("WER %")
+    axes[1].set_ylabel("speaker")
+    pairs = confusions([r["ref"] for r in rows], [r["hyp"] for r in rows])[:top]
+    axes[2].barh([f"{r} -> {h}" for r, h, _ in pairs], [n for *_, n in pairs], color="tab:red")
+    axes[2].invert_yaxis()
+    axes[2].set_xlabel("times")
+    axes[2].set_title("most frequent substitutions")
+    for ax in axes:
+        ax.grid(alpha=0.3, axis="x")
+    fig.suptitle(title)
+    fig.tight_layout()
     out = _save(fig, out)
     plt.close(fig)
     return out

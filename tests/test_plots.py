@@ -44,3 +44,13 @@ def test_alignment_of_a_recording(tiny_corpus, tmp_path):
     assert not_blank(png)
     image = np.asarray(__import__("matplotlib.image").image.imread(png))
     assert image.shape[1] > image.shape[0]  # one time axis, wide
+
+
+def test_evaluate_plots_and_confusions(tiny_corpus, tmp_path):
+    from asr.plots import confusions
+
+    assert confusions(["THE CAT SAT", "A CAT"], ["THE KAT SAT", "A KAT"]) == [("CAT", "KAT", 2)]
+    out = subprocess.run([*ASR, "evaluate", str(SMALL), str(tiny_corpus / "LibriSpeech" / "test-clean-2"),
+                          "--output-dir", str(tmp_path), "--plots"], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert not_blank(tmp_path / "test-clean-2.greedy.png")
