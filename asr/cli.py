@@ -147,7 +147,8 @@ def cmd_transcribe(args: argparse.Namespace) -> int:
         raise FileNotFoundError(f"{args.paths[0]}: not a model package, and the default model is not installed here "
                                 f"({model}); give a model package first")
     return run_transcribe(model, paths, fmt=fmt, output_dir=args.output_dir,
-                          batch_seconds=args.batch_seconds, lm=args.lm, decode=args.decode, runtime=args.runtime)
+                          batch_seconds=args.batch_seconds, lm=args.lm, decode=args.decode, runtime=args.runtime,
+                          ngram=args.ngram, ngram_weight=args.ngram_weight)
 
 
 def cmd_plot(args: argparse.Namespace) -> int:
@@ -188,7 +189,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
     decode = [m for item in args.decode for m in item.split(",")] if args.decode else None
     results = evaluate(args.model, args.data, args.output_dir, subsets=args.subsets, decode=decode, lm=args.lm,
-                       runtime=args.runtime)
+                       runtime=args.runtime, ngram=args.ngram, ngram_weight=args.ngram_weight)
     print(report(results, args.worst))
     if args.plots:
         from asr.plots import plot_evaluation
@@ -290,6 +291,8 @@ def build_parser() -> argparse.ArgumentParser:
                                help="also a PNG per subset and method: WER by length and by speaker, confusions")
     for name in ("transcribe", "evaluate"):
         p[name].add_argument("--lm", type=Path, help="an LM package (from `asr lm train`): beam + LM rescoring")
+        p[name].add_argument("--ngram", type=Path, help="a KenLM character n-gram inside the beam (ARPA or binary)")
+        p[name].add_argument("--ngram-weight", type=float, help="its weight (default: the tuned one, else 0.5)")
     p["transcribe"].add_argument("--decode", choices=["greedy", "beam", "beam_lm"],
                                  help="decoding method (default: beam_lm with --lm, else greedy)")
     p["evaluate"].add_argument("--decode", nargs="+", metavar="METHOD",
@@ -318,7 +321,10 @@ def build_parser() -> argparse.ArgumentParser:
     p["lm"].add_argument("text", type=Path, help="a text file, one sentence per line")
 
     p["tune"].add_argument("model", type=Path, help="the model package to tune (its config.yaml gets the result)")
-    p["tune"].add_argument("--lm", type=Path, required=True, help="an LM package")
+    p["tune"].add_argument("--lm", type=Path, help="an LSTM LM package (or --ngram)")
+    p["tune"].add_argument("--ngram", type=Path, help="a KenLM character n-gram (ARPA or binary; tokens as symbols, "
+                           "| for the space): tune its weight and the word bonus instead")
+    p["tune"].add_argument("--ngram-weights", type=float, nargs="+", default=[0.2, 0.5, 0.8, 1.2])
     p["tune"].add_argument("--data", type=Path, required=True, help="dev data: LibriSpeech-layout dir or manifest")
     p["tune"].add_argument("--lm-weights", "--alphas", dest="lm_weights", type=float, nargs="+",
                            default=[0.0, 0.3, 0.6, 1.0, 1.5, 2.0, 3.0], help="LM weights for N-best rescoring")

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import logging
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +19,8 @@ from asr.features import LogMel
 from asr.package import ModelPackage, load_package
 from asr.runtime import acoustic_runtime
 from asr.windows import WindowConfig, plan_windows, stitch
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -113,12 +116,28 @@ class Recognizer:
         return results if isinstance(audio, list) else results[0]
 
 
+def file_digest(path: str | Path) -> str:
+    """sha256 of a file, or of an LM package's weights file: what `asr tune` records of the LM it tuned with."""
+    import hashlib
+
+    path = Path(path)
+    target = path / "lm.safetensors" if path.is_dir() else path
+    h = hashlib.sha256()
+    with open(target, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
 def load_model(path: str | Path, device: str = "cpu", lm: str | Path | None = None,
-               decode: str | None = None, runtime: str = "torch") -> Recognizer:
+               decode: str | None = None, runtime: str = "torch", ngram: str | Path | None = None,
+               ngram_weight: float | None = None) -> Recognizer:
     """A model package, optionally with an LM package. Decoding: ``decode`` (greedy | beam | beam_lm) or, by
     default, beam_lm with the package's tuned settings when an LM is given, else greedy. A package may carry its
     LM in ``lm/`` (as the shipped English model does): it is used unless ``decode`` says otherwise. ``runtime``:
-    torch, or onnx / onnx-int8 to run the acoustic model exported by `asr export --format onnx` with onnxruntime."""
+    torch, or onnx / onnx-int8 to run the acoustic model exported by `asr export --format onnx` with onnxruntime.
+    ``ngram``: a KenLM character n-gram (ARPA or binary) inside the beam, with ``ngram_weight`` (default: the
+    package's tuned weight, else 0.5); decoding is then beam search unless ``decode`` says otherwise."""
     package = load_package(path, device)
     bundled = Path(path) / "lm"
     if lm is None and decode in (None, "beam_lm") and (bundled / "config.yaml").is_file():
@@ -133,6 +152,18 @@ def load_model(path: str | Path, device: str = "cpu", lm: str | Path | None = No
             raise ValueError(f"{lm}: the LM's token set differs from the model's")
         lm_model = lm_pkg.model
     settings = DecodeSettings.from_dict(package.decode)
-    method = decode or ("beam_lm" if lm is not None else ("greedy" if settings.method == "beam_lm" else
-                                                           settings.method))
+    tuned_with = (package.decode or {}).get("lm") or {}
+    if lm is not None and tuned_with.get("sha256") and tuned_with["sha256"] != file_digest(lm):
+        log.warning("%s: the decoding weights in %s were tuned with another LM (%s); run `asr tune` for this one",
+                    lm, path, tuned_with.get("path"))
+    if ngram is not None:
+        if not Path(ngram).is_file():
+            raise FileNotFoundError(f"{ngram}: no such n-gram file")
+        weight = ngram_weight if ngram_weight is not None else (settings.ngram_weight or 0.5)
+        settings = replace(settings, ngram=str(ngram), ngram_weight=weight)
+    elif settings.ngram and not Path(settings.ngram).is_file():
+        log.warning("%s: the package's n-gram %s is not there; decoding without it", path, settings.ngram)
+        settings = replace(settings, ngram=None, method="greedy" if settings.method == "beam" else settings.method)
+    method = decode or ("beam_lm" if lm is not None else ("beam" if ngram is not None else (
+        "greedy" if settings.method == "beam_lm" else settings.method)))
     return Recognizer(package, device, settings.with_method(method), lm_model, acoustic=acoustic)

@@ -53,8 +53,9 @@ def read_input(path: Path) -> np.ndarray:
 
 def run_transcribe(model: Path, inputs: list[Path], fmt: str = "text", output_dir: Path | None = None,
                    batch_seconds: float = 120.0, lm: Path | None = None, decode: str | None = None,
-                   group_seconds: float = 600.0, runtime: str = "torch") -> int:
-    recognizer = load_model(model, lm=lm, decode=decode, runtime=runtime)
+                   group_seconds: float = 600.0, runtime: str = "torch", ngram: Path | None = None,
+                   ngram_weight: float | None = None) -> int:
+    recognizer = load_model(model, lm=lm, decode=decode, runtime=runtime, ngram=ngram, ngram_weight=ngram_weight)
     items = expand_inputs(inputs)
     if not items:
         print("asr transcribe: error: no audio file found in the inputs", file=sys.stderr)

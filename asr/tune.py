@@ -24,13 +24,21 @@ from asr.decoding.rescore import choose, lm_scores
 from asr.decoding.settings import make_decoder
 from asr.package import update_decode_settings
 from asr.scoring import char_errors, word_errors
-from asr.transcribe import load_model
+from asr.transcribe import file_digest, load_model
 
 
-def tune(model: Path, lm: Path, data: Path, lm_weights: list[float], word_bonuses: list[float],
+def tune(model: Path, lm: Path | None, data: Path, lm_weights: list[float], word_bonuses: list[float],
          beam_sizes: list[int], nbest: int = 16, random_trials: int = 0, seed: int = 0, output: Path | None = None,
          write: bool = True, fusion_lm_weights: list[float] = (),
-         fusion_word_bonuses: list[float] = ()) -> "TuneResult":
+         fusion_word_bonuses: list[float] = (), ngram: Path | None = None,
+         ngram_weights: list[float] = (0.2, 0.5, 0.8, 1.2)) -> "TuneResult":
+    """The LSTM LM (``lm``: rescoring grid and fusion points), or a KenLM character n-gram (``ngram``: its weight x
+    word bonus, each point a beam search at the widest beam). The best point goes into the package with the LM it
+    was tuned with (path and sha256)."""
+    if (lm is None) == (ngram is None):
+        raise ValueError("asr tune needs one LM: --lm (an LSTM LM package) or --ngram (a KenLM n-gram)")
+    if ngram is not None:
+        return _tune_ngram(model, ngram, data, ngram_weights, word_bonuses, max(beam_sizes), output, write)
     recognizer = load_model(model, lm=lm, decode="beam_lm")
     waves, refs = load_eval_waves(data)
     if not waves:
@@ -55,9 +63,9 @@ def tune(model: Path, lm: Path, data: Path, lm_weights: list[float], word_bonuse
         search = BeamSearch(recognizer.tokenizer, settings)
         nbests = [search.decode_one(e) for e in tqdm(emissions, desc=f"Beam {beam_size}", leave=False)]
         add_row("beam", beam_size, [n[0].text for n in nbests])
-        lm = lm_scores(recognizer.lm, recognizer.tokenizer, nbests)
+        lm_logp = lm_scores(recognizer.lm, recognizer.tokenizer, nbests)
         for weight, bonus in grid:
-            add_row("beam_lm", beam_size, [h.text for h in choose(nbests, lm, weight, bonus)], weight, bonus)
+            add_row("beam_lm", beam_size, [h.text for h in choose(nbests, lm_logp, weight, bonus)], weight, bonus)
         # fusion decodes the dev set once per point: its grid runs at the widest beam only
         fusion_grid = list(itertools.product(fusion_lm_weights, fusion_word_bonuses or [0.0])) if beam_size == max(
             beam_sizes) else []
@@ -68,9 +76,7 @@ def tune(model: Path, lm: Path, data: Path, lm_weights: list[float], word_bonuse
             add_row("beam_lm_fusion", beam_size, hyps, weight, bonus)
     best = min((r for r in rows if r["decode"].startswith("beam_lm")),
                key=lambda r: (r["wer"], r["cer"], r["beam_size"]))
-    table = "decode\tbeam\tlm_weight\tword_bonus\twer\tcer\n" + "".join(
-        f"{r['decode']}\t{r['beam_size']}\t{r['lm_weight']}\t{r['word_bonus']}\t{r['wer']:.4f}\t{r['cer']:.4f}\n"
-        for r in rows)
+    table = _table(rows)
     if output:
         write_text_atomic(output, table)
     fused = best["decode"] == "beam_lm_fusion"
@@ -78,9 +84,49 @@ def tune(model: Path, lm: Path, data: Path, lm_weights: list[float], word_bonuse
         tuned = DecodeSettings(method="beam_lm", beam_size=best["beam_size"], nbest=nbest,
                                lm_weight=best["lm_weight"], word_bonus=best["word_bonus"],
                                beam_threshold=base.beam_threshold, fusion=fused)
-        update_decode_settings(model, {**tuned.to_dict(), "tuned_on": str(data), "tuned_wer": best["wer"]})
+        update_decode_settings(model, {**tuned.to_dict(), "tuned_on": str(data), "tuned_wer": best["wer"],
+                                       "lm": {"path": str(lm), "sha256": file_digest(lm)}})
     return TuneResult(rows, best, table, len(waves), sum(len(w) for w in waves) / SAMPLE_RATE,
                       Path(model) / "config.yaml" if write else None)
+
+
+def _tune_ngram(model: Path, ngram: Path, data: Path, weights: list[float], bonuses: list[float], beam_size: int,
+                output: Path | None, write: bool) -> "TuneResult":
+    recognizer = load_model(model, ngram=ngram, decode="beam")
+    waves, refs = load_eval_waves(data)
+    if not waves:
+        raise ValueError(f"{data}: no utterance to tune on")
+    emissions = recognizer.emissions(waves, progress=True)
+    base = recognizer.settings
+    rows = []
+
+    def add(decode: str, hyps: list[str], weight: float = 0.0, bonus: float = 0.0) -> None:
+        rows.append({"decode": decode, "beam_size": beam_size, "lm_weight": weight, "word_bonus": bonus,
+                     "wer": word_errors(refs, hyps).rate, "cer": char_errors(refs, hyps).rate})
+
+    add("greedy", [d.text for d in make_decoder(base.with_method("greedy"), recognizer.tokenizer)(emissions)])
+    for weight, bonus in tqdm(list(itertools.product(weights, bonuses)), desc="n-gram grid"):
+        settings = DecodeSettings(method="beam", beam_size=beam_size, beam_threshold=base.beam_threshold,
+                                  ngram=str(ngram), ngram_weight=weight, word_bonus=bonus)
+        add("beam_ngram", [d.text for d in make_decoder(settings, recognizer.tokenizer)(emissions)], weight, bonus)
+    best = min(rows[1:], key=lambda r: (r["wer"], r["cer"]))
+    table = _table(rows)
+    if output:
+        write_text_atomic(output, table)
+    if write:
+        tuned = DecodeSettings(method="beam", beam_size=beam_size, beam_threshold=base.beam_threshold,
+                               ngram=str(Path(ngram).resolve()), ngram_weight=best["lm_weight"],
+                               word_bonus=best["word_bonus"])
+        update_decode_settings(model, {**tuned.to_dict(), "tuned_on": str(data), "tuned_wer": best["wer"],
+                                       "lm": {"path": str(ngram), "sha256": file_digest(ngram)}})
+    return TuneResult(rows, best, table, len(waves), sum(len(w) for w in waves) / SAMPLE_RATE,
+                      Path(model) / "config.yaml" if write else None)
+
+
+def _table(rows: list[dict]) -> str:
+    return "decode\tbeam\tlm_weight\tword_bonus\twer\tcer\n" + "".join(
+        f"{r['decode']}\t{r['beam_size']}\t{r['lm_weight']}\t{r['word_bonus']}\t{r['wer']:.4f}\t{r['cer']:.4f}\n"
+        for r in rows)
 
 
 @dataclass
@@ -94,7 +140,8 @@ class TuneResult:
 
     def summary(self) -> str:
         b, greedy = self.best, self.rows[0]
-        kind = "shallow fusion" if b["decode"] == "beam_lm_fusion" else "N-best rescoring"
+        kind = {"beam_lm_fusion": "shallow fusion", "beam_ngram": "n-gram in the beam"}.get(b["decode"],
+                                                                                         "N-best rescoring")
         lines = [f"tuned on {self.utterances} utterances ({self.audio_seconds / 60:.1f} min):",
                  self.table.expandtabs(16).rstrip("\n"),
                  f"best: {kind}, beam {b['beam_size']}, LM weight {b['lm_weight']}, word bonus {b['word_bonus']}: WER "
@@ -107,6 +154,6 @@ class TuneResult:
 def cli_tune(args) -> int:
     result = tune(args.model, args.lm, args.data, args.lm_weights, args.word_bonuses, args.beam_sizes, args.nbest,
                   args.random, output=args.output, write=not args.dry_run, fusion_lm_weights=args.fusion_lm_weights,
-                  fusion_word_bonuses=args.fusion_word_bonuses)
+                  fusion_word_bonuses=args.fusion_word_bonuses, ngram=args.ngram, ngram_weights=args.ngram_weights)
     print(result.summary())
     return 0

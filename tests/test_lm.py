@@ -279,3 +279,60 @@ def test_a_package_may_carry_its_lm(lm_setup, tmp_path):
     for method in ("greedy", "beam"):
         plain = load_model(pkg, decode=method)
         assert plain.lm is None and plain.settings.method == method
+
+
+def test_ngram_from_the_command_line_and_tuned_into_the_package(tiny_corpus, tmp_path):
+    """`--ngram` on transcribe / evaluate / tune: a KenLM character n-gram the user brings, no config editing; tune
+    searches its weight and stores it (with the n-gram's path and hash) instead of erasing it."""
+    import shutil
+    from pathlib import Path
+
+    pkg = tmp_path / "pkg"
+    shutil.copytree(Path(__file__).parent / "data" / "small_model", pkg)
+    arpa = _arpa(tmp_path / "e.arpa", "E")
+    audio = sorted((tiny_corpus / "LibriSpeech" / "dev-clean-2").rglob("*.flac"))[0]
+    plain = run("transcribe", pkg, audio).stdout.strip()
+    biased = run("transcribe", pkg, audio, "--ngram", arpa, "--ngram-weight", "4").stdout.strip()
+    assert biased.count("E") / max(len(biased), 1) > plain.count("E") / max(len(plain), 1)
+    out = run("evaluate", pkg, tiny_corpus / "LibriSpeech" / "dev-clean-2", "--ngram", arpa, "--output-dir",
+              tmp_path / "eval")
+    assert "dev-clean-2 [beam]: WER" in out.stdout
+    tuned = run("tune", pkg, "--ngram", arpa, "--data", tiny_corpus / "LibriSpeech" / "dev-clean-2",
+                "--ngram-weights", "0", "3", "--word-bonuses", "0", "--beam-sizes", "4")
+    assert "n-gram in the beam" in tuned.stdout or "N-best" not in tuned.stdout
+    decode = yaml.safe_load((pkg / "config.yaml").read_text())["decode"]
+    assert decode["method"] == "beam" and decode["ngram"] == str(arpa.resolve())
+    assert decode["ngram_weight"] in (0.0, 3.0) and len(decode["lm"]["sha256"]) == 64
+    # the tuned n-gram is what the package now decodes with, without --ngram
+    again = run("transcribe", pkg, audio).stdout.strip()
+    weight = decode["ngram_weight"]
+    expected = run("transcribe", pkg, audio, "--ngram", arpa, "--ngram-weight", str(weight)).stdout.strip()
+    assert again == expected
+    missing = run("tune", pkg, "--data", tiny_corpus / "LibriSpeech" / "dev-clean-2", check=False)
+    assert missing.returncode == 1 and "--lm" in missing.stderr and "--ngram" in missing.stderr
+
+
+def test_tune_records_its_lm_and_warns_about_another(lm_setup, tmp_path, caplog):
+    import shutil
+
+    from asr.transcribe import file_digest, load_model
+
+    model = lm_setup / "am" / "model"  # tuned with lm_setup's LM by test_tune_prints_table_and_writes_package
+    decode = yaml.safe_load((model / "config.yaml").read_text())["decode"]
+    if "lm" not in decode:
+        run("tune", model, "--lm", lm_setup / "lmexp" / "lm", "--data", lm_setup / "lm.txt", check=False)
+        pytest.skip("the tune test did not run first")
+    lm = lm_setup / "lmexp" / "lm"
+    assert decode["lm"]["sha256"] == file_digest(lm)
+    other = tmp_path / "other_lm"
+    package = load_lm_package(lm)
+    with torch.no_grad():
+        next(package.model.parameters()).add_(0.01)
+    save_lm_package(package, other)
+    with caplog.at_level("WARNING"):
+        load_model(model, lm=lm)
+    assert "tuned with another LM" not in caplog.text
+    with caplog.at_level("WARNING"):
+        load_model(model, lm=other)
+    assert "tuned with another LM" in caplog.text
+    shutil.rmtree(other)
