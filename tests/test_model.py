@@ -70,12 +70,12 @@ def test_padded_cpu_path_equals_packed_gpu_path(cfg):
     x = torch.randn(3, 41, cfg.hidden_size)
     x[1, 17:] = 5.0  # garbage padding
     x[2, 30:] = -5.0
-    padded, packed = model._rnn_padded(x, lengths), model._rnn_packed(x, lengths)
+    padded, packed = model.rnn_padded(x, lengths), model.rnn_packed(x, lengths)
     for i, n in enumerate(lengths.tolist()):
         torch.testing.assert_close(padded[i, :n], packed[i, :n], atol=1e-5, rtol=0)
     # and gradients reach every recurrent weight through the padded path
     model.train()
-    model._rnn_padded(x, lengths).sum().backward()
+    model.rnn_padded(x, lengths).sum().backward()
     assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in model.rnns.parameters())
 
 

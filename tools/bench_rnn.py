@@ -38,8 +38,8 @@ def main() -> None:
     x = torch.randn(args.batch, args.frames, args.hidden, requires_grad=True)
     lengths = torch.randint(int(args.frames * 0.75), args.frames + 1, (args.batch,))
     lengths[0] = args.frames
-    padded = step_time(model._rnn_padded, x, lengths, args.steps)
-    packed = step_time(model._rnn_packed, x, lengths, args.steps)
+    padded = step_time(model.rnn_padded, x, lengths, args.steps)
+    packed = step_time(model.rnn_packed, x, lengths, args.steps)
     print(f"{args.rnn} {args.layers}x{args.hidden}, batch {args.batch} x {args.frames} frames, "
           f"{torch.get_num_threads()} threads, forward + backward per batch:")
     print(f"  asr padded path : {1000 * padded:7.1f} ms")

@@ -108,11 +108,11 @@ class AcousticModel(nn.Module):
         x = self.normalizer(feats, lengths)  # (batch, time, mel)
         x, out_lengths = self.subsampling(x, lengths)  # (batch, time', hidden)
         x = self.dropout(x)
-        x = self._rnn_packed(x, out_lengths) if x.is_cuda else self._rnn_padded(x, out_lengths)  # (b, t', 2h | p)
+        x = self.rnn_packed(x, out_lengths) if x.is_cuda else self.rnn_padded(x, out_lengths)  # (b, t', 2h | p)
         logits = self.output(self.dropout(x))  # (batch, time', vocab)
         return AcousticOutput(torch.log_softmax(logits.float(), dim=-1), out_lengths)
 
-    def _rnn_packed(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    def rnn_packed(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """The recurrent stack on packed sequences: cuDNN's fused multi-layer kernels (GPU)."""
         cpu_lengths = lengths.cpu()
         for i, rnn in enumerate(self.rnns):
@@ -122,7 +122,7 @@ class AcousticModel(nn.Module):
                 x = torch.tanh(self.projections[i](self.dropout(x)))
         return x
 
-    def _rnn_padded(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    def rnn_padded(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """The same stack, same weights, on the padded tensor (CPU): oneDNN runs padded LSTMs ~2.4x faster than
         packed ones. The forward direction never sees an item's padding before its last frame; the backward
         direction runs on each item reversed within its own length, so its padding comes last too."""
