@@ -10,7 +10,9 @@ on the fly to each training batch before its audio is loaded (dev and test batch
       codec: {p: 0.1, codecs: [gsm, mp3, opus]}       Compress (lossy codec round trip through libsndfile)
       clipping: {p: 0.05, db: [0, 12]}                ClippingTransform (gain into saturation)
 
-Each entry is optional; ``p`` is the share of utterances it touches.
+Each entry is optional; ``p`` is the share of utterances it touches. One more acts on the log-mel features (so it
+costs next to nothing): ``vtlp: [0.9, 1.1]``, vocal tract length perturbation (each utterance's frequency axis
+warped by a random factor, a shorter or longer vocal tract: new speakers from every voice; :func:`warp_frequency`).
 """
 
 from __future__ import annotations
@@ -18,6 +20,9 @@ from __future__ import annotations
 import random
 from collections.abc import Callable, Mapping
 from typing import Any
+
+import numpy as np
+import torch
 
 from lhotse import CutSet, RecordingSet
 from lhotse.dataset.cut_transforms import (
@@ -31,7 +36,7 @@ from lhotse.dataset.cut_transforms import (
 )
 
 CutTransform = Callable[[CutSet], CutSet]
-KNOWN = ("volume", "reverb", "telephone", "codec", "clipping")
+KNOWN = ("volume", "reverb", "telephone", "codec", "clipping", "vtlp")
 
 
 def _db_to_gain(db: float) -> float:
@@ -85,3 +90,32 @@ def build_transforms(speed_perturb: list[float] | None = None, noise: Mapping | 
                             compression_level=tuple(c.get("level", (0.5, 0.95))), p=c.get("p", 0.1), seed=None,
                             rng=random.Random(rng.random()), preserve_id=True))
     return out
+
+
+class FrequencyWarp:
+    """Vocal tract length perturbation on log-mel features: each item's spectrum is read at ``f / alpha`` for a
+    random ``alpha`` in ``[low, high]`` (alpha > 1 stretches it upwards, as a shorter vocal tract does), by linear
+    interpolation between the mel bands' centre frequencies. Padded frames stay as they are."""
+
+    def __init__(self, factors: tuple[float, float], n_mels: int = 80, sample_rate: int = 16000, seed: int = 0):
+        import librosa
+
+        lo, hi = factors
+        if not 0.5 < lo <= hi < 2.0:
+            raise ValueError(f"vtlp factors must satisfy 0.5 < low <= high < 2, got {factors}")
+        self.factors = (float(lo), float(hi))
+        self.centres = librosa.mel_frequencies(n_mels + 2, fmin=0.0, fmax=sample_rate / 2, htk=True)[1:-1]
+        self.rng = np.random.default_rng(seed)
+
+    def __call__(self, feats: torch.Tensor) -> torch.Tensor:
+        """(batch, frames, mel) -> the same shape, each item warped by its own factor."""
+        out = torch.empty_like(feats)
+        bands = np.arange(len(self.centres), dtype=np.float64)
+        for b in range(feats.shape[0]):
+            alpha = self.rng.uniform(*self.factors)
+            source = np.interp(self.centres / alpha, self.centres, bands)  # fractional band index to read
+            lower = torch.as_tensor(np.floor(source).astype(np.int64)).clamp(0, len(bands) - 1)
+            upper = (lower + 1).clamp(max=len(bands) - 1)
+            frac = torch.as_tensor(source - np.floor(source), dtype=feats.dtype)
+            out[b] = feats[b, :, lower] * (1 - frac) + feats[b, :, upper] * frac
+        return out

@@ -13,7 +13,7 @@ from lhotse import CutSet
 from lhotse.dataset import DynamicBucketingSampler, SpecAugment
 from torch.utils.data import DataLoader, Dataset
 
-from asr.augment import build_transforms
+from asr.augment import FrequencyWarp, build_transforms
 from asr.cuts import load_cut_waves, load_cuts
 from asr.features import FeatureConfig, LogMel
 from asr.text import Tokenizer
@@ -39,6 +39,9 @@ class AsrDataset(Dataset):
                  noise: dict | None = None, augment: dict | None = None, seed: int = 0):
         self.tokenizer = tokenizer
         self.logmel = LogMel(features)
+        augment = dict(augment or {})
+        vtlp = augment.pop("vtlp", None)  # on the features, after the signal transforms
+        self.warp = FrequencyWarp(tuple(vtlp), features.n_mels, features.sample_rate, seed) if vtlp else None
         # train-only signal transforms (asr.augment): speed, reverb, noise, volume, clipping, telephone, codec
         self.transforms = build_transforms(speed_perturb, noise, augment, seed, load_noise=load_cuts)
         self.spec_augment = SpecAugment(**spec_augment) if spec_augment else None
@@ -54,6 +57,8 @@ class AsrDataset(Dataset):
             feats, feat_lens = self.logmel.batch(waves)  # (batch, frames, mel)
         else:  # every cut of the batch failed to load: an empty batch (the training step skips it)
             feats, feat_lens = torch.zeros(0, 1, self.logmel.config.n_mels), torch.zeros(0, dtype=torch.long)
+        if self.warp is not None and len(waves):
+            feats = self.warp(feats)
         if self.spec_augment is not None and len(waves):
             feats = self.spec_augment(feats)
         token_ids = [torch.tensor(self.tokenizer.encode(t, normalize=False), dtype=torch.long) for t in texts]

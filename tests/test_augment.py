@@ -100,3 +100,20 @@ def test_dev_batches_are_never_augmented(tiny_manifests, noise_dir):
     dev = AsrDataset(Tokenizer())
     cuts = load_cuts(tiny_manifests / "librispeech_cuts_dev-clean-2.jsonl.gz")
     assert dev.transforms == [] and torch.equal(dev[cuts].features, dev[cuts].features)
+
+
+def test_vocal_tract_length_perturbation_moves_formants():
+    from asr.augment import FrequencyWarp
+
+    feats = torch.full((2, 5, 80), -5.0)
+    feats[:, :, 30] = 3.0  # a "formant" at band 30
+    same = FrequencyWarp((1.0, 1.0))(feats)
+    torch.testing.assert_close(same, feats)
+    up = FrequencyWarp((1.15, 1.15))(feats)
+    down = FrequencyWarp((0.87, 0.87))(feats)
+    assert int(up[0, 0].argmax()) > 30 > int(down[0, 0].argmax())  # a shorter vocal tract: higher formants
+    assert up.shape == feats.shape and torch.isfinite(up).all()
+    with pytest.raises(ValueError, match="vtlp"):
+        FrequencyWarp((1.2, 0.9))
+    batch_cfg = AsrDataset(Tokenizer(), augment={"vtlp": [0.9, 1.1]})
+    assert batch_cfg.warp is not None and batch_cfg.transforms == []

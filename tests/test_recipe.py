@@ -136,3 +136,27 @@ def test_resume_arg_picks_the_newest_checkpoint(tmp_path):
     assert resume_arg() == [f"resume={exp}/checkpoints/step000007.ckpt"]
     os.utime(exp / "checkpoints" / "last.ckpt", (2_000_000, 2_000_000))
     assert resume_arg() == [f"resume={exp}/checkpoints/last.ckpt"]
+
+
+def test_stage_and_stop_stage_are_honoured_by_both_recipes(tmp_path, tiny_librispeech):
+    from mirror import Mirror
+
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    mini = ["bash", str(RUN), "--plan", "tiny", "--data-dir", str(tmp_path / "m"), "--exp-dir", str(tmp_path / "me")]
+    first = subprocess.run([*mini, "--stop-stage", "1"], capture_output=True, text=True, env=env, timeout=600)
+    assert first.returncode == 0, first.stderr[-2000:]
+    assert "stage 0:" in first.stdout and "stage 1:" in first.stdout and "stage 2" not in first.stdout
+    assert (tmp_path / "m" / "manifests").is_dir() and not (tmp_path / "m" / "cmvn.json").exists()
+    second = subprocess.run([*mini, "--stage", "2", "--stop-stage", "2"], capture_output=True, text=True, env=env,
+                            timeout=600)
+    assert second.returncode == 0, second.stderr[-2000:]
+    assert "stage 2:" in second.stdout and "stage 1" not in second.stdout and "stage 3" not in second.stdout
+    assert (tmp_path / "m" / "cmvn.json").is_file() and not (tmp_path / "me" / "model").exists()
+    with Mirror(tiny_librispeech) as mirror:
+        libri = subprocess.run(["bash", str(LIBRISPEECH_RUN), "--size", "100", "--ngpu", "0", "--base-url", mirror.url,
+                                "--data-dir", str(tmp_path / "l"), "--exp-dir", str(tmp_path / "le"),
+                                "--stop-stage", "0"], capture_output=True, text=True, env=env, timeout=600)
+    assert libri.returncode == 0, libri.stderr[-2000:]
+    assert "stage 0:" in libri.stdout and "stage 1" not in libri.stdout
+    assert (tmp_path / "l" / "LibriSpeech" / "dev-clean" / ".completed").is_file()
+    assert not (tmp_path / "l" / "manifests").exists()

@@ -112,3 +112,22 @@ def test_ddp_two_processes_see_different_utterances_and_export(tiny_manifests, t
                          capture_output=True, text=True, env=env, timeout=300)
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout.splitlines()[0])["source"] == str(flac)
+
+
+def test_init_from_a_package_or_checkpoint_for_fine_tuning(straight_run):
+    from asr.models.acoustic import AcousticConfig, AcousticModel
+    from asr.training.train import init_weights
+
+    pkg = load_package(straight_run / "model")
+    for source in (straight_run / "model", straight_run / "checkpoints" / "last.ckpt"):
+        fresh = AcousticModel(pkg.model.config)
+        init_weights(fresh, source)
+        weights = fresh.state_dict()["rnns.0.weight_ih_l0"]
+        expected = load_package(straight_run / "model").model.state_dict()["rnns.0.weight_ih_l0"]
+        if source.is_dir():
+            torch.testing.assert_close(weights, expected)
+        else:  # last.ckpt: the last epoch (the package holds the best one): same shapes, trained values
+            assert weights.shape == expected.shape and weights.abs().sum() > 0
+    wider = AcousticModel(AcousticConfig(**{**pkg.model.config.__dict__, "hidden_size": 48}))
+    with pytest.raises(ValueError, match="do not fit"):
+        init_weights(wider, straight_run / "model")
