@@ -27,20 +27,18 @@ lm_sentences=2000000
 lm_args="lm=medium"
 train_overrides=()
 
+recipe=librispeech
+# shellcheck source=../shared/stages.sh
+. "$(dirname "$0")/../shared/stages.sh"
 usage() { sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
 while [ $# -gt 0 ]; do
+  common_option "$@"
+  if [ "$consumed" -gt 0 ]; then shift "$consumed"; continue; fi
   case "$1" in
-    --stage) stage=$2; shift 2 ;;
-    --stop-stage) stop_stage=$2; shift 2 ;;
     --size) size=$2; shift 2 ;;
     --ngpu) ngpu=$2; shift 2 ;;
-    --data-dir) data_dir=$2; shift 2 ;;
-    --exp-dir) exp_dir=$2; shift 2 ;;
-    --base-url) base_url=$2; shift 2 ;;
-    --nj) nj=$2; shift 2 ;;
     --experiment) experiment=$2; shift 2 ;;
     --lm-sentences) lm_sentences=$2; shift 2 ;;
-    --lm-args) lm_args=$2; shift 2 ;;
     -h|--help) usage 0 ;;
     --) shift; train_overrides=("$@"); break ;;
     *) echo "run.sh: unknown option $1" >&2; usage 2 ;;
@@ -55,9 +53,6 @@ esac
 experiment=${experiment:-librispeech_$size}
 exp_dir=${exp_dir:-exp/librispeech_$size}
 
-recipe=librispeech
-# shellcheck source=../shared/stages.sh
-. "$(dirname "$0")/../shared/stages.sh"
 require_asr
 mkdir -p "$data_dir" "$exp_dir"
 manifests=$data_dir/manifests

@@ -27,21 +27,19 @@ base_url=http://www.openslr.org/resources
 nj=2
 train_overrides=()
 
+recipe=mini
+# shellcheck source=../shared/stages.sh
+. "$(dirname "$0")/../shared/stages.sh"
 usage() { sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
 while [ $# -gt 0 ]; do
+  common_option "$@"
+  if [ "$consumed" -gt 0 ]; then shift "$consumed"; continue; fi
   case "$1" in
-    --stage) stage=$2; shift 2 ;;
-    --stop-stage) stop_stage=$2; shift 2 ;;
-    --data-dir) data_dir=$2; shift 2 ;;
-    --exp-dir) exp_dir=$2; shift 2 ;;
     --corpus) corpus=$2; shift 2 ;;
     --plan) plan=$2; shift 2 ;;
     --experiment) experiment=$2; shift 2 ;;
     --noise) noise=true; shift ;;
     --real-dev) real_dev=true; shift ;;
-    --lm-args) lm_args=$2; shift 2 ;;
-    --base-url) base_url=$2; shift 2 ;;
-    --nj) nj=$2; shift 2 ;;
     -h|--help) usage 0 ;;
     --) shift; train_overrides=("$@"); break ;;
     *) echo "run.sh: unknown option $1" >&2; usage 2 ;;
@@ -49,9 +47,6 @@ while [ $# -gt 0 ]; do
 done
 case "$corpus" in synthetic|real) ;; *) echo "run.sh: --corpus must be synthetic or real" >&2; exit 2 ;; esac
 
-recipe=mini
-# shellcheck source=../shared/stages.sh
-. "$(dirname "$0")/../shared/stages.sh"
 require_asr
 mkdir -p "$data_dir" "$exp_dir"
 manifests=$data_dir/manifests

@@ -3,6 +3,24 @@
 
 log() { echo "$(date '+%F %T') [$recipe] $*"; }
 
+# common_option "$@": the options every recipe takes (--stage, --stop-stage, --data-dir, --exp-dir, --nj,
+# --base-url, --lm-args); sets `consumed` to the words used (0: not one of them, the recipe's own parser goes on):
+#   while [ $# -gt 0 ]; do common_option "$@"; [ "$consumed" -gt 0 ] && { shift "$consumed"; continue; }; ...
+common_option() {
+  consumed=2
+  case "$1" in
+    --stage) stage=$2 ;;
+    --stop-stage) stop_stage=$2 ;;
+    --data-dir) data_dir=$2 ;;
+    --exp-dir) exp_dir=$2 ;;
+    --nj) nj=$2 ;;
+    --base-url) base_url=$2 ;;
+    --lm-args) lm_args=$2 ;;
+    *) consumed=0 ;;
+  esac
+  if [ "$consumed" -gt 0 ] && [ $# -lt 2 ]; then echo "run.sh: $1 needs a value" >&2; exit 2; fi
+}
+
 # run_stage N NAME DONE_DIR: true when stage N is selected and DONE_DIR/.stageN.done does not exist yet
 run_stage() {
   [ "$1" -ge "$stage" ] && [ "$1" -le "$stop_stage" ] || return 1
