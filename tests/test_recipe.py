@@ -57,7 +57,8 @@ def test_en_recipe_trains_with_noise_rooms_and_codecs_and_scores_the_real_dev_se
            str(tmp_path / "exp"), "--stop-stage", "4", "--", "model.num_layers=1", "model.hidden_size=32",
            "trainer.max_epochs=1", "trainer.log_every_n_steps=1", "data.max_duration=30", "data.num_buckets=2",
            "data.num_workers=0",
-           "data.augment.reverb.p=1.0", "data.augment.codec.p=1.0", "data.noise.p=1.0"]
+           "data.augment.reverb.p=1.0", "data.augment.codec.p=1.0", "data.noise.p=1.0",
+           "data.spec_augment={num_frame_masks:1,features_mask_size:10,frames_mask_size:20}"]
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=900)
     assert proc.returncode == 0, f"{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
     data, exp = tmp_path / "data", tmp_path / "exp"
