@@ -53,8 +53,11 @@ def cmd_make_real_dev(args: argparse.Namespace) -> int:
 
 
 def cmd_download(args: argparse.Namespace) -> int:
-    from asr.corpora.download import download_librispeech
+    from asr.corpora.download import download_librispeech, expand_parts
 
+    if args.list:  # what the parts expand to, one per line (recipes ask instead of keeping their own table)
+        print("\n".join(expand_parts(args.parts)))
+        return 0
     corpus = download_librispeech(args.target_dir, args.parts, args.base_url, lm_text=args.lm_text,
                                   keep_archives=not args.delete_archives, verify=not args.no_verify)
     print(f"downloaded{'' if args.no_verify else ' and verified'}: {corpus}")
@@ -177,11 +180,18 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from asr.serve import run_server
+    from asr.serve import make_server, serve
 
-    return run_server(args.model, args.host, args.port, args.max_concurrent, args.max_upload_mb, lm=args.lm,
-                      decode=args.decode, runtime=args.runtime, client_timeout=args.client_timeout,
-                      max_connections=args.max_connections)
+    server = make_server(args.model, args.host, args.port, args.max_concurrent, args.max_upload_mb, args.lm,
+                         args.decode, runtime=args.runtime, client_timeout=args.client_timeout,
+                         max_connections=args.max_connections)
+    if args.host not in ("127.0.0.1", "localhost", "::1"):
+        print(f"asr serve: warning: listening on {args.host}, reachable from other machines", file=sys.stderr)
+    print(f"asr serve: {server.url} (POST /transcribe, GET /health); {args.max_concurrent} concurrent decodes, "
+          f"uploads up to {args.max_upload_mb:g} MB; Ctrl-C stops", file=sys.stderr, flush=True)
+    seconds = serve(server)
+    print(f"asr serve: stopped after {seconds:.0f} s, {server.served} request(s) served", file=sys.stderr)
+    return 0
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
@@ -238,6 +248,10 @@ def build_parser() -> argparse.ArgumentParser:
                                "dev and test part), or part names (dev-clean ...)")
     p["download"].add_argument("--base-url", default="https://www.openslr.org/resources",
                                help="OpenSLR or a mirror with the same layout (<url>/12/dev-clean.tar.gz)")
+    p["download"].add_argument("--list", action="store_true",
+                               help="print the part names PARTS expand to (e.g. 960: the training parts and dev/test; "
+                               "TARGET_DIR is not touched) "
+                               "and exit")
     p["download"].add_argument("--no-verify", action="store_true",
                                help="accept files whose md5 sum is unknown or not checked (not recommended)")
     p["download"].add_argument("--lm-text", action="store_true",

@@ -18,7 +18,6 @@ import json
 import logging
 import queue
 import socket
-import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -223,15 +222,8 @@ def make_server(model: Path, host: str = "127.0.0.1", port: int = 8000, max_conc
                                max_connections)
 
 
-def run_server(model: Path, host: str, port: int, max_concurrent: int, max_upload_mb: float,
-               lm: Path | None = None, decode: str | None = None, runtime: str = "torch",
-               client_timeout: float = 30.0, max_connections: int = 64) -> int:
-    server = make_server(model, host, port, max_concurrent, max_upload_mb, lm, decode, runtime=runtime,
-                         client_timeout=client_timeout, max_connections=max_connections)
-    if host not in ("127.0.0.1", "localhost", "::1"):
-        print(f"asr serve: warning: listening on {host}, reachable from other machines", file=sys.stderr)
-    print(f"asr serve: {server.url} (POST /transcribe, GET /health); {max_concurrent} concurrent decodes, uploads "
-          f"up to {max_upload_mb:g} MB; Ctrl-C stops", file=sys.stderr, flush=True)
+def serve(server: TranscriptionServer) -> float:
+    """Serve until interrupted (Ctrl-C); returns the seconds served. The caller reports (see `asr serve`)."""
     started = time.time()
     try:
         server.serve_forever()
@@ -239,6 +231,4 @@ def run_server(model: Path, host: str, port: int, max_concurrent: int, max_uploa
         pass
     finally:
         server.server_close()
-        print(f"asr serve: stopped after {time.time() - started:.0f} s, {server.served} request(s) served",
-              file=sys.stderr)
-    return 0
+    return time.time() - started

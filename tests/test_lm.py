@@ -161,9 +161,13 @@ def test_tune_prints_table_and_writes_package(lm_setup, tiny_corpus):
     assert [(r[0], r[1], r[2]) for r in rows if r[0] == "beam_lm_fusion"] == [("beam_lm_fusion", "4", "0.3"),
                                                                              ("beam_lm_fusion", "4", "0.6")]
     decode = yaml.safe_load((model / "config.yaml").read_text())["decode"]
-    best = min(rows[2:], key=lambda r: (float(r[4]), float(r[5]), int(r[1])) if r[0] != "beam" else (9, 9, 9))
-    assert decode["method"] == "beam_lm" and decode["fusion"] == (best[0] == "beam_lm_fusion")
-    assert decode["beam_size"] == int(best[1]) and decode["lm_weight"] == float(best[2])
+    # the written setting is one of the table's LM rows, and no LM row of the table has a lower WER
+    kind = "beam_lm_fusion" if decode["fusion"] else "beam_lm"
+    chosen = [r for r in rows if r[0] == kind and int(r[1]) == decode["beam_size"] and
+              float(r[2]) == decode["lm_weight"] and float(r[3]) == decode["word_bonus"]]
+    assert decode["method"] == "beam_lm" and len(chosen) == 1
+    assert float(chosen[0][4]) == pytest.approx(decode["tuned_wer"], abs=1e-4)
+    assert all(float(r[4]) >= float(chosen[0][4]) for r in rows if r[0].startswith("beam_lm"))
     assert "alpha" not in decode and "beta" not in decode  # one name per idea
 
 

@@ -45,15 +45,14 @@ while [ $# -gt 0 ]; do
   esac
 done
 case "$size" in
-  100) train_parts=(train-clean-100) ;;
-  460) train_parts=(train-clean-100 train-clean-360) ;;
-  960) train_parts=(train-clean-100 train-clean-360 train-other-500) ;;
+  100|460|960) ;;
   *) echo "run.sh: --size must be 100, 460 or 960" >&2; exit 2 ;;
 esac
 experiment=${experiment:-librispeech_$size}
 exp_dir=${exp_dir:-exp/librispeech_$size}
 
 require_asr
+mapfile -t train_parts < <(asr download --list "$data_dir" "$size" | grep '^train-')  # asr knows what a size means
 mkdir -p "$data_dir" "$exp_dir"
 manifests=$data_dir/manifests
 eval_parts=(dev-clean dev-other test-clean test-other)
