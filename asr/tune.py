@@ -40,18 +40,8 @@ def tune(model: Path, lm: Path | None, data: Path, lm_weights: list[float], word
     if ngram is not None:
         return _tune_ngram(model, ngram, data, ngram_weights, word_bonuses, max(beam_sizes), output, write)
     recognizer = load_model(model, lm=lm, decode="beam_lm")
-    waves, refs = load_eval_waves(data)
-    if not waves:
-        raise ValueError(f"{data}: no utterance to tune on")
-    emissions = recognizer.emissions(waves, progress=True)
+    dev = _DevSet(recognizer, data)
     base = recognizer.settings
-    rows = []
-
-    def add_row(decode: str, beam_size: int, hyps: list[str], lm_weight: float = 0.0, word_bonus: float = 0.0) -> None:
-        rows.append({"decode": decode, "beam_size": beam_size, "lm_weight": lm_weight, "word_bonus": word_bonus,
-                     "wer": word_errors(refs, hyps).rate, "cer": char_errors(refs, hyps).rate})
-
-    add_row("greedy", 0, [d.text for d in make_decoder(base.with_method("greedy"), recognizer.tokenizer)(emissions)])
     grid = list(itertools.product(lm_weights, word_bonuses))
     if random_trials:
         rng = random.Random(seed)
@@ -61,66 +51,72 @@ def tune(model: Path, lm: Path | None, data: Path, lm_weights: list[float], word
         settings = DecodeSettings(method="beam_lm", beam_size=beam_size, nbest=nbest,
                                   beam_threshold=base.beam_threshold)
         search = BeamSearch(recognizer.tokenizer, settings)
-        nbests = [search.decode_one(e) for e in tqdm(emissions, desc=f"Beam {beam_size}", leave=False)]
-        add_row("beam", beam_size, [n[0].text for n in nbests])
+        nbests = [search.decode_one(e) for e in tqdm(dev.emissions, desc=f"Beam {beam_size}", leave=False)]
+        dev.add("beam", beam_size, [n[0].text for n in nbests])
         lm_logp = lm_scores(recognizer.lm, recognizer.tokenizer, nbests)
         for weight, bonus in grid:
-            add_row("beam_lm", beam_size, [h.text for h in choose(nbests, lm_logp, weight, bonus)], weight, bonus)
+            dev.add("beam_lm", beam_size, [h.text for h in choose(nbests, lm_logp, weight, bonus)], weight, bonus)
         # fusion decodes the dev set once per point: its grid runs at the widest beam only
         fusion_grid = list(itertools.product(fusion_lm_weights, fusion_word_bonuses or [0.0])) if beam_size == max(
             beam_sizes) else []
         for weight, bonus in tqdm(fusion_grid, desc=f"Fusion, beam {beam_size}", disable=not fusion_grid):
             settings = DecodeSettings(method="beam_lm", beam_size=beam_size, lm_weight=weight, word_bonus=bonus,
                                       fusion=True, beam_threshold=base.beam_threshold)
-            hyps = [d.text for d in make_decoder(settings, recognizer.tokenizer, recognizer.lm)(emissions)]
-            add_row("beam_lm_fusion", beam_size, hyps, weight, bonus)
-    best = min((r for r in rows if r["decode"].startswith("beam_lm")),
+            dev.add("beam_lm_fusion", beam_size, dev.decode(settings), weight, bonus)
+    best = min((r for r in dev.rows if r["decode"].startswith("beam_lm")),
                key=lambda r: (r["wer"], r["cer"], r["beam_size"]))
-    table = _table(rows)
-    if output:
-        write_text_atomic(output, table)
-    fused = best["decode"] == "beam_lm_fusion"
-    if write:
-        tuned = DecodeSettings(method="beam_lm", beam_size=best["beam_size"], nbest=nbest,
-                               lm_weight=best["lm_weight"], word_bonus=best["word_bonus"],
-                               beam_threshold=base.beam_threshold, fusion=fused)
-        update_decode_settings(model, {**tuned.to_dict(), "tuned_on": str(data), "tuned_wer": best["wer"],
-                                       "lm": {"path": str(lm), "sha256": file_digest(lm)}})
-    return TuneResult(rows, best, table, len(waves), sum(len(w) for w in waves) / SAMPLE_RATE,
-                      Path(model) / "config.yaml" if write else None)
+    tuned = DecodeSettings(method="beam_lm", beam_size=best["beam_size"], nbest=nbest, lm_weight=best["lm_weight"],
+                           word_bonus=best["word_bonus"], beam_threshold=base.beam_threshold,
+                           fusion=best["decode"] == "beam_lm_fusion")
+    return dev.finish(model, best, tuned, lm, output, write)
 
 
 def _tune_ngram(model: Path, ngram: Path, data: Path, weights: list[float], bonuses: list[float], beam_size: int,
                 output: Path | None, write: bool) -> "TuneResult":
     recognizer = load_model(model, ngram=ngram, decode="beam")
-    waves, refs = load_eval_waves(data)
-    if not waves:
-        raise ValueError(f"{data}: no utterance to tune on")
-    emissions = recognizer.emissions(waves, progress=True)
+    dev = _DevSet(recognizer, data)
     base = recognizer.settings
-    rows = []
-
-    def add(decode: str, hyps: list[str], weight: float = 0.0, bonus: float = 0.0) -> None:
-        rows.append({"decode": decode, "beam_size": beam_size, "lm_weight": weight, "word_bonus": bonus,
-                     "wer": word_errors(refs, hyps).rate, "cer": char_errors(refs, hyps).rate})
-
-    add("greedy", [d.text for d in make_decoder(base.with_method("greedy"), recognizer.tokenizer)(emissions)])
     for weight, bonus in tqdm(list(itertools.product(weights, bonuses)), desc="n-gram grid"):
         settings = DecodeSettings(method="beam", beam_size=beam_size, beam_threshold=base.beam_threshold,
                                   ngram=str(ngram), ngram_weight=weight, word_bonus=bonus)
-        add("beam_ngram", [d.text for d in make_decoder(settings, recognizer.tokenizer)(emissions)], weight, bonus)
-    best = min(rows[1:], key=lambda r: (r["wer"], r["cer"]))
-    table = _table(rows)
-    if output:
-        write_text_atomic(output, table)
-    if write:
-        tuned = DecodeSettings(method="beam", beam_size=beam_size, beam_threshold=base.beam_threshold,
-                               ngram=str(Path(ngram).resolve()), ngram_weight=best["lm_weight"],
-                               word_bonus=best["word_bonus"])
-        update_decode_settings(model, {**tuned.to_dict(), "tuned_on": str(data), "tuned_wer": best["wer"],
-                                       "lm": {"path": str(ngram), "sha256": file_digest(ngram)}})
-    return TuneResult(rows, best, table, len(waves), sum(len(w) for w in waves) / SAMPLE_RATE,
-                      Path(model) / "config.yaml" if write else None)
+        dev.add("beam_ngram", beam_size, dev.decode(settings), weight, bonus)
+    best = min(dev.rows[1:], key=lambda r: (r["wer"], r["cer"]))
+    tuned = DecodeSettings(method="beam", beam_size=beam_size, beam_threshold=base.beam_threshold,
+                           ngram=str(Path(ngram).resolve()), ngram_weight=best["lm_weight"],
+                           word_bonus=best["word_bonus"])
+    return dev.finish(model, best, tuned, ngram, output, write)
+
+
+class _DevSet:
+    """The dev set's acoustic log-probs (computed once), the table of scored settings (first row: greedy), and
+    writing the best setting into the package with the LM it was tuned with."""
+
+    def __init__(self, recognizer, data: Path):
+        self.recognizer, self.data = recognizer, data
+        self.waves, self.refs = load_eval_waves(data)
+        if not self.waves:
+            raise ValueError(f"{data}: no utterance to tune on")
+        self.emissions = recognizer.emissions(self.waves, progress=True)
+        self.rows: list[dict] = []
+        self.add("greedy", 0, self.decode(recognizer.settings.with_method("greedy")))
+
+    def decode(self, settings: DecodeSettings) -> list[str]:
+        return [d.text for d in make_decoder(settings, self.recognizer.tokenizer, self.recognizer.lm)(self.emissions)]
+
+    def add(self, decode: str, beam_size: int, hyps: list[str], lm_weight: float = 0.0, word_bonus: float = 0.0):
+        self.rows.append({"decode": decode, "beam_size": beam_size, "lm_weight": lm_weight, "word_bonus": word_bonus,
+                          "wer": word_errors(self.refs, hyps).rate, "cer": char_errors(self.refs, hyps).rate})
+
+    def finish(self, model: Path, best: dict, tuned: DecodeSettings, lm: Path, output: Path | None,
+               write: bool) -> "TuneResult":
+        table = _table(self.rows)
+        if output:
+            write_text_atomic(output, table)
+        if write:
+            update_decode_settings(model, {**tuned.to_dict(), "tuned_on": str(self.data), "tuned_wer": best["wer"],
+                                           "lm": {"path": str(lm), "sha256": file_digest(lm)}})
+        return TuneResult(self.rows, best, table, len(self.waves), sum(len(w) for w in self.waves) / SAMPLE_RATE,
+                          Path(model) / "config.yaml" if write else None)
 
 
 def _table(rows: list[dict]) -> str:

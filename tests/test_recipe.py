@@ -159,5 +159,5 @@ def test_stage_and_stop_stage_are_honoured_by_both_recipes(tmp_path, tiny_libris
                                 "--stop-stage", "0"], capture_output=True, text=True, env=env, timeout=600)
     assert libri.returncode == 0, libri.stderr[-2000:]
     assert "stage 0:" in libri.stdout and "stage 1" not in libri.stdout
-    assert (tmp_path / "l" / "LibriSpeech" / "dev-clean" / ".completed").is_file()
+    assert (tmp_path / "l" / "download" / "LibriSpeech" / "dev-clean" / ".completed").is_file()
     assert not (tmp_path / "l" / "manifests").exists()

@@ -105,26 +105,38 @@ def test_decoding_failure_is_a_json_500(hostile_server, flac, monkeypatch):
     assert hostile_server.pool.qsize() == 2  # the recognizer went back to the pool
 
 
-def test_connections_are_bounded_and_valid_clients_keep_being_served(hostile_server, flac):
-    host, port = hostile_server.server_address[:2]
-    idle = [socket.create_connection((host, port), timeout=5) for _ in range(12)]  # more than max_connections
+def test_connections_are_bounded_and_valid_clients_keep_being_served(flac):
+    import selectors
+
+    srv = make_server(SMALL, port=0, max_concurrent=2, client_timeout=5.0, max_connections=4)
+    thread = threading.Thread(target=srv.serve_forever, daemon=True)
+    thread.start()
     try:
-        time.sleep(0.3)
-        refused = 0
+        host, port = srv.server_address[:2]
+        threads_before = threading.active_count()
+        idle = [socket.create_connection((host, port), timeout=5) for _ in range(8)]  # twice max_connections
+        answers = {}
+        sel = selectors.DefaultSelector()
         for s in idle:
-            s.settimeout(0.2)
-            try:
-                refused += s.recv(200).startswith(b"HTTP/1.1 503")
-            except TimeoutError:
-                pass
-        assert refused >= 12 - hostile_server.max_connections  # the extra ones were answered 503 at once
-        assert threading.active_count() < 40
-    finally:
+            sel.register(s, selectors.EVENT_READ)
+        deadline = time.monotonic() + 3.0
+        while time.monotonic() < deadline and len(answers) < 4:
+            for key, _ in sel.select(timeout=0.2):
+                answers[key.fileobj] = key.fileobj.recv(200)
+                sel.unregister(key.fileobj)
+        assert len(answers) == 4 and all(a.startswith(b"HTTP/1.1 503") for a in answers.values())
+        assert threading.active_count() - threads_before <= 4 + 1  # one thread per served connection, no more
         for s in idle:
             s.close()
-    time.sleep(1.5)  # the idle ones time out and free their slots
-    served_before = hostile_server.served
-    with ThreadPoolExecutor(4) as ex:
-        results = list(ex.map(lambda _: raw(hostile_server, post("/transcribe", flac), wait=60), range(6)))
-    assert all(code == 200 and body["text"] for code, body in results)
-    assert hostile_server.served == served_before + 6  # counted under a lock
+        served_before = srv.served
+        deadline = time.monotonic() + 10  # the idle connections' threads see them closed and free their slots
+        while srv.connections._value < 4 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert srv.connections._value == 4
+        with ThreadPoolExecutor(3) as ex:
+            results = list(ex.map(lambda _: raw(srv, post("/transcribe", flac), wait=60), range(6)))
+        assert [code for code, _ in results] == [200] * 6 and all(body["text"] for _, body in results)
+        assert srv.served == served_before + 6  # counted under a lock
+    finally:
+        srv.shutdown()
+        srv.server_close()
