@@ -20,7 +20,7 @@ SMALL = Path(__file__).parent / "data" / "small_model"
 
 @pytest.fixture(scope="module")
 def hostile_server():
-    srv = make_server(SMALL, port=0, max_concurrent=2, max_upload_mb=0.5, client_timeout=1.0, max_connections=8)
+    srv = make_server(SMALL, port=0, max_concurrent=2, max_upload_mb=0.5, client_timeout=3.0, max_connections=8)
     thread = threading.Thread(target=srv.serve_forever, daemon=True)
     thread.start()
     yield srv
@@ -82,14 +82,14 @@ def test_missing_length_garbage_and_malformed_requests_get_json_errors(hostile_s
 def test_short_body_gets_408_and_stalled_clients_are_dropped(hostile_server):
     start = time.monotonic()
     code, body = raw(hostile_server, post("/transcribe", b"x" * 100, length="5000"))
-    assert code == 408 and "stopped arriving" in body["error"] and time.monotonic() - start < 4
+    assert code == 408 and "stopped arriving" in body["error"] and time.monotonic() - start < 10
     # headers begun and never finished: the server closes the connection after its timeout
     host, port = hostile_server.server_address[:2]
     with socket.create_connection((host, port), timeout=5) as s:
         s.sendall(b"POST /transcribe HTTP/1.1\r\nHost: x\r\n")
         start = time.monotonic()
         assert s.recv(100) == b""  # closed, no answer owed to a request that never arrived
-        assert time.monotonic() - start < 4
+        assert time.monotonic() - start < 10
 
 
 def test_decoding_failure_is_a_json_500(hostile_server, flac, monkeypatch):
