@@ -188,14 +188,17 @@ class _Handler(BaseHTTPRequestHandler):
         except queue.Empty:
             self._error(503, f"busy: all {self.server.max_concurrent} decoders in use; retry later")
             return
+        failure = None
         try:
             result = recognizer.transcripts([wave], ["upload"])[0]
         except Exception as e:  # noqa: BLE001 - the client gets an answer, the log the details
             log.exception("decoding an upload failed")
-            self._error(500, f"decoding failed: {type(e).__name__}: {e}")
-            return
+            failure = e
         finally:
-            self.server.pool.put(recognizer)
+            self.server.pool.put(recognizer)  # before answering: the decoder is free when the client hears back
+        if failure is not None:
+            self._error(500, f"decoding failed: {type(failure).__name__}: {failure}")
+            return
         self.server.count_served()
         self._send(200, render(result, fmt), CONTENT_TYPES[fmt])
 
