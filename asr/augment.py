@@ -2,7 +2,7 @@
 on the fly to each training batch before its audio is loaded (dev and test batches never pass through here).
 
     speed_perturb: [0.9, 1.1]                         PerturbSpeed (tempo and pitch, as voices differ)
-    noise: {cuts: noise.jsonl.gz, snr: [5, 25], p: 0.5}   CutMix (MUSAN, or `asr make-noise`: coloured noise, hum, babble)
+    noise: {cuts: noise.jsonl.gz, snr: [5, 25], p: 0.5}   CutMix (MUSAN, or `asr make-noise`: noise, hum, babble)
     augment:
       volume: {p: 0.5, db: [-15, 15]}                 PerturbVolume (gain; the corpus is recorded at one level)
       reverb: {rirs: rir_recordings.jsonl.gz, p: 0.3} ReverbWithImpulseResponse (`asr make-noise` writes RIRs)
@@ -12,7 +12,7 @@ on the fly to each training batch before its audio is loaded (dev and test batch
 
 Each entry is optional; ``p`` is the share of utterances it touches. One more acts on the log-mel features (so it
 costs next to nothing): ``vtlp: [0.9, 1.1]``, vocal tract length perturbation (each utterance's frequency axis
-warped by a random factor, a shorter or longer vocal tract: new speakers from every voice; :func:`warp_frequency`).
+warped by a random factor, a shorter or longer vocal tract: new speakers from every voice; :class:`FrequencyWarp`).
 """
 
 from __future__ import annotations
@@ -82,8 +82,8 @@ def build_transforms(speed_perturb: list[float] | None = None, noise: Mapping | 
                                      rng=random.Random(rng.random()), preserve_id=True))
     if augment.get("telephone"):
         t = augment["telephone"]
-        out.append(LowpassUsingResampling(p=t.get("p", 0.1), frequencies_interval=tuple(t.get("cutoff", (3400, 4000))),
-                                          seed=None, rng=random.Random(rng.random()), preserve_id=True))
+        out.append(LowpassUsingResampling(p=t.get("p", 0.1), seed=None, rng=random.Random(rng.random()),
+                                          frequencies_interval=tuple(t.get("cutoff", (3400, 4000))), preserve_id=True))
     if augment.get("codec"):
         c = augment["codec"]
         out.append(Compress(codecs=list(c.get("codecs", ["gsm", "mp3", "opus"])),

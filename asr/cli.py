@@ -220,7 +220,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = {name: sub.add_parser(name, help=text, description=text) for name, text in COMMANDS.items()}
 
     p["make-corpus"].add_argument("root", type=Path, help="output directory (gets LibriSpeech/<subset>/...)")
-    p["make-corpus"].add_argument("--plan", default="mini", choices=["mini", "mini-natural", "natural-extra", "tiny", "tiny-librispeech"],
+    p["make-corpus"].add_argument("--plan", default="mini",
+                                  choices=["mini", "mini-natural", "natural-extra", "tiny", "tiny-librispeech"],
                                   help="mini: 2.5 h train, ~8 min dev and test; mini-natural: the same with a third "
                                   "Kokoro voices (needs the voices extra); natural-extra: 250 more Kokoro speakers "
                                   "(same dev/test as mini-natural); tiny: seconds, for tests; tiny-librispeech: "

@@ -143,7 +143,7 @@ def load_eval_waves(data: Path) -> tuple[list[np.ndarray], list[str]]:
     """Audio and references of every subset in ``data`` together (see :func:`load_eval_cuts`)."""
     waves, refs = [], []
     for cuts in load_eval_cuts(data).values():
-        audio = load_cut_waves(cuts, progress=True)
-        waves += [w.numpy() for w in audio.waves]
-        refs += audio.texts
+        w, r, _, _ = load_cut_waves(cuts, progress=True).as_numpy()
+        waves += w
+        refs += r
     return waves, refs

@@ -155,8 +155,9 @@ def package_from_checkpoint(ckpt_path: str | Path | list, features: FeatureConfi
 
 
 def update_decode_settings(path: str | Path, decode: dict[str, Any]) -> None:
-    """Store tuned decoding settings in the package's config.yaml (atomically)."""
+    """Store tuned decoding settings in the package's config.yaml (atomically), and its model card with them."""
     config_path = Path(path) / "config.yaml"
     config = yaml.safe_load(config_path.read_text())
     config["decode"] = decode
-    write_text_atomic(config_path, yaml.safe_dump(config, sort_keys=False))
+    write_text_atomic(config_path, yaml.safe_dump(config, sort_keys=False, allow_unicode=True))
+    write_text_atomic(Path(path) / "README.md", model_card(load_package(path), Path(path).name))

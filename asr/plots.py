@@ -102,7 +102,8 @@ def plot_alignment(model_dir: str | Path, audio: str | Path, out: str | Path, to
     frame_t = (np.arange(len(posteriors)) + 0.5) * recognizer.frame_seconds
     axes[2].plot(frame_t, posteriors[:, 0], color="lightgray", linewidth=1, label="blank")
     for token in used:
-        axes[2].plot(frame_t, posteriors[:, token], linewidth=1, label="space" if tokens[token] == " " else tokens[token])
+        label = "space" if tokens[token] == " " else tokens[token]
+        axes[2].plot(frame_t, posteriors[:, token], linewidth=1, label=label)
     axes[2].set_ylabel("CTC posterior")
     axes[2].legend(loc="upper right", ncol=5, fontsize=7)
     for word in result.words:

@@ -121,12 +121,8 @@ def file_digest(path: str | Path) -> str:
     import hashlib
 
     path = Path(path)
-    target = path / "lm.safetensors" if path.is_dir() else path
-    h = hashlib.sha256()
-    with open(target, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+    with open(path / "lm.safetensors" if path.is_dir() else path, "rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()
 
 
 def load_model(path: str | Path, device: str = "cpu", lm: str | Path | None = None,
@@ -140,7 +136,7 @@ def load_model(path: str | Path, device: str = "cpu", lm: str | Path | None = No
     package's tuned weight, else 0.5); decoding is then beam search unless ``decode`` says otherwise."""
     package = load_package(path, device)
     bundled = Path(path) / "lm"
-    if lm is None and decode in (None, "beam_lm") and (bundled / "config.yaml").is_file():
+    if lm is None and ngram is None and decode in (None, "beam_lm") and (bundled / "config.yaml").is_file():
         lm = bundled
     acoustic = acoustic_runtime(path, package.model, runtime)
     lm_model = None

@@ -1,9 +1,10 @@
 """`asr tune`: grid or random search of LM weight, word bonus and beam size on a dev set.
 
 The acoustic log-probs are computed once. N-best rescoring: each beam size's N-best lists once, the LM scores every
-distinct hypothesis once, and each (LM weight, word bonus) point is then arithmetic only. Shallow fusion (the LM inside the
-beam, ``--fusion-lm-weights``): every point is a beam search of the dev set, so its grid is kept small and runs at the
-widest beam only. The best point of either kind is written into the package.
+distinct hypothesis once, and each (LM weight, word bonus) point is then arithmetic only. Shallow fusion (the LM
+inside the beam, ``--fusion-lm-weights``): every point is a beam search of the dev set, so its grid is kept small
+and runs at the widest beam only. A KenLM n-gram (``--ngram``): its weight x word bonus, a beam search each. The
+best point is written into the package with the LM it was tuned with.
 """
 
 from __future__ import annotations

@@ -81,6 +81,7 @@ def test_mirror_without_md5sum_uses_the_published_openslr_sums(tiny_librispeech,
             fetch(f"{bare.url}/other.bin", tmp_path / "out" / "other.bin", None, "nowhere")
         fetch(f"{bare.url}/other.bin", tmp_path / "out" / "other.bin", None, "nowhere", verify=False)
         assert (tmp_path / "out" / "other.bin").read_bytes() == b"payload"
+        assert not (tmp_path / "out" / ".other.bin.md5-ok").exists()  # unverified is never marked verified
 
 
 def test_tarball_with_unsafe_members_is_refused(tmp_path):

@@ -283,6 +283,8 @@ def test_a_package_may_carry_its_lm(lm_setup, tmp_path):
     for method in ("greedy", "beam"):
         plain = load_model(pkg, decode=method)
         assert plain.lm is None and plain.settings.method == method
+    with_ngram = load_model(pkg, ngram=_arpa(tmp_path / "e.arpa", "E"))  # one LM in the beam: the n-gram asked for
+    assert with_ngram.lm is None and with_ngram.settings.method == "beam" and with_ngram.settings.ngram
 
 
 def test_ngram_from_the_command_line_and_tuned_into_the_package(tiny_corpus, tmp_path):
@@ -316,18 +318,20 @@ def test_ngram_from_the_command_line_and_tuned_into_the_package(tiny_corpus, tmp
     assert missing.returncode == 1 and "--lm" in missing.stderr and "--ngram" in missing.stderr
 
 
-def test_tune_records_its_lm_and_warns_about_another(lm_setup, tmp_path, caplog):
+def test_tune_records_its_lm_and_warns_about_another(lm_setup, tiny_corpus, tmp_path, caplog):
     import shutil
 
     from asr.transcribe import file_digest, load_model
 
-    model = lm_setup / "am" / "model"  # tuned with lm_setup's LM by test_tune_prints_table_and_writes_package
-    decode = yaml.safe_load((model / "config.yaml").read_text())["decode"]
-    if "lm" not in decode:
-        run("tune", model, "--lm", lm_setup / "lmexp" / "lm", "--data", lm_setup / "lm.txt", check=False)
-        pytest.skip("the tune test did not run first")
+    model = tmp_path / "am"
+    shutil.copytree(lm_setup / "am" / "model", model)
     lm = lm_setup / "lmexp" / "lm"
-    assert decode["lm"]["sha256"] == file_digest(lm)
+    run("tune", model, "--lm", lm, "--data", tiny_corpus / "LibriSpeech" / "dev-clean-2", "--lm-weights", "0.5",
+        "--word-bonuses", "0", "--beam-sizes", "2")
+    decode = yaml.safe_load((model / "config.yaml").read_text())["decode"]
+    assert decode["lm"]["sha256"] == file_digest(lm) and decode["lm"]["path"] == str(lm)
+    card = (model / "README.md").read_text()
+    assert "beam_lm" in card and decode["lm"]["sha256"] in card  # the model card follows the tuned settings
     other = tmp_path / "other_lm"
     package = load_lm_package(lm)
     with torch.no_grad():

@@ -56,11 +56,8 @@ class ChecksumError(RuntimeError):
 
 
 def md5sum(path: Path) -> str:
-    h = hashlib.md5()
     with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+        return hashlib.file_digest(f, "md5").hexdigest()
 
 
 def expand_parts(parts: str | list[str]) -> list[str]:
@@ -137,16 +134,16 @@ def fetch(url: str, path: Path, md5: str | None, source: str = "", retries: int 
                            f"rerun to resume")
     if not verify:
         log.warning("%s: not verified (--no-verify)", path)
-    elif md5 is None:
+        return path  # no verified-marker: a later run with verification checks it
+    if md5 is None:
         raise ChecksumError(f"{path}: no published md5 sum to check it against ({source}); the file is kept but "
                             f"not extracted. Pass --no-verify to use it unverified")
-    else:
-        got = md5sum(path)
-        if got != md5:
-            path.unlink()
-            raise ChecksumError(f"{path}: md5 {got} does not match the published {md5} ({source}); the file was "
-                                f"deleted (complete in size, so not a cut-short download): rerun to download it "
-                                f"again, or check the mirror")
+    got = md5sum(path)
+    if got != md5:
+        path.unlink()
+        raise ChecksumError(f"{path}: md5 {got} does not match the published {md5} ({source}); the file was "
+                            f"deleted (complete in size, so not a cut-short download): rerun to download it "
+                            f"again, or check the mirror")
     verified.touch()
     return path
 

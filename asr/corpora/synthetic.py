@@ -226,7 +226,8 @@ def _write_flac(path: Path, audio: np.ndarray) -> None:
 
 def _deterministic_tar(tar_path: Path, root: Path, members: list[Path]) -> None:
     """A gzipped tar with sorted members, zeroed owners and times: the same files give the same bytes."""
-    with atomic_path(tar_path) as tmp, open(tmp, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0, filename="") as gz, \
+    with atomic_path(tar_path) as tmp, open(tmp, "wb") as raw, \
+            gzip.GzipFile(fileobj=raw, mode="wb", mtime=0, filename="") as gz, \
             tarfile.open(fileobj=gz, mode="w", format=tarfile.GNU_FORMAT) as tar:
         for path in sorted(members):
             info = tar.gettarinfo(str(path), arcname=str(path.relative_to(root)))
