@@ -22,7 +22,7 @@ COMMANDS = {
     "tune": "search LM weight, word bonus and beam size on a dev set; store the best in the model package",
     "plot": "figures as PNG: `plot curves EXP_DIR` (loss, dev WER/CER, LR), `plot alignment MODEL FILE` (posteriors)",
     "info": "print a model package's model card (architecture, training data, measured figures, decoding)",
-    "serve": "an HTTP transcription server on 127.0.0.1 (POST /transcribe, GET /health)",
+    "serve": "an OpenAI-compatible transcription server on 127.0.0.1 (uvicorn; /v1/audio/transcriptions)",
 }
 
 
@@ -180,16 +180,18 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from asr.serve import make_server, serve
+    from asr.server import make_server
 
     server = make_server(args.model, args.host, args.port, args.max_concurrent, args.max_upload_mb, args.lm,
-                         args.decode, runtime=args.runtime, client_timeout=args.client_timeout,
-                         max_connections=args.max_connections)
+                         args.decode, queue_timeout=args.queue_timeout, runtime=args.runtime,
+                         client_timeout=args.client_timeout, max_connections=args.max_connections,
+                         max_queue=args.max_queue, model_id=args.model_name)
     if args.host not in ("127.0.0.1", "localhost", "::1"):
         print(f"asr serve: warning: listening on {args.host}, reachable from other machines", file=sys.stderr)
-    print(f"asr serve: {server.url} (POST /transcribe, GET /health); {args.max_concurrent} concurrent decodes, "
-          f"uploads up to {args.max_upload_mb:g} MB; Ctrl-C stops", file=sys.stderr, flush=True)
-    seconds = serve(server)
+    print(f"asr serve: http://{args.host}:{args.port} serving model {server.model_id!r} (POST /v1/audio/transcriptions"
+          f", GET /v1/models, POST /transcribe, GET /health); {args.max_concurrent} concurrent decodes, uploads up "
+          f"to {args.max_upload_mb:g} MB; Ctrl-C stops", file=sys.stderr, flush=True)
+    seconds = server.run()
     print(f"asr serve: stopped after {seconds:.0f} s, {server.served} request(s) served", file=sys.stderr)
     return 0
 
@@ -327,7 +329,12 @@ def build_parser() -> argparse.ArgumentParser:
     p["serve"].add_argument("--client-timeout", type=float, default=30.0,
                             help="seconds a connection may stall (headers or body) before it is dropped")
     p["serve"].add_argument("--max-connections", type=int, default=64,
-                            help="connections served at once; more get 503 at once")
+                            help="connections open at once; more get 503 at once")
+    p["serve"].add_argument("--max-queue", type=int, default=16,
+                            help="requests waiting for a decoder; more get 503 + Retry-After at once")
+    p["serve"].add_argument("--queue-timeout", type=float, default=60.0,
+                            help="seconds a request may wait for a decoder before 503")
+    p["serve"].add_argument("--model-name", help="the model id clients pass (default: the package directory's name)")
     p["serve"].add_argument("--lm", type=Path, help="an LM package: beam + LM rescoring")
     p["serve"].add_argument("--decode", choices=["greedy", "beam", "beam_lm"])
 

@@ -54,7 +54,7 @@ def test_tar_members_are_extracted_with_the_data_filter():
 def test_server_binds_loopback_by_default():
     import inspect
 
-    from asr.serve import TranscriptionServer, make_server
+    from asr.server import Server, make_server
 
     assert inspect.signature(make_server).parameters["host"].default == "127.0.0.1"
-    assert inspect.signature(TranscriptionServer.__init__).parameters["host"].default == "127.0.0.1"
+    assert inspect.signature(Server.__init__).parameters["host"].default == "127.0.0.1"
