@@ -62,3 +62,56 @@ def load_audio(path: str | Path) -> np.ndarray:
 def load_audio_bytes(data: bytes, name: str) -> np.ndarray:
     """The bytes of an audio file (an upload, standard input) -> (samples,) float32 mono at 16 kHz."""
     return _read(io.BytesIO(data), name)
+
+
+class Resampler:
+    """Pieces of mono float32 audio at ``rate`` -> pieces at 16 kHz (soxr's streaming resampler; nothing kept but
+    its filter state)."""
+
+    def __init__(self, rate: int):
+        self.stream = soxr.ResampleStream(rate, SAMPLE_RATE, 1, dtype="float32") if rate != SAMPLE_RATE else None
+
+    def __call__(self, piece: np.ndarray, last: bool = False) -> np.ndarray:
+        piece = np.asarray(piece, dtype=np.float32)
+        return piece if self.stream is None else self.stream.resample_chunk(piece, last=last)
+
+
+def audio_blocks(path: str | Path, seconds: float = 1.0):
+    """Read a file in blocks of about ``seconds`` -> 16 kHz mono float32 pieces, holding one block at a time
+    (soundfile's block reads, soxr's streaming resampler). Errors name the file."""
+    path = Path(path)
+    if not path.is_file():
+        raise AudioError(f"{path}: no such file" if not path.exists() else f"{path}: not a regular file")
+    try:
+        info = sf.info(str(path))
+    except (sf.LibsndfileError, RuntimeError) as e:
+        raise AudioError(f"{path}: not a readable audio file ({e})") from e
+    if info.frames == 0:
+        raise AudioError(f"{path}: the audio has zero samples")
+    resampler = Resampler(info.samplerate)
+    for block in sf.blocks(str(path), blocksize=max(1, int(seconds * info.samplerate)), dtype="float32",
+                           always_2d=True):
+        mono = block[:, 0] if block.shape[1] == 1 else block.mean(axis=1, dtype=np.float32)
+        if not np.isfinite(mono).all():
+            raise AudioError(f"{path}: the audio contains NaN or infinite samples")
+        yield resampler(mono)
+    tail = resampler(np.zeros(0, np.float32), last=True)
+    if len(tail):
+        yield tail
+
+
+def pcm_blocks(stream, sample_rate: int = SAMPLE_RATE, seconds: float = 0.1):
+    """Raw 16-bit little-endian mono PCM from a binary stream (stdin, a socket) -> 16 kHz float32 pieces, as it
+    arrives (``arecord -f S16_LE -r 16000 -c 1 | asr transcribe --stream MODEL -``)."""
+    resampler, size, carry = Resampler(sample_rate), max(2, int(seconds * sample_rate) * 2), b""
+    while True:
+        data = stream.read1(size) if hasattr(stream, "read1") else stream.read(size)
+        if not data:
+            break
+        data, carry = carry + data, b""
+        if len(data) % 2:
+            data, carry = data[:-1], data[-1:]
+        yield resampler(np.frombuffer(data, dtype="<i2").astype(np.float32) / 32768.0)
+    tail = resampler(np.zeros(0, np.float32), last=True)
+    if len(tail):
+        yield tail

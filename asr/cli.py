@@ -149,6 +149,13 @@ def cmd_transcribe(args: argparse.Namespace) -> int:
     if not is_package_dir(model):
         raise FileNotFoundError(f"{args.paths[0]}: not a model package, and the default model is not installed here "
                                 f"({model}); give a model package first")
+    if args.stream:
+        from asr.transcribe_stream import run_stream
+
+        if len(paths) != 1 or fmt not in ("text", "json"):
+            raise ValueError("--stream takes one input (a file, or - for raw 16-bit mono PCM on stdin) and "
+                             "--format text or json")
+        return run_stream(model, paths[0], fmt, args.chunk_ms, args.realtime, args.sample_rate)
     return run_transcribe(model, paths, fmt=fmt, output_dir=args.output_dir,
                           batch_seconds=args.batch_seconds, lm=args.lm, decode=args.decode, runtime=args.runtime,
                           ngram=args.ngram, ngram_weight=args.ngram_weight)
@@ -185,7 +192,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     server = make_server(args.model, args.host, args.port, args.max_concurrent, args.max_upload_mb, args.lm,
                          args.decode, queue_timeout=args.queue_timeout, runtime=args.runtime,
                          client_timeout=args.client_timeout, max_connections=args.max_connections,
-                         max_queue=args.max_queue, model_id=args.model_name)
+                         max_queue=args.max_queue, model_id=args.model_name, max_streams=args.max_streams)
     if args.host not in ("127.0.0.1", "localhost", "::1"):
         print(f"asr serve: warning: listening on {args.host}, reachable from other machines", file=sys.stderr)
     print(f"asr serve: http://{args.host}:{args.port} serving model {server.model_id!r} (POST /v1/audio/transcriptions"
@@ -291,6 +298,13 @@ def build_parser() -> argparse.ArgumentParser:
     p["transcribe"].add_argument("--json", action="store_true", help="same as --format json (one object per line)")
     p["transcribe"].add_argument("--output-dir", type=Path,
                                  help="write one result file per input here (written atomically) instead of stdout")
+    p["transcribe"].add_argument("--stream", action="store_true",
+                                 help="streaming: print words while the audio arrives (a model=lstm_stream model; "
+                                 "one input: a file, or - for raw s16le mono PCM on stdin)")
+    p["transcribe"].add_argument("--realtime", action="store_true", help="--stream: read a file at real-time pace")
+    p["transcribe"].add_argument("--chunk-ms", type=float, default=160.0, help="--stream: audio per piece (ms)")
+    p["transcribe"].add_argument("--sample-rate", type=int, default=16000,
+                                 help="--stream: the rate of raw PCM on stdin (resampled to 16 kHz)")
     p["transcribe"].add_argument("--batch-seconds", type=float, default=120.0,
                                  help="seconds of audio decoded per batch")
     for name in ("transcribe", "evaluate", "serve"):
@@ -334,6 +348,8 @@ def build_parser() -> argparse.ArgumentParser:
                             help="requests waiting for a decoder; more get 503 + Retry-After at once")
     p["serve"].add_argument("--queue-timeout", type=float, default=60.0,
                             help="seconds a request may wait for a decoder before 503")
+    p["serve"].add_argument("--max-streams", type=int, default=4,
+                            help="WebSocket streams (/v1/stream) open at once; more are refused (close code 1013)")
     p["serve"].add_argument("--model-name", help="the model id clients pass (default: the package directory's name)")
     p["serve"].add_argument("--lm", type=Path, help="an LM package: beam + LM rescoring")
     p["serve"].add_argument("--decode", choices=["greedy", "beam", "beam_lm"])

@@ -139,3 +139,44 @@ class StatsAccumulator:
         mean = self.sum / self.frames
         var = (self.sumsq / self.frames - mean.square()).clamp_min(1e-8)
         return CMVNStats(mean=mean.tolist(), std=[math.sqrt(v) for v in var.tolist()], frames=self.frames)
+
+
+class StreamingLogMel:
+    """LogMel for audio that arrives in pieces: ``accept(samples)`` returns the frames that are complete so far,
+    ``flush()`` the rest at the end of the stream. The frames are those of ``LogMel`` on the whole signal (centered
+    frames with zero padding: n_fft // 2 zeros lead the stream, and as many end it); the buffer holds under one
+    frame's worth of samples, whatever the stream's length."""
+
+    def __init__(self, logmel: LogMel):
+        self.logmel = logmel
+        c = logmel.config
+        self.hop, self.n_fft = c.hop_samples, c.n_fft
+        self.buffer = np.zeros(c.n_fft // 2, dtype=np.float32)  # the leading padding of a centered STFT
+        self.samples = 0  # of audio accepted
+        self.frames = 0  # emitted
+
+    def _frames(self, count: int) -> torch.Tensor:
+        """The next ``count`` frames from the buffer (which must hold them), dropping the samples no longer needed."""
+        c = self.logmel.config
+        if count <= 0:
+            return torch.zeros(0, c.n_mels)
+        span = torch.from_numpy(self.buffer[:(count - 1) * self.hop + self.n_fft])
+        spec = torch.stft(span, n_fft=self.n_fft, hop_length=self.hop, win_length=c.win_samples,
+                          window=self.logmel.window.cpu(), center=False, return_complex=True)
+        power = spec.real.square() + spec.imag.square()  # (freq, frames)
+        feats = torch.log(power.T @ self.logmel.mel_fb.cpu() + c.log_floor)  # (frames, mel)
+        self.buffer = self.buffer[count * self.hop:]
+        self.frames += count
+        return feats
+
+    def accept(self, samples: np.ndarray) -> torch.Tensor:
+        """16 kHz mono float32 samples -> (frames, mel) of the frames now complete (often none for tiny pieces)."""
+        self.buffer = np.concatenate([self.buffer, np.asarray(samples, dtype=np.float32)])
+        self.samples += len(samples)
+        ready = (len(self.buffer) - self.n_fft) // self.hop + 1 if len(self.buffer) >= self.n_fft else 0
+        return self._frames(ready)
+
+    def flush(self) -> torch.Tensor:
+        """The last frames (the trailing padding of a centered STFT): the stream has ``num_frames(samples)``."""
+        self.buffer = np.concatenate([self.buffer, np.zeros(self.n_fft // 2 + self.hop, dtype=np.float32)])
+        return self._frames(int(self.logmel.config.num_frames(self.samples)) - self.frames)

@@ -9,10 +9,12 @@ CONFIGS = [
     AcousticConfig(num_layers=2, hidden_size=32, subsampling="conv", subsampling_factor=4, rnn="gru"),
     AcousticConfig(num_layers=2, hidden_size=32, projection_size=24, subsampling_factor=2),
     AcousticConfig(num_layers=2, hidden_size=32, subsampling_factor=3, normalization="utterance"),
+    AcousticConfig(num_layers=2, hidden_size=32, subsampling_factor=3, bidirectional=False, lookahead=3),
 ]
+IDS = ["lstm-stack", "gru-conv", "lstmp", "utterance-norm", "streaming"]
 
 
-@pytest.mark.parametrize("cfg", CONFIGS, ids=["lstm-stack", "gru-conv", "lstmp", "utterance-norm"])
+@pytest.mark.parametrize("cfg", CONFIGS, ids=IDS)
 def test_padded_batch_equals_one_by_one(cfg):
     torch.manual_seed(0)
     model = AcousticModel(cfg).eval()
@@ -61,7 +63,7 @@ def test_bad_config_is_a_clear_error():
         AcousticModel(AcousticConfig(subsampling="pool"))
 
 
-@pytest.mark.parametrize("cfg", CONFIGS, ids=["lstm-stack", "gru-conv", "lstmp", "utterance-norm"])
+@pytest.mark.parametrize("cfg", CONFIGS, ids=IDS)
 def test_padded_cpu_path_equals_packed_gpu_path(cfg):
     """The CPU runs the recurrent stack on padded tensors, the GPU on packed ones: same weights, same outputs."""
     torch.manual_seed(0)

@@ -1,4 +1,7 @@
-"""The BiLSTM/BiGRU-CTC acoustic model: a plain nn.Module, usable without Lightning."""
+"""The BiLSTM/BiGRU-CTC acoustic model: a plain nn.Module, usable without Lightning. With ``bidirectional=False``
+and ``lookahead`` frames of future context (a convolution over the subsampled frames, before the recurrent stack)
+it is the streaming variant: its output at frame t depends on input up to frame t + lookahead only (see
+asr/models/streaming.py for running it chunk by chunk)."""
 
 from __future__ import annotations
 
@@ -24,6 +27,8 @@ class AcousticConfig:
     projection_size: int = 0  # > 0: a linear projection (2*hidden -> projection) after every layer (BLSTMP)
     dropout: float = 0.2
     normalization: str = "global"  # global (stored mean and std) | utterance (each input's own mean, global std)
+    bidirectional: bool = True  # False: the streaming model (left-to-right recurrences)
+    lookahead: int = 0  # future output frames (of subsampling_factor input frames each) each output may see
 
 
 def subsampled_length(frames: int | torch.Tensor, factor: int) -> int | torch.Tensor:
@@ -79,23 +84,28 @@ class AcousticModel(nn.Module):
             raise ValueError(f"rnn must be 'lstm' or 'gru', got {config.rnn!r}")
         if config.normalization not in ("global", "utterance"):
             raise ValueError(f"normalization must be 'global' or 'utterance', got {config.normalization!r}")
+        if config.lookahead < 0:
+            raise ValueError(f"lookahead must be >= 0, got {config.lookahead}")
         self.config = config
         self.normalizer = GlobalCMVN(config.n_mels, utterance_mean=config.normalization == "utterance")
         self.subsampling = Subsampling(config.subsampling, config.n_mels, config.subsampling_factor,
                                        config.hidden_size)
         rnn_cls = nn.LSTM if config.rnn == "lstm" else nn.GRU
-        h, p = config.hidden_size, config.projection_size
+        h, p, bi = config.hidden_size, config.projection_size, config.bidirectional
+        d = 2 * h if bi else h  # the recurrent stack's output size per frame
+        # future context for a left-to-right model: frame t sees subsampled frames t .. t + lookahead
+        self.lookahead = nn.Conv1d(h, h, config.lookahead + 1) if config.lookahead else None
         if p > 0:  # one layer per module with a projection between layers
-            self.rnns = nn.ModuleList(rnn_cls(h if i == 0 else p, h, batch_first=True, bidirectional=True)
+            self.rnns = nn.ModuleList(rnn_cls(h if i == 0 else p, h, batch_first=True, bidirectional=bi)
                                       for i in range(config.num_layers))
-            self.projections = nn.ModuleList(nn.Linear(2 * h, p) for _ in range(config.num_layers))
+            self.projections = nn.ModuleList(nn.Linear(d, p) for _ in range(config.num_layers))
         else:  # one fused multi-layer module (fastest, and cuDNN on GPU)
             self.rnns = nn.ModuleList([rnn_cls(h, h, num_layers=config.num_layers, batch_first=True,
-                                               bidirectional=True,
+                                               bidirectional=bi,
                                                dropout=config.dropout if config.num_layers > 1 else 0.0)])
             self.projections = nn.ModuleList()
         self.dropout = nn.Dropout(config.dropout)
-        self.output = nn.Linear(p if p > 0 else 2 * h, config.vocab_size)
+        self.output = nn.Linear(p if p > 0 else d, config.vocab_size)
 
     @property
     def subsampling_factor(self) -> int:
@@ -107,10 +117,20 @@ class AcousticModel(nn.Module):
     def forward(self, feats: torch.Tensor, lengths: torch.Tensor) -> AcousticOutput:
         x = self.normalizer(feats, lengths)  # (batch, time, mel)
         x, out_lengths = self.subsampling(x, lengths)  # (batch, time', hidden)
+        if self.lookahead is not None:
+            x = self.look_ahead(x, out_lengths)
         x = self.dropout(x)
         x = self.rnn_packed(x, out_lengths) if x.is_cuda else self.rnn_padded(x, out_lengths)  # (b, t', 2h | p)
         logits = self.output(self.dropout(x))  # (batch, time', vocab)
         return AcousticOutput(torch.log_softmax(logits.float(), dim=-1), out_lengths)
+
+    def look_ahead(self, x: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
+        """(batch, time', hidden) -> the same, each frame mixed with the next ``lookahead`` ones (zeros past an
+        item's end, as when it is run alone or flushed at the end of a stream)."""
+        if lengths is not None:
+            x = x * (torch.arange(x.shape[1], device=x.device)[None, :] < lengths[:, None]).unsqueeze(-1)
+        x = nn.functional.pad(x.transpose(1, 2), (0, self.config.lookahead))  # (batch, hidden, time' + L)
+        return nn.functional.gelu(self.lookahead(x)).transpose(1, 2)  # (batch, time', hidden)
 
     def rnn_packed(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """The recurrent stack on packed sequences: cuDNN's fused multi-layer kernels (GPU)."""
@@ -139,6 +159,9 @@ class AcousticModel(nn.Module):
                 if layer > 0:  # nn.LSTM's dropout between the layers of one fused module
                     x = nn.functional.dropout(x, rnn.dropout, self.training)
                 forward = _run_direction(rnn, x, layer, "")
+                if not rnn.bidirectional:
+                    x = forward  # (batch, time', hidden)
+                    continue
                 backward = reverse(_run_direction(rnn, reverse(x), layer, "_reverse"))
                 x = torch.cat([forward, backward], dim=-1)  # (batch, time', 2 * hidden)
             if self.projections:

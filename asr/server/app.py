@@ -4,6 +4,7 @@
     GET  /v1/models                 the loaded model, OpenAI's list shape
     POST /transcribe[?format=json|text|srt|vtt]   body: the audio file's bytes (for curl)
     GET  /health                    {"status": "ok", ...}
+    WS   /v1/stream                 live transcription with a streaming model (stream_route.py)
 
 Every error is JSON: ``{"error": {"message": ...}}`` (OpenAI's shape) under /v1, ``{"error": "..."}`` elsewhere.
 Audio is read and decoded on worker threads, never on the event loop."""
@@ -27,7 +28,7 @@ from asr.server.openai_api import error_body, models_list, parse_request, render
 log = logging.getLogger(__name__)
 CONTENT_TYPES = {"json": "application/json", "text": "text/plain; charset=utf-8",
                  "srt": "application/x-subrip; charset=utf-8", "vtt": "text/vtt; charset=utf-8"}
-ROUTES = "POST /v1/audio/transcriptions, GET /v1/models, POST /transcribe, GET /health"
+ROUTES = "POST /v1/audio/transcriptions, GET /v1/models, POST /transcribe, GET /health, WS /v1/stream"
 
 
 def error_response(path: str, error: ApiError) -> JSONResponse:

@@ -14,6 +14,7 @@ import uvicorn
 from asr.server.app import make_app
 from asr.server.limits import DecoderPool, Limits
 from asr.server.protocol import bounded_protocol
+from asr.server.stream_route import stream_route
 from asr.transcribe import load_model
 
 
@@ -33,11 +34,12 @@ def _stop(signum, frame) -> None:
 
 class Server:
     def __init__(self, recognizers: list, host: str = "127.0.0.1", port: int = 8000, limits: Limits = Limits(),
-                 model_id: str = "model"):
+                 model_id: str = "model", max_streams: int = 4):
         self.limits = limits
         self.model_id = model_id
         self.pool = DecoderPool(recognizers, limits)
-        self.app = make_app(self.pool, limits, model_id, int(time.time()))
+        self.app = make_app(self.pool, limits, model_id, int(time.time()),
+                            [stream_route(recognizers[0].package, limits, max_streams)])
         config = uvicorn.Config(self.app, host=host, port=port, log_level="warning", lifespan="off",
                                 http=bounded_protocol(limits.client_timeout, limits.max_connections),
                                 ws="websockets-sansio", timeout_keep_alive=limits.keep_alive,
@@ -99,9 +101,10 @@ class Server:
 def make_server(model: Path, host: str = "127.0.0.1", port: int = 8000, max_concurrent: int = 2,
                 max_upload_mb: float = 50.0, lm: Path | None = None, decode: str | None = None,
                 queue_timeout: float = 60.0, runtime: str = "torch", client_timeout: float = 30.0,
-                max_connections: int = 64, max_queue: int = 16, model_id: str | None = None) -> Server:
+                max_connections: int = 64, max_queue: int = 16, model_id: str | None = None,
+                max_streams: int = 4) -> Server:
     if max_concurrent < 1:
         raise ValueError(f"max_concurrent must be >= 1, got {max_concurrent}")
     recognizers = [load_model(model, lm=lm, decode=decode, runtime=runtime) for _ in range(max_concurrent)]
     limits = Limits(int(max_upload_mb * 1024 * 1024), client_timeout, queue_timeout, max_queue, max_connections)
-    return Server(recognizers, host, port, limits, model_id or model_id_for(model))
+    return Server(recognizers, host, port, limits, model_id or model_id_for(model), max_streams)

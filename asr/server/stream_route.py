@@ -1,0 +1,105 @@
+"""The WebSocket route of `asr serve`: live transcription with a streaming model (model=lstm_stream).
+
+    ws://127.0.0.1:8000/v1/stream[?sample_rate=16000]
+
+The client sends binary messages of raw 16-bit little-endian mono PCM (any size; 100-200 ms is typical) and, at the
+end, the text message ``{"type": "end"}`` (or just closes). The server answers with JSON text messages:
+``{"type": "partial", "text", "seconds"}`` when the text so far changes, ``{"type": "final", "words": [{"text",
+"start", "end", "confidence"}], "seconds"}`` when words settle, and ``{"type": "done", "text", "duration",
+"words"}`` after the end, then closes (1000). Problems come as ``{"type": "error", "message"}`` before a close: a
+bidirectional model (1003), too many streams at once (1013, try again later), a client silent for
+``client_timeout`` seconds (1008)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from dataclasses import asdict
+
+import numpy as np
+from starlette.concurrency import run_in_threadpool
+from starlette.routing import WebSocketRoute
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from asr.audio import Resampler
+from asr.streaming import StreamingRecognizer
+
+
+def stream_route(package, limits, max_streams: int) -> WebSocketRoute:
+    slots = asyncio.Semaphore(max_streams) if max_streams > 0 else None
+    streaming = not package.model.config.bidirectional and package.model.config.normalization == "global"
+
+    async def fail(ws: WebSocket, message: str, code: int) -> None:
+        await ws.send_text(json.dumps({"type": "error", "message": message}))
+        await ws.close(code)
+
+    async def endpoint(ws: WebSocket) -> None:
+        await ws.accept()
+        if not streaming:
+            await fail(ws, "this server's model is bidirectional and cannot stream; serve a streaming model "
+                           "(model=lstm_stream)", 1003)
+            return
+        try:
+            rate = int(ws.query_params.get("sample_rate", "16000"))
+            if not 8000 <= rate <= 192000:
+                raise ValueError
+        except ValueError:
+            await fail(ws, f"sample_rate must be a number of Hz (8000..192000), got "
+                           f"{ws.query_params.get('sample_rate')!r}", 1003)
+            return
+        if slots is None or slots.locked():
+            await fail(ws, f"busy: {max_streams} streams open; retry later", 1013)
+            return
+        async with slots:
+            await _serve_stream(ws, StreamingRecognizer(package), Resampler(rate), limits.client_timeout)
+
+    return WebSocketRoute("/v1/stream", endpoint)
+
+
+async def _serve_stream(ws: WebSocket, stream: StreamingRecognizer, resampler: Resampler, timeout: float) -> None:
+    last = ""
+
+    async def send(update) -> None:
+        nonlocal last
+        if update.final:
+            await ws.send_text(json.dumps({"type": "final", "words": [asdict(w) for w in update.final],
+                                           "seconds": update.seconds}))
+        if update.partial != last and not update.done:
+            await ws.send_text(json.dumps({"type": "partial", "text": update.partial, "seconds": update.seconds}))
+        last = update.partial
+
+    carry = b""
+    try:
+        while True:
+            try:
+                message = await asyncio.wait_for(ws.receive(), timeout)
+            except TimeoutError:
+                await ws.send_text(json.dumps({"type": "error", "message": f"no audio for {timeout:g} s"}))
+                await ws.close(1008)
+                return
+            if message["type"] == "websocket.disconnect":
+                return
+            data = message.get("bytes")
+            if data is None:  # a text message: the end of the input (anything else is refused)
+                text = (message.get("text") or "").strip()
+                if text not in ('{"type": "end"}', '{"type":"end"}', "EOF", "end"):
+                    await ws.send_text(json.dumps({"type": "error", "message": f"unexpected text message "
+                                                   f"{text[:80]!r}: send binary PCM, then {{\"type\": \"end\"}}"}))
+                    await ws.close(1003)
+                    return
+                break
+            data, carry = carry + data, b""
+            if len(data) % 2:
+                data, carry = data[:-1], data[-1:]
+            samples = resampler(np.frombuffer(data, dtype="<i2").astype(np.float32) / 32768.0)
+            await send(await run_in_threadpool(stream.accept, samples))
+        tail = resampler(np.zeros(0, np.float32), last=True)
+        if len(tail):
+            await send(await run_in_threadpool(stream.accept, tail))
+        await send(await run_in_threadpool(stream.finish))
+        result = stream.transcript()
+        await ws.send_text(json.dumps({"type": "done", "text": result.text, "duration": result.duration,
+                                       "words": [asdict(w) for w in result.words]}))
+        await ws.close(1000)
+    except WebSocketDisconnect:
+        return
