@@ -7,10 +7,11 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
+import soundfile as sf
 import torch
 from tqdm.auto import tqdm
 
-from asr.audio import SAMPLE_RATE, load_audio, to_mono_16k
+from asr.audio import SAMPLE_RATE, AudioError, audio_blocks, load_audio, to_mono_16k
 from asr.batching import length_batches
 from asr.decoding.alignment import Word, words_from_path
 from asr.decoding.config import DecodeSettings
@@ -88,14 +89,42 @@ class Recognizer:
                     progress: bool = False) -> list[Transcript]:
         """16 kHz mono waveforms -> transcripts with word times and confidence."""
         emissions = self.emissions(waves, batch_seconds, progress)
+        return self._results(emissions, [len(w) for w in waves], names)
+
+    def _results(self, emissions: list[torch.Tensor], samples: list[int], names: list[str]) -> list[Transcript]:
         decoded: list[Decoded] = self.decoder(emissions)
         out = []
-        for d, e, w, n in zip(decoded, emissions, waves, names):
+        for d, e, n, name in zip(decoded, emissions, samples, names):
             words = words_from_path(list(d.path), e, self.tokenizer, self.frame_seconds)
             # the text is its words: a long pause inside a decoded "word" splits it (see words_from_path)
             text = " ".join(x.text for x in words) if words else d.text
-            out.append(Transcript(text, round(len(w) / SAMPLE_RATE, 3), n, words))
+            out.append(Transcript(text, round(n / SAMPLE_RATE, 3), name, words))
         return out
+
+    def transcribe_file(self, path: str | Path, block_seconds: float = 10.0) -> Transcript:
+        """A file of any length with memory bounded by one window: read in blocks (``asr.audio.audio_blocks``),
+        each window run as soon as its audio is in, its samples dropped once the next window starts. Only the
+        log-probs (~0.2 MB per minute) are kept whole, for the decoder. Same windows, same result as
+        ``transcribe(path)`` for 16 kHz files."""
+        info = sf.info(str(path)) if Path(path).is_file() else None
+        estimate = round(info.frames * SAMPLE_RATE / info.samplerate) if info else 0
+        frames = int(self.model.output_lengths(torch.tensor(self.package.features.num_frames(estimate))))
+        plan = plan_windows(estimate, frames, self.frame_samples, SAMPLE_RATE, self.windows)
+        buffer, offset, k, parts = np.zeros(0, np.float32), 0, 0, []
+        for block in audio_blocks(path, block_seconds):  # errors name the file
+            buffer = np.concatenate([buffer, block])
+            while k < len(plan) - 1 and offset + len(buffer) >= plan[k].end:
+                w = plan[k]
+                parts.append(stitch([w], self._emissions([buffer[w.start - offset:w.end - offset]])))
+                drop = plan[k + 1].start - offset  # no later window needs the samples before its start
+                buffer, offset, k = buffer[drop:], offset + drop, k + 1
+        samples = offset + len(buffer)
+        if samples == 0:
+            raise AudioError(f"{path}: the audio has zero samples")
+        total = int(self.model.output_lengths(torch.tensor(self.package.features.num_frames(samples))))
+        last = replace(plan[-1], end=samples, keep_to=total)  # the estimate's end -> the real one
+        parts.append(stitch([last], self._emissions([buffer[last.start - offset:]])))
+        return self._results([torch.cat(parts)], [samples], [str(path)])[0]
 
     def transcribe(self, audio: str | Path | np.ndarray | list, sample_rate: int | None = None,
                    batch_seconds: float = 120.0) -> Transcript | list[Transcript]:

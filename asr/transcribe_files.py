@@ -1,7 +1,8 @@
 """`asr transcribe`: many inputs (files, directories, ``-`` for stdin) -> stdout or one result file each.
 
 Inputs are read and decoded in groups of about ``group_seconds`` of audio, so memory stays bounded however many files
-there are; results come out in input order. A file that cannot be read is reported and skipped; the run finishes the
+there are; results come out in input order. A file longer than ``long_seconds`` is read in blocks and run window by
+window (``Recognizer.transcribe_file``), so memory stays bounded however long it is. A file that cannot be read is reported and skipped; the run finishes the
 others and exits 1 with the list of failures. With ``--output-dir`` each result is written to a temporary file and
 renamed, so an interrupted run never leaves a half-written result.
 """
@@ -13,6 +14,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import soundfile as sf
 from tqdm.auto import tqdm
 
 from asr.atomic import write_text_atomic
@@ -51,10 +53,19 @@ def read_input(path: Path) -> np.ndarray:
     return load_audio_bytes(data, "-")
 
 
+def _seconds(path: Path) -> float:
+    """A file's duration from its header (0 when it has none readable: the whole read reports the problem)."""
+    try:
+        info = sf.info(str(path))
+        return info.frames / info.samplerate
+    except (sf.LibsndfileError, RuntimeError, OSError, ZeroDivisionError):
+        return 0.0
+
+
 def run_transcribe(model: Path, inputs: list[Path], fmt: str = "text", output_dir: Path | None = None,
                    batch_seconds: float = 120.0, lm: Path | None = None, decode: str | None = None,
                    group_seconds: float = 600.0, runtime: str = "torch", ngram: Path | None = None,
-                   ngram_weight: float | None = None) -> int:
+                   ngram_weight: float | None = None, long_seconds: float = 600.0) -> int:
     recognizer = load_model(model, lm=lm, decode=decode, runtime=runtime, ngram=ngram, ngram_weight=ngram_weight)
     items = expand_inputs(inputs)
     if not items:
@@ -80,6 +91,22 @@ def run_transcribe(model: Path, inputs: list[Path], fmt: str = "text", output_di
 
     pending = 0.0
     for path, name in items:
+        if path != STDIN and _seconds(path) > long_seconds:  # on its own, read in blocks: memory of one window
+            flush()
+            pending = 0.0
+            start = time.perf_counter()
+            try:
+                result = recognizer.transcribe_file(path)
+            except AudioError as e:
+                failures.append(str(e))
+                print(f"asr transcribe: error: {e}", file=sys.stderr)
+                bar.update(1)
+                continue
+            compute_seconds += time.perf_counter() - start
+            audio_seconds += result.duration
+            emit(result, path, name, fmt, output_dir, multiple=len(items) > 1)
+            bar.update(1)
+            continue
         try:
             wave = read_input(path)
         except AudioError as e:

@@ -1,5 +1,7 @@
 """Long audio: windows cover the input exactly once, and merged window outputs equal the whole-input outputs."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -57,3 +59,37 @@ def test_windowed_output_equals_whole_and_bad_config():
     torch.testing.assert_close(windowed, whole, atol=1e-4, rtol=0)
     with pytest.raises(ValueError, match="overlap"):
         WindowConfig(window=10.0, overlap=6.0)
+
+
+def test_a_long_file_read_in_blocks_gives_the_whole_read_result(tiny_corpus, tmp_path, capsys):
+    """`Recognizer.transcribe_file` (blocks in, one window of audio held) == transcribing the whole file, at 16 kHz
+    and at 44.1 kHz (resampled as it streams), and `asr transcribe` takes that path for files over long_seconds."""
+    import numpy as np
+    import soundfile as sf
+    import soxr
+
+    from asr.audio import load_audio
+    from asr.transcribe import load_model
+    from asr.transcribe_files import run_transcribe
+    from asr.windows import WindowConfig
+
+    small = Path(__file__).parent / "data" / "small_model"
+    flacs = sorted((tiny_corpus / "LibriSpeech").rglob("*.flac"))[:10]
+    wave = np.concatenate([np.concatenate([load_audio(f), np.zeros(8000, np.float32)]) for f in flacs])
+    sf.write(tmp_path / "long.flac", wave, 16000)
+    sf.write(tmp_path / "long44.wav", soxr.resample(wave, 16000, 44100), 44100)
+    recognizer = load_model(small)
+    recognizer.windows = WindowConfig(window=6.0, overlap=2.0)  # many windows in ~25 s
+    for name in ("long.flac", "long44.wav"):
+        whole = recognizer.transcribe(tmp_path / name)
+        blocks = recognizer.transcribe_file(tmp_path / name, block_seconds=1.7)
+        assert blocks.text == whole.text and blocks.text
+        assert abs(blocks.duration - whole.duration) < 0.01
+        assert [(w.text, w.start, w.end) for w in blocks.words] == [(w.text, w.start, w.end) for w in whole.words]
+    assert run_transcribe(small, [tmp_path / "long.flac"], long_seconds=1e9) == 0
+    grouped = capsys.readouterr().out
+    assert run_transcribe(small, [tmp_path / "long.flac"], long_seconds=5.0) == 0
+    assert capsys.readouterr().out == grouped and grouped.strip()
+    (tmp_path / "cut.wav").write_bytes((tmp_path / "long44.wav").read_bytes()[:44])  # a header, no samples
+    assert run_transcribe(small, [tmp_path / "cut.wav"], long_seconds=0.0) == 1
+    assert "cut.wav" in capsys.readouterr().err

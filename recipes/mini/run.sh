@@ -7,10 +7,12 @@
 #
 #   bash recipes/mini/run.sh [--stage N] [--stop-stage N] [--data-dir DIR] [--exp-dir DIR] [--nj N]
 #                            [--corpus synthetic|real] [--plan mini|mini-natural|tiny] [--base-url URL]
-#                            [--experiment mini|general|tiny] [--noise] [--real-dev]
+#                            [--experiment mini|general|tiny] [--noise] [--real-dev] [--streaming]
 #                            [--lm-args "extra asr lm train overrides"] [-- extra `asr train` overrides]
 # --noise: also write a noise and room-response corpus (stage 1) for experiments that augment with them;
 # --real-dev: also score the natural-speech dev set (real recordings, `asr make-real-dev`) in stages 4 and 9.
+# --streaming: train the streaming model (model=lstm_stream: left-to-right LSTM, 90 ms look-ahead, 3 x 384, about
+# the BiLSTM's size) and transcribe the sample with `asr transcribe --stream` too; use another --exp-dir.
 set -euo pipefail
 
 stage=0
@@ -22,6 +24,7 @@ plan=mini
 experiment=mini
 noise=false
 real_dev=false
+streaming=false
 lm_args=""
 base_url=http://www.openslr.org/resources
 nj=2
@@ -30,7 +33,7 @@ train_overrides=()
 recipe=mini
 # shellcheck source=../shared/stages.sh
 . "$(dirname "$0")/../shared/stages.sh"
-usage() { sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
+usage() { sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
 while [ $# -gt 0 ]; do
   common_option "$@"
   if [ "$consumed" -gt 0 ]; then shift "$consumed"; continue; fi
@@ -40,6 +43,7 @@ while [ $# -gt 0 ]; do
     --experiment) experiment=$2; shift 2 ;;
     --noise) noise=true; shift ;;
     --real-dev) real_dev=true; shift ;;
+    --streaming) streaming=true; shift ;;
     -h|--help) usage 0 ;;
     --) shift; train_overrides=("$@"); break ;;
     *) echo "run.sh: unknown option $1" >&2; usage 2 ;;
@@ -81,8 +85,10 @@ fi
 
 if run_stage 3 "train the acoustic model" "$exp_dir"; then
   resume=$(resume_arg "$exp_dir")  # continue an interrupted run from its newest checkpoint
+  model_args=()
+  [ "$streaming" = true ] && model_args=(model=lstm_stream model.num_layers=3 model.hidden_size=384)
   asr train "experiment=$experiment" "data.manifest_dir=$manifests" "data.cmvn=$data_dir/cmvn.json" "exp_dir=$exp_dir" \
-    ${resume:+"$resume"} "${train_overrides[@]}"
+    "${model_args[@]}" ${resume:+"$resume"} "${train_overrides[@]}"
   mark_done 3 "$exp_dir"
 fi
 
@@ -152,5 +158,6 @@ if [ 10 -ge "$stage" ] && [ 10 -le "$stop_stage" ]; then
   echo "reference: $(grep -h "^$(basename "$sample" .flac) " "$(dirname "$sample")"/*.trans.txt | cut -d' ' -f2-)"
   echo -n "greedy:    "; asr transcribe "$exp_dir/model" "$sample" --decode greedy
   if [ -d "$lm_dir/lm" ]; then echo -n "beam + LM: "; asr transcribe "$exp_dir/model" "$sample" --lm "$lm_dir/lm"; fi
+  if [ "$streaming" = true ]; then echo -n "streamed:  "; asr transcribe "$exp_dir/model" "$sample" --stream; fi
 fi
 log "done; results in $exp_dir/eval and $exp_dir/eval_lm"
