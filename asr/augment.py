@@ -92,6 +92,17 @@ def build_transforms(speed_perturb: list[float] | None = None, noise: Mapping | 
     return out
 
 
+def reseed(transforms: list[CutTransform], seed: int) -> None:
+    """A fresh ``random.Random`` from ``seed`` for every transform (lhotse's keep theirs in ``random``, ``randgen``
+    or ``rng``): a training batch seeds its augmentation itself, so a resumed run draws what the interrupted one
+    would have, whichever worker process makes the batch."""
+    rng = random.Random(seed)
+    for transform in transforms:
+        for attr in ("random", "randgen", "rng"):
+            if hasattr(transform, attr):
+                setattr(transform, attr, random.Random(rng.random()))
+
+
 class FrequencyWarp:
     """Vocal tract length perturbation on log-mel features: each item's spectrum is read at ``f / alpha`` for a
     random ``alpha`` in ``[low, high]`` (alpha > 1 stretches it upwards, as a shorter vocal tract does), by linear

@@ -4,16 +4,19 @@ mid-epoch resume, and the normalization statistics of a CutSet. Reading cuts the
 from __future__ import annotations
 
 import logging
+import random
+import zlib
 from collections.abc import Callable, Iterator
 from functools import partial
 from typing import Any, NamedTuple
 
+import numpy as np
 import torch
 from lhotse import CutSet
 from lhotse.dataset import DynamicBucketingSampler, SpecAugment
 from torch.utils.data import DataLoader, Dataset
 
-from asr.augment import FrequencyWarp, build_transforms
+from asr.augment import FrequencyWarp, build_transforms, reseed
 from asr.cuts import load_cut_waves, load_cuts
 from asr.features import FeatureConfig, LogMel
 from asr.text import Tokenizer
@@ -45,8 +48,30 @@ class AsrDataset(Dataset):
         # train-only signal transforms (asr.augment): speed, reverb, noise, volume, clipping, telephone, codec
         self.transforms = build_transforms(speed_perturb, noise, augment, seed, load_noise=load_cuts)
         self.spec_augment = SpecAugment(**spec_augment) if spec_augment else None
+        self.seed = seed
 
-    def __getitem__(self, cuts: CutSet) -> Batch:
+    def __getitem__(self, item: CutSet | tuple[int, int, CutSet]) -> Batch:
+        """A batch of cuts, or (epoch, batch index, cuts) from a training loader (``ResumableSampler``): then its
+        random augmentation is seeded from (seed, epoch, index), with the process's random state put back after."""
+        if not isinstance(item, tuple):
+            return self._make(item)
+        epoch, index, cuts = item
+        seed = zlib.crc32(f"{self.seed}:{epoch}:{index}".encode())
+        python_state, numpy_state = random.getstate(), np.random.get_state()
+        try:
+            with torch.random.fork_rng(devices=[]):
+                random.seed(seed)
+                np.random.seed(seed)
+                torch.manual_seed(seed)
+                reseed(self.transforms, seed)
+                if self.warp is not None:
+                    self.warp.rng = np.random.default_rng(seed)
+                return self._make(cuts)
+        finally:
+            random.setstate(python_state)
+            np.random.set_state(numpy_state)
+
+    def _make(self, cuts: CutSet) -> Batch:
         for transform in self.transforms:
             cuts = transform(cuts)
         audio = load_cut_waves(cuts)
@@ -96,11 +121,14 @@ class ResumableSampler:
         return iter(fresh)
 
     def __iter__(self):
+        """(epoch, batch index in the epoch, cuts): the dataset seeds the batch's augmentation from the first two."""
         it = iter(self.sampler)  # lhotse samplers restart the epoch on every iter(): call it once only
         for _ in range(self.skip):
             next(it, None)
+        index = self.skip
         while (batch := next(it, None)) is not None:
-            yield batch
+            yield self.sampler.epoch, index, batch
+            index += 1
 
     def __len__(self) -> int:
         """Batches in the whole current epoch, skipped ones included (Lightning counts those as done on resume)."""
@@ -144,8 +172,10 @@ def make_loader(cuts: CutSet, dataset: AsrDataset, max_duration: float, shuffle:
     ranks gets different batches, the same number of them on every rank (lhotse's guarantee)."""
     make_sampler = partial(DynamicBucketingSampler, cuts, max_duration=max_duration, shuffle=shuffle,
                            num_buckets=num_buckets, seed=seed, drop_last=drop_last, world_size=world_size, rank=rank)
+    # its own generator: starting an epoch's iterator must not draw from the global random state (exact resume)
     return ResumableLoader(dataset, ResumableSampler(make_sampler), num_workers=num_workers,
-                           persistent_workers=num_workers > 0, **loader_args)
+                           persistent_workers=num_workers > 0, generator=torch.Generator().manual_seed(seed),
+                           **loader_args)
 
 
 def padding_waste(loader: ResumableLoader) -> float:

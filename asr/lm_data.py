@@ -65,7 +65,9 @@ class LMBatches(Dataset):
 
 
 def lm_loader(sentences: list[list[int]], batch_tokens: int, shuffle: bool, seed: int = 0) -> DataLoader:
-    return DataLoader(LMBatches(sentences, batch_tokens, shuffle, seed), batch_size=None, shuffle=False)
+    # its own generator: starting an epoch's iterator must not draw from the global random state (exact resume)
+    return DataLoader(LMBatches(sentences, batch_tokens, shuffle, seed), batch_size=None, shuffle=False,
+                      generator=torch.Generator().manual_seed(seed))
 
 
 @torch.no_grad()

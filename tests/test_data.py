@@ -50,7 +50,7 @@ def test_sampler_deterministic_per_seed_and_epoch(tiny_manifests):
     def order(epoch, seed=0):
         loader = make_loader(cuts, AsrDataset(Tokenizer()), max_duration=10, shuffle=True, num_buckets=2, seed=seed)
         loader.sampler.set_epoch(epoch)
-        return [c.id for batch in loader.sampler for c in batch]
+        return [c.id for _, _, batch in loader.sampler for c in batch]
 
     assert order(0) == order(0) and order(1) == order(1)  # deterministic
     assert order(0) != order(1)  # reshuffled every epoch

@@ -9,6 +9,8 @@ import lightning as L
 from lightning.pytorch.callbacks import Callback
 from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 
+from asr.training.fault_tolerance import AtomicCheckpointIO, RngState
+
 
 def make_trainer(t: Any, exp_dir: Path, callbacks: list[Callback], grad_clip: float | None = None,
                  **overrides: Any) -> L.Trainer:
@@ -21,7 +23,7 @@ def make_trainer(t: Any, exp_dir: Path, callbacks: list[Callback], grad_clip: fl
         check_val_every_n_epoch=t.get("check_val_every_n_epoch", 1),
         num_sanity_val_steps=t.get("num_sanity_val_steps", 0), deterministic=t.get("deterministic", False),
         logger=[TensorBoardLogger(exp_dir, name="tensorboard"), CSVLogger(exp_dir, name="csv")],
-        callbacks=callbacks, enable_progress_bar=True,
+        callbacks=[*callbacks, RngState()], enable_progress_bar=True, plugins=[AtomicCheckpointIO()],
     )
     args.update(overrides)
     return L.Trainer(**args)

@@ -1,0 +1,120 @@
+"""Kill -9 in the middle of training, resume as the recipes do, and get the run that was never interrupted: the
+same weights bit for bit and the same logged losses, with dropout, speed perturbation and SpecAugment on (every
+real configuration). Checkpoints are written atomically: a kill (or a failure) mid-write never leaves a truncated
+checkpoint under a checkpoint's name."""
+
+from __future__ import annotations
+
+import csv
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+OVERRIDES = ["experiment=tiny", "model.num_layers=2", "model.dropout=0.3", "data.max_duration=13", "seed=7",
+             "data.speed_perturb=[0.9,1.1]", "trainer.max_epochs=4", "trainer.checkpoint_every_n_steps=1",
+             "data.spec_augment={num_frame_masks: 2, features_mask_size: 10, frames_mask_size: 20}",
+             "trainer.deterministic=true"]
+
+
+def train(manifests: Path, exp: Path, *extra: str) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "asr.cli", "train", *OVERRIDES, f"data.manifest_dir={manifests}",
+                             f"exp_dir={exp}", *extra], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+
+
+def finish(proc: subprocess.Popen) -> None:
+    _, err = proc.communicate(timeout=600)
+    assert proc.returncode == 0, err[-3000:]
+
+
+def losses(exp: Path) -> dict[int, str]:
+    """step -> train/loss as logged (the CSV text: bit-exact comparison), over every logger version of the run."""
+    out = {}
+    for path in sorted(exp.glob("csv/version_*/metrics.csv")):
+        with open(path) as f:
+            for row in csv.DictReader(f):
+                if row.get("train/loss"):
+                    out[int(row["step"])] = row["train/loss"]
+    return out
+
+
+def newest_checkpoint(exp: Path) -> Path:
+    """What recipes/shared/stages.sh's resume_arg picks: the newest of last.ckpt and the step checkpoints."""
+    found = list((exp / "checkpoints").glob("last.ckpt")) + list((exp / "checkpoints").glob("step*.ckpt"))
+    return max(found, key=lambda p: p.stat().st_mtime_ns)
+
+
+@pytest.mark.slow
+def test_kill_9_then_resume_gives_the_uninterrupted_run(tiny_manifests, tmp_path):
+    straight = tmp_path / "straight"
+    finish(train(tiny_manifests, straight))
+    reference = torch.load(straight / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
+    steps = reference["global_step"]
+    assert steps >= 8
+
+    for kill_at in sorted(random.Random(0).sample(range(2, steps - 3), 2)):  # two random steps, mid-run
+        exp = tmp_path / f"killed_at_{kill_at}"
+        proc = train(tiny_manifests, exp)
+        target = exp / "checkpoints" / f"step{kill_at:06d}.ckpt"
+        deadline = time.monotonic() + 300
+        while not target.exists():
+            assert proc.poll() is None and time.monotonic() < deadline, "training ended before the kill point"
+            time.sleep(0.005)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        assert proc.returncode == -signal.SIGKILL
+        for ckpt in (exp / "checkpoints").glob("*.ckpt"):  # every file under a checkpoint's name is whole
+            torch.load(ckpt, map_location="cpu", weights_only=True)
+        resume_from = newest_checkpoint(exp)
+        finish(train(tiny_manifests, exp, f"resume={resume_from}"))
+        resumed = torch.load(exp / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
+        assert resumed["global_step"] == steps
+        for name, tensor in reference["state_dict"].items():
+            assert torch.equal(resumed["state_dict"][name], tensor), f"{name} differs after a kill at step {kill_at}"
+        assert losses(exp) == losses(straight)
+
+
+def test_a_failure_mid_write_leaves_the_previous_checkpoint(tmp_path, monkeypatch):
+    from asr.training.fault_tolerance import AtomicCheckpointIO
+
+    io = AtomicCheckpointIO()
+    path = tmp_path / "last.ckpt"
+    io.save_checkpoint({"step": 1, "w": torch.ones(3)}, path)
+
+    def dies_halfway(obj, f, *args, **kwargs):
+        f.write(b"PK\x03\x04 half a checkpoint")
+        raise OSError("No space left on device")
+
+    def disk_gone(fd):
+        raise OSError("Input/output error")
+
+    for target, fake in ((torch, "save"), (os, "fsync")):  # while serializing; after writing, before the rename
+        with monkeypatch.context() as m:
+            m.setattr(target, fake, dies_halfway if fake == "save" else disk_gone)
+            with pytest.raises(OSError):
+                io.save_checkpoint({"step": 2, "w": torch.zeros(3)}, path)
+        assert torch.load(path, weights_only=True)["step"] == 1
+        assert [p.name for p in tmp_path.iterdir()] == ["last.ckpt"]  # no temporary file left behind
+
+
+def test_checkpoints_carry_the_random_state_and_put_it_back():
+    import numpy as np
+
+    from asr.training.fault_tolerance import RngState
+
+    callback = RngState()
+    torch.manual_seed(3)
+    np.random.seed(3)
+    random.seed(3)
+    state = callback.state_dict()
+    expected = (torch.rand(3), np.random.rand(3), random.random())
+    torch.manual_seed(0), np.random.seed(0), random.seed(0)
+    callback.load_state_dict(state)
+    got = (torch.rand(3), np.random.rand(3), random.random())
+    assert torch.equal(got[0], expected[0]) and (got[1] == expected[1]).all() and got[2] == expected[2]
