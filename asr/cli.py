@@ -181,8 +181,14 @@ def cmd_info(args: argparse.Namespace) -> int:
     from asr.model_card import model_card
     from asr.package import default_model_dir, load_package
 
-    model = args.model or default_model_dir()
-    print(model_card(load_package(model), Path(model).name))
+    model = Path(args.model or default_model_dir())
+    if (model / "lm.safetensors").is_file():  # an LM package
+        from asr.lm_package import load_lm_package
+        from asr.model_card import lm_card
+
+        print(lm_card(load_lm_package(model), model.name))
+        return 0
+    print(model_card(load_package(model), model.name))
     return 0
 
 
@@ -333,7 +339,8 @@ def build_parser() -> argparse.ArgumentParser:
     p["plot"].add_argument("paths", nargs="+", type=Path, help="curves: EXP_DIR; alignment: MODEL AUDIO")
     p["plot"].add_argument("-o", "--output", type=Path, help="the PNG to write")
 
-    p["info"].add_argument("model", type=Path, nargs="?", help="a model package directory (default: the shipped one)")
+    p["info"].add_argument("model", type=Path, nargs="?",
+                           help="a model or LM package directory (default: the shipped model)")
 
     p["serve"].add_argument("model", type=Path, help="a model package directory")
     p["serve"].add_argument("--host", default="127.0.0.1", help="address to bind (default: loopback only)")

@@ -11,6 +11,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from asr.atomic import atomic_dir
+from asr.model_card import lm_card
 from asr.models.lm import CharLM, LMConfig
 from asr.package import module_state, read_checkpoint
 from asr.text import Tokenizer
@@ -32,6 +33,7 @@ def save_lm_package(package: LMPackage, out_dir: str | Path) -> Path:
         config = {"lm": asdict(package.model.config), "meta": package.meta}
         (tmp / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
         package.tokenizer.save(tmp / "tokens.json")
+        (tmp / "README.md").write_text(lm_card(package, Path(out_dir).name))
     return Path(out_dir)
 
 

@@ -27,7 +27,9 @@ def model_card(package: Any, name: str = "asr model") -> str:
     frame_ms = package.features.hop_length * 1000 * c.subsampling_factor
     lines = [f"# {name}", "",
              "A CTC acoustic model of the `asr` toolkit: 80-dim log-mel features -> "
-             f"{c.num_layers} x {c.hidden_size} bidirectional {c.rnn.upper()}"
+             f"{c.num_layers} x {c.hidden_size} "
+             + ("bidirectional " if c.bidirectional else f"left-to-right (streaming, {c.lookahead} frames of "
+                f"look-ahead) ") + f"{c.rnn.upper()}"
              + (f" with {c.projection_size}-dim projections" if c.projection_size else "")
              + f" -> {len(package.tokenizer)} characters.", "",
              "## Architecture", "",
@@ -59,4 +61,24 @@ def model_card(package: Any, name: str = "asr model") -> str:
     if meta.get("limitations"):
         lines += ["## Not good at", "", str(meta["limitations"]), ""]
     lines += ["## License", "", str(meta.get("license") or LICENSE), ""]
+    return "\n".join(lines)
+
+
+def lm_card(package: Any, name: str = "asr LM") -> str:
+    """The model card of an LM package (README.md, written with it; `asr info` prints it)."""
+    c, meta = package.model.config, dict(package.meta or {})
+    params = sum(p.numel() for p in package.model.parameters())
+    lines = [f"# {name}", "",
+             f"A character LSTM language model of the `asr` toolkit: {c.embed_dim}-dim embeddings -> {c.num_layers} x "
+             f"{c.hidden_size} LSTM -> {c.vocab_size} characters"
+             + (" (tied input and output matrices)" if c.tie_weights else "") + ". It rescores or guides the beam "
+             "search of an acoustic model with the same tokens (`asr transcribe MODEL FILE --lm THIS`).", "",
+             "## Facts", "", f"- parameters: {params / 1e6:.2f} M", f"- dropout: {c.dropout:g}"]
+    for key, label in (("train_text", "training text"), ("train_sentences", "training sentences"),
+                       ("epoch", "epochs (last, 0-based)"), ("global_step", "optimizer steps"),
+                       ("dev_perplexity", "dev perplexity (per character)"), ("dev_bpc", "dev bits per character")):
+        if meta.get(key) is not None:
+            lines.append(f"- {label}: {_fmt(meta[key])}")
+    lines += ["", "## License", "", str(meta.get("license") or "Apache-2.0 (the code); the training text's own "
+                                       "licence applies to what the model learned from it."), ""]
     return "\n".join(lines)

@@ -146,6 +146,9 @@ def test_lm_train_and_perplexity_command(lm_setup):
     assert "perplexity" in out.stdout and "bits per character" in out.stdout
     bad = run("lm", "perplexity", lm_setup / "missing", lm_setup / "lm.txt", check=False)
     assert bad.returncode == 1 and "missing" in bad.stderr
+    card = (lm_setup / "lmexp" / "lm" / "README.md").read_text()  # the LM's model card, and `asr info` prints it
+    assert "character LSTM language model" in card and f"{summary['dev_perplexity']:.4g}" in card
+    assert run("info", lm_setup / "lmexp" / "lm").stdout.strip() == card.strip()
 
 
 def test_tune_prints_table_and_writes_package(lm_setup, tiny_corpus):
