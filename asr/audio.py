@@ -70,9 +70,11 @@ class Resampler:
 
     def __init__(self, rate: int):
         self.stream = soxr.ResampleStream(rate, SAMPLE_RATE, 1, dtype="float32") if rate != SAMPLE_RATE else None
+        self.samples_in = 0
 
     def __call__(self, piece: np.ndarray, last: bool = False) -> np.ndarray:
         piece = np.asarray(piece, dtype=np.float32)
+        self.samples_in += len(piece)
         return piece if self.stream is None else self.stream.resample_chunk(piece, last=last)
 
 
@@ -80,17 +82,28 @@ def audio_blocks(path: str | Path, seconds: float = 1.0):
     """Read a file in blocks of about ``seconds`` -> 16 kHz mono float32 pieces, holding one block at a time
     (soundfile's block reads, soxr's streaming resampler). Errors name the file."""
     path = Path(path)
-    if not path.is_file():
-        raise AudioError(f"{path}: no such file" if not path.exists() else f"{path}: not a regular file")
+    if not path.exists():
+        raise AudioError(f"{path}: no such file")
+    if path.is_dir():
+        raise AudioError(f"{path}: is a directory, not an audio file")
+    if path.stat().st_size == 0:
+        raise AudioError(f"{path}: the file is empty (0 bytes)")
     try:
         info = sf.info(str(path))
-    except (sf.LibsndfileError, RuntimeError) as e:
+    except (sf.LibsndfileError, RuntimeError, TypeError) as e:
         raise AudioError(f"{path}: not a readable audio file ({e})") from e
     if info.frames == 0:
         raise AudioError(f"{path}: the audio has zero samples")
     resampler = Resampler(info.samplerate)
-    for block in sf.blocks(str(path), blocksize=max(1, int(seconds * info.samplerate)), dtype="float32",
-                           always_2d=True):
+    blocks = sf.blocks(str(path), blocksize=max(1, int(seconds * info.samplerate)), dtype="float32", always_2d=True)
+    while True:
+        try:
+            block = next(blocks, None)
+        except (sf.LibsndfileError, RuntimeError) as e:  # damage found part way through the file
+            raise AudioError(f"{path}: not a readable audio file after {resampler.samples_in / info.samplerate:.1f} "
+                             f"s ({e})") from e
+        if block is None:
+            break
         mono = block[:, 0] if block.shape[1] == 1 else block.mean(axis=1, dtype=np.float32)
         if not np.isfinite(mono).all():
             raise AudioError(f"{path}: the audio contains NaN or infinite samples")

@@ -118,7 +118,7 @@ def _checked(model: AcousticModel, path: Path, run, what: str) -> tuple[Path, fl
     """``path`` and its max log-prob difference from PyTorch (``run``: the exported model loaded); on a parity
     failure the file is removed (never leave one behind that a runtime would use) and ExportError raised."""
     diff = max_difference(model, run)
-    if diff > PARITY_TOLERANCE:
+    if not diff <= PARITY_TOLERANCE:  # NaN fails too
         path.unlink()
         raise ExportError(f"{path}: {what} log-probs differ from PyTorch's by {diff:.2e} > {PARITY_TOLERANCE}")
     return path, diff

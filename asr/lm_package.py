@@ -7,13 +7,12 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
 
 from asr.atomic import atomic_dir
 from asr.model_card import lm_card
 from asr.models.lm import CharLM, LMConfig
-from asr.package import module_state, read_checkpoint
+from asr.package import module_state, read_checkpoint, read_weights, sha256_file
 from asr.text import Tokenizer
 
 
@@ -30,7 +29,8 @@ def save_lm_package(package: LMPackage, out_dir: str | Path) -> Path:
         if package.model.config.tie_weights:
             state.pop("output.weight")  # the same tensor as embed.weight
         save_file(state, tmp / "lm.safetensors")
-        config = {"lm": asdict(package.model.config), "meta": package.meta}
+        config = {"lm": asdict(package.model.config), "meta": package.meta,
+                  "sha256": {"lm.safetensors": sha256_file(tmp / "lm.safetensors")}}
         (tmp / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
         package.tokenizer.save(tmp / "tokens.json")
         (tmp / "README.md").write_text(lm_card(package, Path(out_dir).name))
@@ -52,10 +52,10 @@ def load_lm_package(path: str | Path, device: str = "cpu") -> LMPackage:
     if lm_cfg.vocab_size != len(tokenizer):
         raise ValueError(f"{path}: the LM has {lm_cfg.vocab_size} outputs but tokens.json has {len(tokenizer)}")
     model = CharLM(lm_cfg)
+    state = read_weights(path / "lm.safetensors", (config.get("sha256") or {}).get("lm.safetensors"), device)
     try:
-        state = load_file(path / "lm.safetensors", device=device)
         model.load_state_dict(state, strict=not lm_cfg.tie_weights)
-    except (SafetensorError, OSError, RuntimeError) as e:
+    except RuntimeError as e:
         raise ValueError(f"{path / 'lm.safetensors'}: cannot load the LM weights ({e})") from e
     return LMPackage(model.to(device).eval(), tokenizer, config.get("meta") or {})
 

@@ -8,6 +8,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -68,7 +70,8 @@ def save_package(package: ModelPackage, out_dir: str | Path, dtype: torch.dtype 
                  .contiguous() for k, v in package.model.state_dict().items()}
         save_file(state, tmp / "model.safetensors")
         config = {"model": asdict(package.model.config), "features": asdict(package.features),
-                  "decode": package.decode, "meta": package.meta}
+                  "decode": package.decode, "meta": package.meta,
+                  "sha256": {"model.safetensors": sha256_file(tmp / "model.safetensors")}}
         (tmp / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False, allow_unicode=True))
         package.tokenizer.save(tmp / "tokens.json")
         norm = package.model.normalizer
@@ -76,6 +79,27 @@ def save_package(package: ModelPackage, out_dir: str | Path, dtype: torch.dtype 
             tmp / "cmvn.json")
         (tmp / "README.md").write_text(model_card(package, Path(out_dir).name))
     return Path(out_dir)
+
+
+def sha256_file(path: str | Path) -> str:
+    with open(path, "rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()
+
+
+def read_weights(path: Path, sha256: str | None, device: str | torch.device = "cpu") -> dict[str, torch.Tensor]:
+    """A package's safetensors weights, checked: against the sha256 its config.yaml recorded when it was written
+    (packages written before that record load unchecked), and for NaN / inf values. Errors name the file."""
+    if sha256 and sha256_file(path) != sha256:
+        raise ValueError(f"{path}: the file differs from the one written with this package (sha256 mismatch: "
+                         "changed or damaged since); re-export it")
+    try:
+        state = load_file(path, device=str(device))
+    except (SafetensorError, OSError) as e:
+        raise ValueError(f"{path}: cannot read the weights ({e})") from e
+    bad = [name for name, t in state.items() if t.is_floating_point() and not torch.isfinite(t).all()]
+    if bad:
+        raise ValueError(f"{path}: NaN or infinite values in {', '.join(bad[:3])}{' ...' if len(bad) > 3 else ''}")
+    return state
 
 
 def load_package(path: str | Path, device: str | torch.device = "cpu") -> ModelPackage:
@@ -97,10 +121,7 @@ def load_package(path: str | Path, device: str | torch.device = "cpu") -> ModelP
         raise ValueError(f"{path}: the model has {model_cfg.vocab_size} outputs but tokens.json has "
                          f"{len(tokenizer)} tokens")
     model = AcousticModel(model_cfg)
-    try:
-        state = load_file(path / "model.safetensors", device=str(device))
-    except (SafetensorError, OSError) as e:
-        raise ValueError(f"{path / 'model.safetensors'}: cannot read the weights ({e})") from e
+    state = read_weights(path / "model.safetensors", (config.get("sha256") or {}).get("model.safetensors"), device)
     try:
         model.load_state_dict(state)
     except RuntimeError as e:

@@ -17,7 +17,7 @@ from asr.decoding.alignment import Word, words_from_path
 from asr.decoding.config import DecodeSettings
 from asr.decoding.settings import Decoded, make_decoder
 from asr.features import LogMel
-from asr.package import ModelPackage, load_package
+from asr.package import ModelPackage, load_package, sha256_file
 from asr.runtime import acoustic_runtime
 from asr.windows import WindowConfig, plan_windows, stitch
 
@@ -147,11 +147,8 @@ class Recognizer:
 
 def file_digest(path: str | Path) -> str:
     """sha256 of a file, or of an LM package's weights file: what `asr tune` records of the LM it tuned with."""
-    import hashlib
-
     path = Path(path)
-    with open(path / "lm.safetensors" if path.is_dir() else path, "rb") as f:
-        return hashlib.file_digest(f, "sha256").hexdigest()
+    return sha256_file(path / "lm.safetensors" if path.is_dir() else path)
 
 
 def load_model(path: str | Path, device: str = "cpu", lm: str | Path | None = None,

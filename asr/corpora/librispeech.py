@@ -63,6 +63,29 @@ def _parse(subset_dir: Path, line: str) -> tuple[str, object]:
         return utt_id, f"unreadable audio: {' '.join(str(e).split())}"  # one line: it goes to a TSV
 
 
+def _transcript_lines(subset_dir: Path, report: PrepareReport) -> list[tuple[str, Path]]:
+    """Every non-blank transcript line of a subset; a line that is not UTF-8 and a repeated utterance id (after its
+    first line) are counted skips with the reason."""
+    lines, seen = [], {}
+    for path in sorted(subset_dir.rglob("*.trans.txt")):
+        for number, raw in enumerate(path.read_bytes().splitlines(), 1):
+            if not raw.strip():
+                continue
+            utt_id = raw.split(maxsplit=1)[0].decode("utf-8", errors="replace")
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as e:
+                report.skipped[f"{utt_id} ({path.name}:{number})"] = f"transcript is not UTF-8 ({e.reason} at byte " \
+                                                                    f"{e.start})"
+                continue
+            if utt_id in seen:
+                report.skipped[f"{utt_id} ({path.name}:{number})"] = f"duplicate id (first on line {seen[utt_id]})"
+                continue
+            seen[utt_id] = number
+            lines.append((line, path))
+    return lines
+
+
 def prepare_librispeech(corpus_dir: str | Path, output_dir: str | Path, subsets: list[str] | None = None,
                         num_jobs: int = 2) -> list[PrepareReport]:
     """Write recordings / supervisions / cuts manifests per subset; idempotent (a done-marker per subset)."""
@@ -86,9 +109,8 @@ def prepare_librispeech(corpus_dir: str | Path, output_dir: str | Path, subsets:
             continue
         if not subset_dir.is_dir():
             raise FileNotFoundError(f"{subset_dir}: no such subset directory")
-        lines = [(line, path) for path in sorted(subset_dir.rglob("*.trans.txt"))
-                 for line in path.read_text(errors="replace").splitlines() if line.strip()]
         report = PrepareReport(subset)
+        lines = _transcript_lines(subset_dir, report)
         recordings, supervisions = [], []
         with ThreadPoolExecutor(num_jobs) as ex:
             results = ex.map(lambda lp: _parse(subset_dir, lp[0]), lines)

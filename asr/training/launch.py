@@ -8,6 +8,7 @@ same overrides, so every rank trains with the same configuration.
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import sys
 from collections.abc import Callable
@@ -33,7 +34,17 @@ def hydra_run(module: str, config_name: str, task: Callable, argv: list[str]) ->
     sys.argv = [spec.origin, *argv]
     if getattr(__main__, "__spec__", None) is not None:
         __main__.__spec__ = spec
-    hydra.main(config_path=str(config_dir()), config_name=config_name, version_base="1.3")(task)()
+
+    @functools.wraps(task)
+    def reported(cfg):  # a bad input is a one-line error naming it, not Hydra's traceback
+        try:
+            return task(cfg)
+        except (FileNotFoundError, ValueError) as e:
+            command = "lm train" if config_name == "lm_train" else "train"
+            print(f"asr {command}: error: {e}", file=sys.stderr)
+            raise SystemExit(1) from None
+
+    hydra.main(config_path=str(config_dir()), config_name=config_name, version_base="1.3")(reported)()
     return 0
 
 

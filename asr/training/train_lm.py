@@ -41,7 +41,8 @@ def run_lm_training(cfg: DictConfig) -> Path:
         random.Random(cfg.seed).shuffle(train)
         train = train[:cfg.max_sentences]
     if not train or not dev:
-        raise ValueError("the LM needs training and dev sentences")
+        raise ValueError(f"{cfg.train_text}: too few usable sentences for an LM ({len(train)} for training, "
+                         f"{len(dev)} for dev)")
     log.info("LM text: %d training sentences (%d characters), %d dev", len(train), sum(map(len, train)), len(dev))
     train_loader = lm_loader(train, cfg.batch_tokens, shuffle=True, seed=cfg.seed)
     dev_loader = lm_loader(dev, cfg.batch_tokens, shuffle=False)
