@@ -1,5 +1,5 @@
 """Peak memory of `asr transcribe` on one long file: 10 min, 1 h and 3 h, each in a fresh process, read in blocks
-(the default for files over 10 minutes) and, for comparison in the same run, read whole (the path before blocks).
+(the default for files over 5 minutes) and, for comparison in the same run, read whole (the path before blocks).
 Also what a process costs before any audio: Python + torch, + asr, + the model.
 
     python tools/bench_memory.py exp/mini/model data/mini/manifests/librispeech_cuts_test-clean-2.jsonl.gz \
@@ -35,9 +35,14 @@ out = {"python": rss()}
 import torch
 out["+ torch"] = rss()
 import asr.transcribe
-out["+ asr (lightning-free inference imports)"] = rss()
+out["+ asr's inference modules"] = rss()
+import librosa.filters
+out["+ librosa (the mel filterbank; scipy, numba)"] = rss()
 r = asr.transcribe.load_model(sys.argv[1])
-out["+ the model"] = rss()
+out["+ the model and its decoder"] = rss()
+import numpy as np
+r.transcribe(np.zeros(16000, np.float32), sample_rate=16000)
+out["+ a first 1 s decode (oneDNN / allocator pools)"] = rss()
 print(json.dumps(out))
 """
 WHOLE = "import sys; from asr.transcribe_files import run_transcribe; sys.exit(run_transcribe(sys.argv[1], " \
