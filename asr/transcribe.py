@@ -15,6 +15,7 @@ from asr.audio import SAMPLE_RATE, AudioError, audio_blocks, load_audio, to_mono
 from asr.batching import length_batches
 from asr.decoding.alignment import Word, words_from_path
 from asr.decoding.config import DecodeSettings
+from asr.decoding.incremental import IncrementalGreedy
 from asr.decoding.settings import Decoded, make_decoder
 from asr.features import LogMel
 from asr.package import ModelPackage, load_package, sha256_file
@@ -103,19 +104,28 @@ class Recognizer:
 
     def transcribe_file(self, path: str | Path, block_seconds: float = 10.0) -> Transcript:
         """A file of any length with memory bounded by one window: read in blocks (``asr.audio.audio_blocks``),
-        each window run as soon as its audio is in, its samples dropped once the next window starts. Only the
-        log-probs (~0.2 MB per minute) are kept whole, for the decoder. Same windows, same result as
+        each window run as soon as its audio is in and its samples dropped once the next window starts. Greedy
+        decoding settles words window by window (``IncrementalGreedy``: only the unfinished word's frames are
+        kept); beam search keeps the log-probs (~0.2 MB per minute) for the decoder. Same windows, same result as
         ``transcribe(path)`` for 16 kHz files."""
         info = sf.info(str(path)) if Path(path).is_file() else None
         estimate = round(info.frames * SAMPLE_RATE / info.samplerate) if info else 0
         frames = int(self.model.output_lengths(torch.tensor(self.package.features.num_frames(estimate))))
         plan = plan_windows(estimate, frames, self.frame_samples, SAMPLE_RATE, self.windows)
-        buffer, offset, k, parts = np.zeros(0, np.float32), 0, 0, []
+        greedy = IncrementalGreedy(self.tokenizer, self.frame_seconds) if self.settings.method == "greedy" else None
+        buffer, offset, k, parts, words = np.zeros(0, np.float32), 0, 0, [], []
+
+        def take(log_probs: torch.Tensor, final: bool = False) -> None:
+            if greedy is None:
+                parts.append(log_probs)
+            else:
+                words.extend(greedy.push(log_probs, final))
+
         for block in audio_blocks(path, block_seconds):  # errors name the file
             buffer = np.concatenate([buffer, block])
             while k < len(plan) - 1 and offset + len(buffer) >= plan[k].end:
                 w = plan[k]
-                parts.append(stitch([w], self._emissions([buffer[w.start - offset:w.end - offset]])))
+                take(stitch([w], self._emissions([buffer[w.start - offset:w.end - offset]])))
                 drop = plan[k + 1].start - offset  # no later window needs the samples before its start
                 buffer, offset, k = buffer[drop:], offset + drop, k + 1
         samples = offset + len(buffer)
@@ -123,8 +133,10 @@ class Recognizer:
             raise AudioError(f"{path}: the audio has zero samples")
         total = int(self.model.output_lengths(torch.tensor(self.package.features.num_frames(samples))))
         last = replace(plan[-1], end=samples, keep_to=total)  # the estimate's end -> the real one
-        parts.append(stitch([last], self._emissions([buffer[last.start - offset:]])))
-        return self._results([torch.cat(parts)], [samples], [str(path)])[0]
+        take(stitch([last], self._emissions([buffer[last.start - offset:]])), final=True)
+        if greedy is None:
+            return self._results([torch.cat(parts)], [samples], [str(path)])[0]
+        return Transcript(" ".join(w.text for w in words), round(samples / SAMPLE_RATE, 3), str(path), words)
 
     def transcribe(self, audio: str | Path | np.ndarray | list, sample_rate: int | None = None,
                    batch_seconds: float = 120.0) -> Transcript | list[Transcript]:

@@ -86,6 +86,10 @@ def test_a_long_file_read_in_blocks_gives_the_whole_read_result(tiny_corpus, tmp
         assert blocks.text == whole.text and blocks.text
         assert abs(blocks.duration - whole.duration) < 0.01
         assert [(w.text, w.start, w.end) for w in blocks.words] == [(w.text, w.start, w.end) for w in whole.words]
+    beam = load_model(small, decode="beam")  # beam search: the log-probs are kept and decoded at the end
+    beam.windows = recognizer.windows
+    assert beam.transcribe_file(tmp_path / "long.flac", block_seconds=1.7).text == \
+        beam.transcribe(tmp_path / "long.flac").text
     assert run_transcribe(small, [tmp_path / "long.flac"], long_seconds=1e9) == 0
     grouped = capsys.readouterr().out
     assert run_transcribe(small, [tmp_path / "long.flac"], long_seconds=5.0) == 0
