@@ -118,3 +118,33 @@ def test_checkpoints_carry_the_random_state_and_put_it_back():
     callback.load_state_dict(state)
     got = (torch.rand(3), np.random.rand(3), random.random())
     assert torch.equal(got[0], expected[0]) and (got[1] == expected[1]).all() and got[2] == expected[2]
+
+
+@pytest.mark.slow
+def test_lm_train_killed_then_resumed_gives_the_uninterrupted_lm(tiny_corpus, tmp_path):
+    """The same for `asr lm train` (dropout on): killed after its first epoch's checkpoint, resumed from last.ckpt."""
+    lines = (tiny_corpus / "lm-text.txt").read_text().splitlines()[:400]
+    text = tmp_path / "lm.txt"
+    text.write_text("\n".join(lines) + "\n")
+
+    def lm_train(exp: Path, *extra: str) -> subprocess.Popen:
+        return subprocess.Popen([sys.executable, "-m", "asr.cli", "lm", "train", f"train_text={text}",
+                                 f"exp_dir={exp}", "lm.hidden_size=32", "lm.embed_dim=16", "lm.dropout=0.3",
+                                 "trainer.max_epochs=3", "early_stopping_patience=10", "trainer.deterministic=true",
+                                 *extra], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+
+    finish(lm_train(tmp_path / "straight"))
+    reference = torch.load(tmp_path / "straight" / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
+    exp = tmp_path / "killed"
+    proc = lm_train(exp)
+    deadline = time.monotonic() + 300
+    while not (exp / "checkpoints" / "last.ckpt").exists():
+        assert proc.poll() is None and time.monotonic() < deadline, "the LM run ended before the kill point"
+        time.sleep(0.005)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    finish(lm_train(exp, f"resume={newest_checkpoint(exp)}"))
+    resumed = torch.load(exp / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
+    assert resumed["global_step"] == reference["global_step"]
+    for name, tensor in reference["state_dict"].items():
+        assert torch.equal(resumed["state_dict"][name], tensor), name
