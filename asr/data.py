@@ -52,11 +52,13 @@ class AsrDataset(Dataset):
 
     def __getitem__(self, item: CutSet | tuple[int, int, CutSet]) -> Batch:
         """A batch of cuts, or (epoch, batch index, cuts) from a training loader (``ResumableSampler``): then its
-        random augmentation is seeded from (seed, epoch, index), with the process's random state put back after."""
+        random augmentation is seeded from (seed, epoch, index, its first cut: DDP ranks differ), with the process's
+        random state put back after."""
         if not isinstance(item, tuple):
             return self._make(item)
         epoch, index, cuts = item
-        seed = zlib.crc32(f"{self.seed}:{epoch}:{index}".encode())
+        first = next(iter(cuts), None)
+        seed = zlib.crc32(f"{self.seed}:{epoch}:{index}:{first.id if first is not None else ''}".encode())
         python_state, numpy_state = random.getstate(), np.random.get_state()
         try:
             with torch.random.fork_rng(devices=[]):
