@@ -1,6 +1,7 @@
 """Kill -9 in the middle of training, resume as the recipes do, and get the run that was never interrupted: the
-same weights bit for bit and the same logged losses, with dropout, speed perturbation and SpecAugment on (every
-real configuration). Checkpoints are written atomically: a kill (or a failure) mid-write never leaves a truncated
+same weights bit for bit and the same logged losses (all but, possibly, the row of the step the kill followed: the
+loggers write it after that step's checkpoint), with dropout, speed perturbation and SpecAugment on (every real
+configuration). Checkpoints are written atomically: a kill (or a failure) mid-write never leaves a truncated
 checkpoint under a checkpoint's name."""
 
 from __future__ import annotations
@@ -77,7 +78,11 @@ def test_kill_9_then_resume_gives_the_uninterrupted_run(tiny_manifests, tmp_path
         assert resumed["global_step"] == steps
         for name, tensor in reference["state_dict"].items():
             assert torch.equal(resumed["state_dict"][name], tensor), f"{name} differs after a kill at step {kill_at}"
-        assert losses(exp) == losses(straight)
+        got, want = losses(exp), losses(straight)
+        assert got and all(got[step] == want[step] for step in got)  # every logged loss is the straight run's
+        # the loggers write a step's row after its checkpoint: the row of the step the kill followed can be lost
+        resumed_at = torch.load(resume_from, map_location="cpu", weights_only=True)["global_step"]
+        assert set(want) - set(got) <= {resumed_at - 1, resumed_at}, sorted(set(want) - set(got))
 
 
 def test_a_failure_mid_write_leaves_the_previous_checkpoint(tmp_path, monkeypatch):
