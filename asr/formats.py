@@ -7,6 +7,8 @@ from dataclasses import asdict
 
 FORMATS = ("text", "json", "srt", "vtt")
 EXTENSIONS = {"text": "txt", "json": "json", "srt": "srt", "vtt": "vtt"}
+CONTENT_TYPES = {"json": "application/json", "text": "text/plain; charset=utf-8",
+                 "srt": "application/x-subrip; charset=utf-8", "vtt": "text/vtt; charset=utf-8"}  # HTTP answers
 
 
 def _clock(seconds: float, sep: str) -> str:

@@ -12,7 +12,7 @@ as offline). Memory stays constant: the decoder keeps the frames of the unfinish
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 import torch
@@ -31,6 +31,23 @@ class StreamUpdate:
     final: list[Word] = field(default_factory=list)  # words that became final with this piece of audio
     seconds: float = 0.0  # audio received so far
     done: bool = False  # the stream has ended (finish())
+
+
+def update_events(update: StreamUpdate, shown: str) -> list[dict]:
+    """The JSON events of an update, for a client that last saw the partial ``shown``: ``final`` when words settled,
+    ``partial`` when the text so far changed (`asr transcribe --stream --format json`, the WebSocket route)."""
+    events = []
+    if update.final:
+        events.append({"type": "final", "words": [asdict(w) for w in update.final], "seconds": update.seconds})
+    if update.partial != shown and not update.done:
+        events.append({"type": "partial", "text": update.partial, "seconds": update.seconds})
+    return events
+
+
+def done_event(transcript) -> dict:
+    """The last event of a stream: the whole result."""
+    return {"type": "done", "text": transcript.text, "duration": transcript.duration,
+            "words": [asdict(w) for w in transcript.words]}
 
 
 class StreamingRecognizer:

@@ -52,6 +52,10 @@ class Recognizer:
         self.frame_samples = package.features.hop_samples * self.model.subsampling_factor
         self.frame_seconds = self.frame_samples / SAMPLE_RATE
 
+    def _output_frames(self, samples: int) -> int:
+        """The model's output frames for ``samples`` of 16 kHz audio."""
+        return int(self.model.output_lengths(torch.tensor(self.package.features.num_frames(samples))))
+
     @torch.inference_mode()
     def features(self, waves: list[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
         """16 kHz mono float32 waveforms -> one padded batch of log-mel features (batch, frames, mel) + frames."""
@@ -69,7 +73,7 @@ class Recognizer:
         run in length-sorted batches of <= ``batch_seconds`` padded audio, then each input's windows are stitched."""
         plans, pieces = [], []  # per input: its windows; all pieces: (input, window)
         for i, wave in enumerate(waves):
-            total = int(self.model.output_lengths(torch.tensor(self.package.features.num_frames(len(wave)))))
+            total = self._output_frames(len(wave))
             plan = plan_windows(len(wave), total, self.frame_samples, SAMPLE_RATE, self.windows)
             plans.append(plan)
             pieces += [(i, k) for k in range(len(plan))]
@@ -110,8 +114,7 @@ class Recognizer:
         ``transcribe(path)`` for 16 kHz files."""
         info = sf.info(str(path)) if Path(path).is_file() else None
         estimate = round(info.frames * SAMPLE_RATE / info.samplerate) if info else 0
-        frames = int(self.model.output_lengths(torch.tensor(self.package.features.num_frames(estimate))))
-        plan = plan_windows(estimate, frames, self.frame_samples, SAMPLE_RATE, self.windows)
+        plan = plan_windows(estimate, self._output_frames(estimate), self.frame_samples, SAMPLE_RATE, self.windows)
         greedy = IncrementalGreedy(self.tokenizer, self.frame_seconds) if self.settings.method == "greedy" else None
         buffer, offset, k, parts, words = np.zeros(0, np.float32), 0, 0, [], []
 
@@ -131,8 +134,8 @@ class Recognizer:
         samples = offset + len(buffer)
         if samples == 0:
             raise AudioError(f"{path}: the audio has zero samples")
-        total = int(self.model.output_lengths(torch.tensor(self.package.features.num_frames(samples))))
-        last = replace(plan[-1], end=samples, keep_to=total)  # the estimate's end -> the real one
+        # the estimate's end -> the real one
+        last = replace(plan[-1], end=samples, keep_to=self._output_frames(samples))
         take(stitch([last], self._emissions([buffer[last.start - offset:]])), final=True)
         if greedy is None:
             return self._results([torch.cat(parts)], [samples], [str(path)])[0]

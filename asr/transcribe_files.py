@@ -2,9 +2,9 @@
 
 Inputs are read and decoded in groups of about ``group_seconds`` of audio, so memory stays bounded however many files
 there are; results come out in input order. A file longer than ``long_seconds`` is read in blocks and run window by
-window (``Recognizer.transcribe_file``), so memory stays bounded however long it is. A file that cannot be read is reported and skipped; the run finishes the
-others and exits 1 with the list of failures. With ``--output-dir`` each result is written to a temporary file and
-renamed, so an interrupted run never leaves a half-written result.
+window (``Recognizer.transcribe_file``), so memory stays bounded however long it is. A file that cannot be read is
+reported and skipped; the run finishes the others and exits 1 with the list of failures. With ``--output-dir`` each
+result is written to a temporary file and renamed, so an interrupted run never leaves a half-written result.
 """
 
 from __future__ import annotations
@@ -89,6 +89,11 @@ def run_transcribe(model: Path, inputs: list[Path], fmt: str = "text", output_di
         bar.update(len(group))
         group.clear()
 
+    def fail(error: AudioError) -> None:
+        failures.append(str(error))
+        print(f"asr transcribe: error: {error}", file=sys.stderr)
+        bar.update(1)
+
     pending = 0.0
     for path, name in items:
         if path != STDIN and _seconds(path) > long_seconds:  # on its own, read in blocks: memory of one window
@@ -98,9 +103,7 @@ def run_transcribe(model: Path, inputs: list[Path], fmt: str = "text", output_di
             try:
                 result = recognizer.transcribe_file(path)
             except AudioError as e:
-                failures.append(str(e))
-                print(f"asr transcribe: error: {e}", file=sys.stderr)
-                bar.update(1)
+                fail(e)
                 continue
             compute_seconds += time.perf_counter() - start
             audio_seconds += result.duration
@@ -110,9 +113,7 @@ def run_transcribe(model: Path, inputs: list[Path], fmt: str = "text", output_di
         try:
             wave = read_input(path)
         except AudioError as e:
-            failures.append(str(e))
-            print(f"asr transcribe: error: {e}", file=sys.stderr)
-            bar.update(1)
+            fail(e)
             continue
         group.append((path, name, wave))
         pending += len(wave) / SAMPLE_RATE

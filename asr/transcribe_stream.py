@@ -11,12 +11,11 @@ from __future__ import annotations
 import json
 import sys
 import time
-from dataclasses import asdict
 from pathlib import Path
 
 from asr.audio import SAMPLE_RATE, audio_blocks, pcm_blocks
 from asr.package import load_package
-from asr.streaming import StreamingRecognizer
+from asr.streaming import StreamingRecognizer, done_event, update_events
 
 STDIN = Path("-")
 
@@ -33,11 +32,7 @@ def run_stream(model: Path, source: Path, fmt: str = "text", chunk_ms: float = 1
     def show(update) -> None:
         nonlocal shown, last_partial
         if fmt == "json":
-            if update.final:
-                out.write(json.dumps({"type": "final", "words": [asdict(w) for w in update.final],
-                                      "seconds": update.seconds}) + "\n")
-            if update.partial != last_partial and not update.done:
-                out.write(json.dumps({"type": "partial", "text": update.partial, "seconds": update.seconds}) + "\n")
+            out.writelines(json.dumps(event) + "\n" for event in update_events(update, last_partial))
         else:
             for w in update.final:
                 out.write(("" if shown == 0 else " ") + w.text)
@@ -54,8 +49,7 @@ def run_stream(model: Path, source: Path, fmt: str = "text", chunk_ms: float = 1
     show(stream.finish())
     result = stream.transcript()
     if fmt == "json":
-        out.write(json.dumps({"type": "done", "text": result.text, "duration": result.duration,
-                              "words": [asdict(w) for w in result.words]}) + "\n")
+        out.write(json.dumps(done_event(result)) + "\n")
     else:
         if live:
             sys.stderr.write("\r\x1b[K")

@@ -6,7 +6,6 @@ records it. Made on the fly: nothing here is committed audio. (Three hours of au
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import struct
 import subprocess
@@ -218,9 +217,9 @@ def test_bad_corpus_through_prepare_cmvn_evaluate_and_train(corpus, capsys, tmp_
         assert code == 0 and "utterances 4" in out  # the CJK reference is scored (its characters as errors)
     TALLY["cases"] += 1
     exp = tmp_path / "exp"
-    proc = subprocess.run([sys.executable, "-m", "asr.cli", "train", "experiment=tiny", f"data.manifest_dir={manifests}",
-                           f"data.train_cuts={cuts}", f"data.dev_cuts={cuts}", f"exp_dir={exp}",
-                           "trainer.max_epochs=1"], capture_output=True, text=True, timeout=600)
+    proc = subprocess.run([sys.executable, "-m", "asr.cli", "train", "experiment=tiny",
+                           f"data.manifest_dir={manifests}", f"data.train_cuts={cuts}", f"data.dev_cuts={cuts}",
+                           f"exp_dir={exp}", "trainer.max_epochs=1"], capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr[-2000:]
     summary = json.loads((exp / "train_summary.json").read_text())
     assert summary["train_skipped"] == {"transcript longer than the model's output frames": 1,

@@ -106,7 +106,8 @@ def test_openai_client_lists_and_transcribes_in_every_format(small_server, clien
         plain = client.audio.transcriptions.create(file=f, model=small_server.model_id)
     assert plain.text == raw["text"]  # the same decoding as the raw route
     with flac.open("rb") as f:
-        verbose = client.audio.transcriptions.create(file=f, model=small_server.model_id, response_format="verbose_json",
+        verbose = client.audio.transcriptions.create(file=f, model=small_server.model_id,
+                                                     response_format="verbose_json",
                                                      timestamp_granularities=["word", "segment"], language="en",
                                                      prompt="ignored", temperature=0.0)
     assert verbose.text == raw["text"] and verbose.duration == pytest.approx(raw["duration"])
@@ -119,7 +120,8 @@ def test_openai_client_lists_and_transcribes_in_every_format(small_server, clien
             out = client.audio.transcriptions.create(file=f, model=small_server.model_id, response_format=fmt)
         assert isinstance(out, str) and out.startswith(start)
     with flac.open("rb") as f:  # segments only by default: no words unless asked for
-        verbose = client.audio.transcriptions.create(file=f, model=small_server.model_id, response_format="verbose_json")
+        verbose = client.audio.transcriptions.create(file=f, model=small_server.model_id,
+                                                     response_format="verbose_json")
     assert verbose.words is None and verbose.segments
 
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import socket
 import statistics
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -86,7 +85,8 @@ def test_malformed_requests_get_json_errors(hostile_server):
     assert code == 200 and body["status"] == "ok"  # 50 KB of headers in one piece: odd but well-formed
     code, body = raw(hostile_server, post("/transcribe", b"not audio at all"))
     assert code == 400 and "not a readable audio file" in body["error"]
-    code, body = raw(hostile_server, post("/transcribe", b"zz\r\n" + b"x" * 96, "100", "Transfer-Encoding: chunked\r\n"))
+    chunked = "Transfer-Encoding: chunked\r\n"
+    code, body = raw(hostile_server, post("/transcribe", b"zz\r\n" + b"x" * 96, "100", chunked))
     assert code == 400 and "malformed" in body["error"]
     code, body = raw(hostile_server, post("/v1/audio/transcriptions", b"--x\r\ngarbage",
                                           extra="Content-Type: multipart/form-data; boundary=x\r\n"))

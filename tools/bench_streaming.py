@@ -94,8 +94,9 @@ def main() -> None:
     chunk = int(args.chunk_ms * 16)
     package = load_package(args.stream_model)
     bidir = load_model(args.bidirectional_model, decode="greedy")
-    offline = bidir.transcripts(waves, [str(i) for i in range(len(waves))])
-    stream_offline = load_model(args.stream_model, decode="greedy").transcripts(waves, [str(i) for i in range(len(waves))])
+    names = [str(i) for i in range(len(waves))]
+    offline = bidir.transcripts(waves, names)
+    stream_offline = load_model(args.stream_model, decode="greedy").transcripts(waves, names)
 
     hyps, lat_bidir, lat_own, busy, shown, changed, same = [], [], [], 0.0, 0, 0, 0
     for wave, off, own in zip(waves, offline, stream_offline):
@@ -126,7 +127,8 @@ def main() -> None:
           f"({100 * figures['wer_relative_to_bidirectional']:+.0f}% relative WER)")
     print(f"final-word latency vs the bidirectional alignment: median {figures['streaming']['latency_median']:.3f} s, "
           f"p95 {figures['streaming']['latency_p95']:.3f} s ({len(lat_bidir)} matched words); vs its own word ends: "
-          f"median {figures['streaming']['latency_own_median']:.3f} s, p95 {figures['streaming']['latency_own_p95']:.3f} s")
+          f"median {figures['streaming']['latency_own_median']:.3f} s, "
+          f"p95 {figures['streaming']['latency_own_p95']:.3f} s")
     print(f"real-time factor {busy / audio:.4f}; partial churn {100 * figures['streaming']['churn']:.1f}% of shown "
           f"words; streamed text == offline text of the same model: {same}/{len(waves)}")
 

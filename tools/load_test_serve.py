@@ -56,7 +56,8 @@ def request_for(url: str, audio: Path, openai_model: str | None = None) -> tuple
                     for k, v in fields.items())
     form += (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{audio.name}\"\r\n"
              f"Content-Type: application/octet-stream\r\n\r\n").encode() + body + f"\r\n--{boundary}--\r\n".encode()
-    return url.rstrip("/") + "/v1/audio/transcriptions", form, {"Content-Type": f"multipart/form-data; boundary={boundary}"}
+    headers = {"Content-Type": f"multipart/form-data; boundary={boundary}"}
+    return url.rstrip("/") + "/v1/audio/transcriptions", form, headers
 
 
 def load_test(url: str, body: bytes, headers: dict, requests: int, concurrency: int) -> LoadResult:

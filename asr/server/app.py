@@ -21,13 +21,11 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from asr.audio import AudioError, load_audio_bytes
-from asr.formats import FORMATS, render
+from asr.formats import CONTENT_TYPES, FORMATS, render
 from asr.server.limits import ApiError, DecoderPool, Limits, read_body
 from asr.server.openai_api import error_body, models_list, parse_request, render_transcription
 
 log = logging.getLogger(__name__)
-CONTENT_TYPES = {"json": "application/json", "text": "text/plain; charset=utf-8",
-                 "srt": "application/x-subrip; charset=utf-8", "vtt": "text/vtt; charset=utf-8"}
 ROUTES = "POST /v1/audio/transcriptions, GET /v1/models, POST /transcribe, GET /health, WS /v1/stream"
 
 

@@ -13,13 +13,13 @@ import math
 import zlib
 from dataclasses import dataclass
 
+from asr import formats
 from asr.formats import cues, render
 from asr.server.limits import ApiError
 
 RESPONSE_FORMATS = ("json", "text", "srt", "verbose_json", "vtt")
 GRANULARITIES = ("word", "segment")
-CONTENT_TYPES = {"json": "application/json", "verbose_json": "application/json", "text": "text/plain; charset=utf-8",
-                 "srt": "application/x-subrip; charset=utf-8", "vtt": "text/vtt; charset=utf-8"}
+CONTENT_TYPES = {**formats.CONTENT_TYPES, "verbose_json": "application/json"}
 
 
 @dataclass(frozen=True)

@@ -14,15 +14,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-from dataclasses import asdict
-
-import numpy as np
 from starlette.concurrency import run_in_threadpool
 from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from asr.audio import Resampler
-from asr.streaming import StreamingRecognizer
+from asr.audio import PcmDecoder
+from asr.streaming import StreamingRecognizer, done_event, update_events
 
 
 def stream_route(package, limits, max_streams: int) -> WebSocketRoute:
@@ -51,24 +48,20 @@ def stream_route(package, limits, max_streams: int) -> WebSocketRoute:
             await fail(ws, f"busy: {max_streams} streams open; retry later", 1013)
             return
         async with slots:
-            await _serve_stream(ws, StreamingRecognizer(package), Resampler(rate), limits.client_timeout)
+            await _serve_stream(ws, StreamingRecognizer(package), PcmDecoder(rate), limits.client_timeout)
 
     return WebSocketRoute("/v1/stream", endpoint)
 
 
-async def _serve_stream(ws: WebSocket, stream: StreamingRecognizer, resampler: Resampler, timeout: float) -> None:
+async def _serve_stream(ws: WebSocket, stream: StreamingRecognizer, decode: PcmDecoder, timeout: float) -> None:
     last = ""
 
     async def send(update) -> None:
         nonlocal last
-        if update.final:
-            await ws.send_text(json.dumps({"type": "final", "words": [asdict(w) for w in update.final],
-                                           "seconds": update.seconds}))
-        if update.partial != last and not update.done:
-            await ws.send_text(json.dumps({"type": "partial", "text": update.partial, "seconds": update.seconds}))
+        for event in update_events(update, last):
+            await ws.send_text(json.dumps(event))
         last = update.partial
 
-    carry = b""
     try:
         while True:
             try:
@@ -88,18 +81,11 @@ async def _serve_stream(ws: WebSocket, stream: StreamingRecognizer, resampler: R
                     await ws.close(1003)
                     return
                 break
-            data, carry = carry + data, b""
-            if len(data) % 2:
-                data, carry = data[:-1], data[-1:]
-            samples = resampler(np.frombuffer(data, dtype="<i2").astype(np.float32) / 32768.0)
-            await send(await run_in_threadpool(stream.accept, samples))
-        tail = resampler(np.zeros(0, np.float32), last=True)
-        if len(tail):
+            await send(await run_in_threadpool(stream.accept, decode(data)))
+        if len(tail := decode.flush()):
             await send(await run_in_threadpool(stream.accept, tail))
         await send(await run_in_threadpool(stream.finish))
-        result = stream.transcript()
-        await ws.send_text(json.dumps({"type": "done", "text": result.text, "duration": result.duration,
-                                       "words": [asdict(w) for w in result.words]}))
+        await ws.send_text(json.dumps(done_event(stream.transcript())))
         await ws.close(1000)
     except WebSocketDisconnect:
         return
