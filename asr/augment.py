@@ -10,9 +10,12 @@ on the fly to each training batch before its audio is loaded (dev and test batch
       codec: {p: 0.1, codecs: [gsm, mp3, opus]}       Compress (lossy codec round trip through libsndfile)
       clipping: {p: 0.05, db: [0, 12]}                ClippingTransform (gain into saturation)
 
-Each entry is optional; ``p`` is the share of utterances it touches. One more acts on the log-mel features (so it
-costs next to nothing): ``vtlp: [0.9, 1.1]``, vocal tract length perturbation (each utterance's frequency axis
-warped by a random factor, a shorter or longer vocal tract: new speakers from every voice; :class:`FrequencyWarp`).
+Each entry is optional; ``p`` is the share of utterances it touches. One acts on the loaded waveforms:
+``floor: {p: 1.0, dbfs: [-75, -45]}`` adds a quiet noise floor (white or pink noise at a random absolute level,
+:class:`NoiseFloor`): TTS audio has digital silence (10-30% of its samples are exactly zero) where every microphone
+has some noise. One more acts on the log-mel features (so it costs next to nothing): ``vtlp: [0.9, 1.1]``, vocal
+tract length perturbation (each utterance's frequency axis warped by a random factor, a shorter or longer vocal
+tract: new speakers from every voice; :class:`FrequencyWarp`).
 """
 
 from __future__ import annotations
@@ -35,8 +38,10 @@ from lhotse.dataset.cut_transforms import (
     ReverbWithImpulseResponse,
 )
 
+from asr.corpora.noise import coloured_noise
+
 CutTransform = Callable[[CutSet], CutSet]
-KNOWN = ("volume", "reverb", "telephone", "codec", "clipping", "vtlp")
+KNOWN = ("volume", "reverb", "telephone", "codec", "clipping", "floor", "vtlp")
 
 
 def _db_to_gain(db: float) -> float:
@@ -101,6 +106,31 @@ def reseed(transforms: list[CutTransform], seed: int) -> None:
         for attr in ("random", "randgen", "rng"):
             if hasattr(transform, attr):
                 setattr(transform, attr, random.Random(rng.random()))
+
+
+class NoiseFloor:
+    """Add a noise floor to waveforms: with probability ``p`` each gets white or pink (1/f) Gaussian noise whose RMS
+    is a random level in ``dbfs`` (dB relative to full scale), as a microphone's self-noise and a room's hum are;
+    digital silence becomes quiet noise. Operates on the loaded audio, so it follows every cut transform."""
+
+    def __init__(self, p: float = 1.0, dbfs: tuple[float, float] = (-75.0, -45.0), seed: int = 0):
+        lo, hi = dbfs
+        if not lo <= hi < 0:
+            raise ValueError(f"floor dbfs must satisfy low <= high < 0, got {dbfs}")
+        self.p, self.dbfs = float(p), (float(lo), float(hi))
+        self.rng = random.Random(seed)
+
+    def __call__(self, waves: list[torch.Tensor]) -> list[torch.Tensor]:
+        out = []
+        for wave in waves:
+            if self.rng.random() >= self.p or len(wave) == 0:
+                out.append(wave)
+                continue
+            slope = self.rng.choice((0, -1))  # white or pink
+            noise = coloured_noise(np.random.default_rng(self.rng.getrandbits(63)), len(wave), slope)  # unit RMS
+            rms = 10 ** (self.rng.uniform(*self.dbfs) / 20)
+            out.append(wave + torch.from_numpy(noise * rms).to(wave.dtype))
+        return out
 
 
 class FrequencyWarp:

@@ -305,7 +305,8 @@ def build_parser() -> argparse.ArgumentParser:
     p["transcribe"].add_argument("--output-dir", type=Path,
                                  help="write one result file per input here (written atomically) instead of stdout")
     p["transcribe"].add_argument("--stream", action="store_true",
-                                 help="streaming: print words while the audio arrives (a model=lstm_stream model; "
+                                 help="streaming: print words while the audio arrives (a streaming model: the "
+                                 "recipe's --streaming, model=blstm_chunked or lstm_stream; "
                                  "one input: a file, or - for raw s16le mono PCM on stdin)")
     p["transcribe"].add_argument("--realtime", action="store_true", help="--stream: read a file at real-time pace")
     p["transcribe"].add_argument("--chunk-ms", type=float, default=160.0, help="--stream: audio per piece (ms)")

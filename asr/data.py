@@ -16,7 +16,7 @@ from lhotse import CutSet
 from lhotse.dataset import DynamicBucketingSampler, SpecAugment
 from torch.utils.data import DataLoader, Dataset
 
-from asr.augment import FrequencyWarp, build_transforms, reseed
+from asr.augment import FrequencyWarp, NoiseFloor, build_transforms, reseed
 from asr.cuts import load_cut_waves, load_cuts
 from asr.features import FeatureConfig, LogMel
 from asr.text import Tokenizer
@@ -45,6 +45,8 @@ class AsrDataset(Dataset):
         augment = dict(augment or {})
         vtlp = augment.pop("vtlp", None)  # on the features, after the signal transforms
         self.warp = FrequencyWarp(tuple(vtlp), features.n_mels, features.sample_rate, seed) if vtlp else None
+        floor = augment.pop("floor", None)  # on the loaded waveforms
+        self.floor = NoiseFloor(floor.get("p", 1.0), tuple(floor.get("dbfs", (-75, -45))), seed) if floor else None
         # train-only signal transforms (asr.augment): speed, reverb, noise, volume, clipping, telephone, codec
         self.transforms = build_transforms(speed_perturb, noise, augment, seed, load_noise=load_cuts)
         self.spec_augment = SpecAugment(**spec_augment) if spec_augment else None
@@ -68,6 +70,8 @@ class AsrDataset(Dataset):
                 reseed(self.transforms, seed)
                 if self.warp is not None:
                     self.warp.rng = np.random.default_rng(seed)
+                if self.floor is not None:
+                    self.floor.rng = random.Random(seed)
                 return self._make(cuts)
         finally:
             random.setstate(python_state)
@@ -77,7 +81,8 @@ class AsrDataset(Dataset):
         for transform in self.transforms:
             cuts = transform(cuts)
         audio = load_cut_waves(cuts)
-        return self.collate(audio.waves, audio.texts, audio.ids, audio.skipped)
+        waves = self.floor(audio.waves) if self.floor is not None else audio.waves
+        return self.collate(waves, audio.texts, audio.ids, audio.skipped)
 
     def collate(self, waves: list[torch.Tensor], texts: list[str], ids: list[str], skipped: int = 0) -> Batch:
         if waves:

@@ -128,6 +128,9 @@ def export(package: ModelPackage, out_dir: Path, fmt: str, quantize: str | None 
     """Write the exported model(s) into the (already written) package directory ``out_dir``; returns each file
     with its measured max log-prob difference from PyTorch. Raises ExportError if parity fails."""
     model = package.model.cpu().eval()
+    if model.config.chunk_size:
+        raise ExportError("a chunked (latency-controlled) model runs a loop over windows whose count depends on the "
+                          "input length, which a traced graph would fix to one length: it runs with PyTorch only")
     if fmt == "onnx":
         path = export_onnx(model, out_dir / FILES["onnx"])
         written = [_checked(model, path, OnnxAcousticModel(path, model), "ONNX")]

@@ -20,6 +20,15 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
+def _direction(c: Any, frame_ms: float) -> str:
+    if c.bidirectional and c.chunk_size:
+        return (f"bidirectional latency-controlled (streaming: chunks of {c.chunk_size * frame_ms:g} ms, "
+                f"{c.right_context * frame_ms:g} ms of right context) ")
+    if c.bidirectional:
+        return "bidirectional "
+    return f"left-to-right (streaming, {c.lookahead * frame_ms:g} ms of look-ahead) "
+
+
 def model_card(package: Any, name: str = "asr model") -> str:
     model, meta, decode = package.model, dict(package.meta or {}), dict(package.decode or {})
     c = model.config
@@ -28,8 +37,7 @@ def model_card(package: Any, name: str = "asr model") -> str:
     lines = [f"# {name}", "",
              "A CTC acoustic model of the `asr` toolkit: 80-dim log-mel features -> "
              f"{c.num_layers} x {c.hidden_size} "
-             + ("bidirectional " if c.bidirectional else f"left-to-right (streaming, {c.lookahead} frames of "
-                f"look-ahead) ") + f"{c.rnn.upper()}"
+             + _direction(c, frame_ms) + f"{c.rnn.upper()}"
              + (f" with {c.projection_size}-dim projections" if c.projection_size else "")
              + f" -> {len(package.tokenizer)} characters.", "",
              "## Architecture", "",

@@ -1,11 +1,12 @@
 """Streaming recognition: audio in pieces -> partial results while it arrives, words final as soon as they end.
 
-    stream = StreamingRecognizer(load_package("exp/mini_stream/model"))
+    stream = StreamingRecognizer(load_package("exp/mini/stream/model"))
     for piece in pieces:                       # 16 kHz mono float32, any sizes
         update = stream.accept(piece)          # update.partial: the text so far; update.final: words just settled
     update = stream.finish()                   # the last words; stream.transcript(): the whole result
 
-Greedy CTC on a left-to-right model (model=lstm_stream): a character, once emitted, never changes, so the only
+Greedy CTC on a streaming model (a chunked BiLSTM, model=blstm_chunked, or a left-to-right one, model=lstm_stream):
+its output frames, once emitted, never change, so a character once shown never changes either, and the only
 thing a partial can still change is its last, unfinished word. A word is final when the model emits a space after
 it, or after ``pause`` seconds without a character (``asr.decoding.incremental``: the same words with the same times
 as offline). Memory stays constant: the decoder keeps the frames of the unfinished word only."""

@@ -117,3 +117,26 @@ def test_vocal_tract_length_perturbation_moves_formants():
         FrequencyWarp((1.2, 0.9))
     batch_cfg = AsrDataset(Tokenizer(), augment={"vtlp": [0.9, 1.1]})
     assert batch_cfg.warp is not None and batch_cfg.transforms == []
+
+
+def test_noise_floor_turns_digital_silence_into_quiet_noise_at_the_asked_level(tiny_manifests):
+    from asr.augment import NoiseFloor
+
+    silence, tone = torch.zeros(16000), 0.3 * torch.sin(torch.arange(16000) / 5.0)
+    quiet = NoiseFloor(p=1.0, dbfs=(-60.0, -60.0), seed=1)([silence, tone])
+    rms_db = 20 * torch.log10(quiet[0].square().mean().sqrt())
+    assert abs(float(rms_db) + 60) < 0.1 and (quiet[0] == 0).float().mean() < 1e-3
+    assert quiet[1].shape == tone.shape and 0 < float((quiet[1] - tone).abs().max()) < 0.02
+    again = NoiseFloor(p=1.0, dbfs=(-60.0, -60.0), seed=1)([silence, tone])
+    assert all(torch.equal(a, b) for a, b in zip(quiet, again))  # seeded: a resumed run adds the same noise
+    assert torch.equal(NoiseFloor(p=0.0)([silence])[0], silence)
+    with pytest.raises(ValueError, match="floor dbfs"):
+        NoiseFloor(dbfs=(-40.0, 3.0))
+    # in a training batch: the log-mel values of digital silence (the log floor, -13.8) rise to the noise's level
+    cuts = load_cuts(tiny_manifests / "librispeech_cuts_train-clean-5.jsonl.gz").subset(first=4)
+    plain = AsrDataset(Tokenizer())[cuts]
+    floored = AsrDataset(Tokenizer(), augment={"floor": {"p": 1.0, "dbfs": [-50, -50]}})[cuts]
+    assert floored.features.shape == plain.features.shape
+    valid = torch.arange(plain.features.shape[1])[None, :] < plain.feature_lengths[:, None]
+    low = [float(torch.quantile(b.features[valid][:, 5:].flatten(), 0.05)) for b in (plain, floored)]
+    assert low[0] < -13 and low[1] > low[0] + 3

@@ -80,6 +80,13 @@ def test_export_into_a_package_quantized_and_errors(tmp_path):
     (tmp_path / "bad.onnx").write_bytes(b"not a model")
     with pytest.raises(ValueError, match="bad.onnx"):
         OnnxAcousticModel(tmp_path / "bad.onnx", model)
+    # a chunked model's window loop depends on the length: a trace would fix it to one, so it is refused
+    chunked = ModelPackage(random_model(AcousticConfig(num_layers=1, hidden_size=16, chunk_size=4)), Tokenizer(),
+                           FeatureConfig())
+    for fmt in ("onnx", "torchscript"):
+        with pytest.raises(ExportError, match="chunked"):
+            export(chunked, tmp_path / "chunked", fmt)
+    assert not (tmp_path / "chunked").exists()
 
 
 def test_failed_parity_leaves_no_exported_file(tmp_path, monkeypatch):

@@ -8,6 +8,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tools"))
 
 import bench_accuracy  # noqa: E402
+import pytest  # noqa: E402
 import soundfile as sf  # noqa: E402
 
 from asr.corpora import real_dev  # noqa: E402
@@ -60,3 +61,28 @@ def test_dev_set_is_written_in_the_librispeech_layout_from_the_sdists(fake_sdist
         assert info.samplerate == 16000 and info.channels == 1
     reports = prepare_librispeech(subset.parent, tmp_path / "manifests", [real_dev.SUBSET])
     assert reports[0].utterances == 5
+
+
+def test_sdists_are_downloaded_from_the_index_and_checked_against_their_pinned_sha256(tmp_path, monkeypatch):
+    import hashlib
+
+    from mirror import Mirror
+
+    served = tmp_path / "served"
+    served.mkdir()
+    good, bad = b"an sdist", b"another sdist"
+    (served / "aeneas_x-1.0.tar.gz").write_bytes(good)
+    (served / "aeneas-x").write_text('<a href="../files/aeneas_x-1.0.tar.gz#sha256=0">aeneas_x-1.0.tar.gz</a>')
+    monkeypatch.setattr(real_dev, "SDISTS", {"aeneas-x": ("1.0", hashlib.sha256(good).hexdigest())})
+    with Mirror(served) as mirror:
+        got = real_dev.fetch_sdists(tmp_path / "sdists", index_url=mirror.url + "/simple")
+        assert got["aeneas-x"].read_bytes() == good
+        assert real_dev.fetch_sdists(tmp_path / "sdists", index_url=mirror.url) == got  # there already: no request
+        assert sum(p.endswith(".tar.gz") for _, p, _ in mirror.requests) == 1
+        mirror.overrides["aeneas_x-1.0.tar.gz"] = bad  # a tampered or corrupted file is refused, nothing kept
+        with pytest.raises(ValueError, match="pinned"):
+            real_dev.fetch_sdists(tmp_path / "other", index_url=mirror.url)
+        assert not list((tmp_path / "other").iterdir())
+        monkeypatch.setattr(real_dev, "SDISTS", {"not-there": ("2.0", "0" * 64)})  # 404: says what to do
+        with pytest.raises(RuntimeError, match="not_there-2.0.tar.gz: could not download.*--sdist-dir"):
+            real_dev.fetch_sdists(tmp_path / "third", index_url=mirror.url)

@@ -23,10 +23,15 @@ def run_recipe(tmp_path, *extra):
 @pytest.mark.slow
 @pytest.mark.skipif(not Path("/usr/bin/espeak-ng").exists(), reason="needs the espeak-ng TTS engine")
 def test_mini_recipe_runs_every_stage_and_skips_done_ones(tmp_path):
-    out = run_recipe(tmp_path)
+    out = run_recipe(tmp_path, "--streaming")
     for stage in range(11):
         assert f"stage {stage}:" in out
     exp = tmp_path / "exp"
+    # --streaming: the chunked BiLSTM fine-tuned from the BiLSTM, evaluated, and a file transcribed as a stream
+    assert "stage 3: fine-tune the streaming model" in out
+    assert "chunk_size: 8" in (exp / "stream" / "model" / "config.yaml").read_text()
+    assert "test-clean-2 [greedy]: WER" in (exp / "stream" / "eval_test-clean-2.txt").read_text()
+    assert "streamed:" in out
     assert (exp / "model" / "model.safetensors").is_file() and (exp / "lm" / "lm" / "lm.safetensors").is_file()
     assert "test-clean-2 [greedy]: WER" in (exp / "eval_test-clean-2.txt").read_text()
     assert "perplexity" in (exp / "perplexity_test.txt").read_text()
@@ -38,9 +43,11 @@ def test_mini_recipe_runs_every_stage_and_skips_done_ones(tmp_path):
     lm_text = set((tmp_path / "data" / "lm" / "train.txt").read_text().splitlines())
     assert lm_text and not lm_text & set((tmp_path / "data" / "lm" / "test.txt").read_text().splitlines())
 
-    again = run_recipe(tmp_path)
+    again = run_recipe(tmp_path, "--streaming")
     for stage in range(10):
         assert f"stage {stage} (" in again and "done already, skipping" in again
+    assert "stage 3 (fine-tune the streaming model): done already" in again
+    assert "stage 4 (evaluate the streaming model (greedy)): done already" in again
 
 
 EN_RUN = Path(__file__).resolve().parent.parent / "recipes" / "en" / "run.sh"

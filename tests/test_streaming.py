@@ -1,5 +1,5 @@
-"""Streaming: features and the left-to-right model chunk by chunk equal the whole-input pass; the streaming
-recognizer's words equal offline greedy decoding; `asr transcribe --stream` and the WebSocket route of `asr serve`
+"""Streaming: features, the left-to-right model and the latency-controlled (chunked) BiLSTM piece by piece equal the
+whole-input pass; the streaming recognizer's words equal offline greedy decoding; `asr transcribe --stream` and the WebSocket route of `asr serve`
 send partials before the end of the input."""
 
 from __future__ import annotations
@@ -33,10 +33,14 @@ def test_streaming_features_equal_whole_input(piece):
 STREAMING = [AcousticConfig(num_layers=2, hidden_size=32, bidirectional=False, lookahead=3, dropout=0.0),
              AcousticConfig(num_layers=2, hidden_size=32, bidirectional=False, lookahead=0, rnn="gru",
                             subsampling="conv", subsampling_factor=4),
-             AcousticConfig(num_layers=2, hidden_size=32, bidirectional=False, lookahead=2, projection_size=24)]
+             AcousticConfig(num_layers=2, hidden_size=32, bidirectional=False, lookahead=2, projection_size=24),
+             AcousticConfig(num_layers=3, hidden_size=32, chunk_size=4, right_context=2, dropout=0.0),
+             AcousticConfig(num_layers=2, hidden_size=32, chunk_size=5, right_context=0, rnn="gru"),
+             AcousticConfig(num_layers=2, hidden_size=32, chunk_size=3, right_context=4, projection_size=24)]
 
 
-@pytest.mark.parametrize("cfg", STREAMING, ids=["lstm-lookahead3", "gru-conv", "lstmp-lookahead2"])
+@pytest.mark.parametrize("cfg", STREAMING, ids=["lstm-lookahead3", "gru-conv", "lstmp-lookahead2",
+                                                "chunked-4+2", "chunked-gru-5+0", "chunked-lstmp-3+4"])
 @pytest.mark.parametrize("piece", [1, 7, 50])
 def test_streaming_model_equals_whole_input(cfg, piece):
     torch.manual_seed(0)
@@ -66,6 +70,42 @@ def test_an_output_never_depends_on_input_past_its_lookahead():
     assert not torch.allclose(a[13:], b[13:])
 
 
+def test_a_chunk_depends_on_input_up_to_its_right_context_and_no_further():
+    torch.manual_seed(0)
+    cfg = AcousticConfig(num_layers=3, hidden_size=32, chunk_size=4, right_context=2, subsampling_factor=3)
+    model = AcousticModel(cfg).eval()
+    feats = torch.randn(90, 80)  # 30 output frames: chunks 0-3, 4-7, ...; chunk 1 sees frames up to 9
+    with torch.no_grad():
+        base = model(feats[None], torch.tensor([90])).log_probs[0]
+        for first_changed, unchanged in ((30, 8), (27, 4)):  # output frame 10 on / frame 9 on (chunk 1's context)
+            changed = feats.clone()
+            changed[first_changed:] += 3.0
+            out = model(changed[None], torch.tensor([90])).log_probs[0]
+            torch.testing.assert_close(out[:unchanged], base[:unchanged], atol=0, rtol=0)
+            assert not torch.allclose(out[unchanged:unchanged + 4], base[unchanged:unchanged + 4])
+
+
+def test_chunked_model_in_a_padded_batch_equals_one_by_one_and_is_the_bilstm_when_one_chunk():
+    torch.manual_seed(0)
+    chunked = AcousticModel(AcousticConfig(num_layers=2, hidden_size=32, chunk_size=4, right_context=2)).eval()
+    whole = AcousticModel(AcousticConfig(num_layers=2, hidden_size=32)).eval()
+    whole.load_state_dict(chunked.state_dict())  # the same weights: fine-tuning starts from a BiLSTM
+    feats, lengths = torch.randn(3, 80, 80), torch.tensor([80, 53, 10])
+    with torch.no_grad():
+        batch = chunked(feats, lengths)
+        for i, n in enumerate(lengths.tolist()):
+            one = chunked(feats[i:i + 1, :n], lengths[i:i + 1]).log_probs[0]
+            torch.testing.assert_close(batch.log_probs[i, :len(one)], one, atol=1e-5, rtol=0)
+        # 10 input frames = 4 output frames = one chunk: the backward direction sees all of it, as the BiLSTM's
+        torch.testing.assert_close(chunked(feats[2:, :10], lengths[2:]).log_probs,
+                                   whole(feats[2:, :10], lengths[2:]).log_probs, atol=1e-5, rtol=0)
+        assert not torch.allclose(batch.log_probs[0], whole(feats[:1], lengths[:1]).log_probs[0], atol=1e-3)
+    with pytest.raises(ValueError, match="bidirectional"):
+        AcousticModel(AcousticConfig(bidirectional=False, chunk_size=4))
+    with pytest.raises(ValueError, match="left-to-right"):
+        AcousticModel(AcousticConfig(lookahead=2))
+
+
 def test_streaming_refuses_bidirectional_and_utterance_normalized_models():
     with pytest.raises(ValueError, match="bidirectional"):
         StreamingAcoustic(AcousticModel(AcousticConfig(num_layers=1, hidden_size=16)))
@@ -76,7 +116,7 @@ def test_streaming_refuses_bidirectional_and_utterance_normalized_models():
 
 @pytest.fixture(scope="module")
 def stream_model(tiny_manifests, tmp_path_factory, utterance):
-    """The streaming model trained on the tiny config (as `asr train experiment=tiny model=lstm_stream`)."""
+    """The streaming model trained on the tiny config (as `asr train experiment=tiny model=blstm_chunked`)."""
     from hydra import compose, initialize_config_dir
 
     from asr.training.launch import config_dir
@@ -84,7 +124,7 @@ def stream_model(tiny_manifests, tmp_path_factory, utterance):
 
     exp = tmp_path_factory.mktemp("stream")
     with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
-        cfg = compose(config_name="train", overrides=["experiment=tiny", "model=lstm_stream", "model.num_layers=2",
+        cfg = compose(config_name="train", overrides=["experiment=tiny", "model=blstm_chunked", "model.num_layers=2",
                                                       "model.hidden_size=48", f"data.manifest_dir={tiny_manifests}",
                                                       f"exp_dir={exp}", "trainer.max_epochs=12"])
     trained = run_training(cfg)
@@ -128,7 +168,7 @@ def test_streaming_model_trains_and_the_recognizer_matches_offline_greedy(stream
     from asr.transcribe import load_model
 
     package = load_package(stream_model)
-    assert package.model.config.bidirectional is False and package.model.config.lookahead == 3
+    assert package.model.config.bidirectional and package.model.config.chunk_size == 8
     _, wave = utterance
     offline = load_model(stream_model, decode="greedy").transcripts([wave], ["x"])[0]
     assert len(offline.words) >= 3

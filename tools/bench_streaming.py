@@ -1,6 +1,6 @@
 """Streaming against whole-input recognition, on the same files, in one run.
 
-    python tools/bench_streaming.py exp/mini_stream/model exp/mini/model \
+    python tools/bench_streaming.py exp/mini/stream/model exp/mini/model \
         data/mini/manifests/librispeech_cuts_test-clean-2.jsonl.gz [--chunk-ms 160] [--long-minutes 60]
 
 Each file is fed to the streaming model in ``--chunk-ms`` pieces as a live source would deliver them (piece k

