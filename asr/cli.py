@@ -236,11 +236,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     p["make-corpus"].add_argument("root", type=Path, help="output directory (gets LibriSpeech/<subset>/...)")
     p["make-corpus"].add_argument("--plan", default="mini",
-                                  choices=["mini", "mini-natural", "natural-extra", "tiny", "tiny-librispeech"],
+                                  choices=["mini", "mini-natural", "mini-warp", "natural-extra", "tiny",
+                                           "tiny-librispeech"],
                                   help="mini: 2.5 h train, ~8 min dev and test; mini-natural: the same with a third "
-                                  "Kokoro voices (needs the voices extra); natural-extra: 250 more Kokoro speakers "
-                                  "(same dev/test as mini-natural); tiny: seconds, for tests; tiny-librispeech: "
-                                  "seconds, with LibriSpeech's part names")
+                                  "Kokoro voices (needs the voices extra); mini-warp: mini with half the training "
+                                  "voices given other formants and pitch (needs the voices extra); natural-extra: 250 "
+                                  "more Kokoro speakers (same dev/test as mini-natural); tiny: seconds, for tests; "
+                                  "tiny-librispeech: seconds, with LibriSpeech's part names")
     p["make-corpus"].add_argument("--seed", type=int, default=0)
     p["make-corpus"].add_argument("--tarballs", action="store_true",
                                   help="also write <subset>.tar.gz and md5sum.txt as OpenSLR publishes them")

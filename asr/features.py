@@ -9,6 +9,7 @@ from pathlib import Path
 
 import librosa
 import numpy as np
+import scipy.fft
 import torch
 from torch import nn
 
@@ -98,6 +99,26 @@ class GlobalCMVN(nn.Module):
         else:
             mean = self.mean
         return (feats - mean) / self.std * mask  # (batch, time, mel)
+
+
+class CepstralSmoothing(nn.Module):
+    """Keep the ``keep`` lowest cepstral coefficients of each frame (a type-II DCT over the mel axis, truncated,
+    transformed back): the spectral envelope (formants) stays, the fine ripple of pitch harmonics goes, which makes
+    the features less specific to a voice's excitation (MFCC-style liftering, left in the log-mel domain).
+    ``keep=0`` (or >= n_mels) is the identity. Frames stay frames: (batch, time, mel) -> (batch, time, mel)."""
+
+    def __init__(self, n_mels: int = 80, keep: int = 0):
+        super().__init__()
+        if keep < 0:
+            raise ValueError(f"cepstral smoothing must keep >= 0 coefficients, got {keep}")
+        self.keep = keep if 0 < keep < n_mels else 0
+        if self.keep:
+            dct = torch.from_numpy(scipy.fft.dct(np.eye(n_mels), norm="ortho", axis=0).astype(np.float32))  # (cep, mel)
+            basis = dct[:self.keep]
+            self.register_buffer("smooth", basis.T @ basis, persistent=False)  # (mel, mel), a projection
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x @ self.smooth if self.keep else x
 
 
 @dataclass

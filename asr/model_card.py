@@ -43,7 +43,8 @@ def model_card(package: Any, name: str = "asr model") -> str:
              "## Architecture", "",
              f"- parameters: {params / 1e6:.2f} M",
              f"- front end: {c.subsampling} subsampling x{c.subsampling_factor} ({frame_ms:g} ms output frames), "
-             f"{c.normalization} mean normalization (global std)",
+             f"{c.normalization} mean normalization (global std)"
+             + (f", cepstral smoothing to {c.cepstral_smoothing} coefficients" if c.cepstral_smoothing else ""),
              f"- features: {package.features.n_mels} mel bands, {package.features.win_length * 1000:g} ms window, "
              f"{package.features.hop_length * 1000:g} ms hop, {package.features.sample_rate} Hz",
              f"- tokens: {' '.join(repr(t) if t in (' ', '') else t for t in package.tokenizer.tokens)}", ""]

