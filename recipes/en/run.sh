@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # The default English model: the mini recipe's stages with natural voices and real-world acoustics.
-#   corpus: Kokoro-82M blends + espeak-ng / flite / festival voices (`--plan mini-natural`, 2.7 h of speech, ~13 min to make)
+#   corpus: Kokoro-82M blends + espeak-ng / flite / festival voices (`--plan mini-natural`, 2.7 h of speech, ~13 min
+#           to make on an AVX-512 machine, ~30 min on AVX2 only)
 #   training: experiment=general (room responses, noise, babble, gain, clipping, telephone band, codecs;
-#             per-utterance mean normalization; 3 x 320 BiLSTM), ~35 min on 2 CPU cores
+#             per-utterance mean normalization; 3 x 320 BiLSTM), 20 epochs: ~35 min on 2 AVX-512 cores, ~90 min
+#             on 2 AVX2 cores (4.3 min an epoch; `-- trainer.max_epochs=8` for a shorter run)
 #   scoring: also on the natural-speech dev set of real recordings (`asr make-real-dev`)
 # Every option of recipes/mini/run.sh applies (later ones win), e.g.:
 #   bash recipes/en/run.sh                      # data/en, exp/en
