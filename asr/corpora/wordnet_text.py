@@ -18,7 +18,6 @@ text must not leak into LM training).
 
 from __future__ import annotations
 
-import logging
 import re
 from collections import Counter
 from dataclasses import dataclass, field
@@ -27,7 +26,6 @@ from pathlib import Path
 from asr.atomic import write_text_atomic
 from asr.text import Tokenizer, normalize_text
 
-log = logging.getLogger(__name__)
 WORDNET_DIRS = (Path("/usr/share/wordnet"), Path("/usr/local/share/wordnet"), Path("/usr/share/WordNet-3.0/dict"))
 DATA_FILES = ("data.noun", "data.verb", "data.adj", "data.adv")
 # an example, with the attribution of a literary quote after it ("..."- Shakespeare): those are left out
