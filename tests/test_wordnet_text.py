@@ -1,18 +1,17 @@
 """`asr make-lm-text`: LM text from WordNet's data files (a stand-in dict directory in WordNet's exact format)."""
 
-from pathlib import Path
-
 import pytest
 
 from asr.cli import main
-from asr.corpora.wordnet_text import DATA_FILES, parse_data_line, wordnet_text
+from asr.corpora.wordnet_text import DATA_FILES, find_wordnet, parse_data_line, wordnet_text
 
 HEADER = "  1 This software and database is being provided to you, the LICENSEE, by Princeton University\n"
 NOUN = (
     "00001740 03 n 01 entity 0 003 ~ 00001930 n 0000 | that which is perceived or known or inferred to have its own "
     "distinct existence (living or nonliving)  \n"
     "07073447 10 n 01 sneeze 0 001 @ 00001740 n 0000 | a symptom of a cold; \"Pepper makes me sneeze\"; "
-    "\"hold your breath\"; \"lovers and madmen have such seething brains\"- Shakespeare  \n"
+    "\"hold your breath\"; \"lovers and madmen have such seething brains\"- Shakespeare; "
+    "\"a happy readiness of conversation\"--Jane Austen  \n"
     "07073448 10 n 01 year 0 001 @ 00001740 n 0000 | a period of time; \"in 1990 it rained\"; "
     "\"the café was closed for the winter\"; \"Pepper makes me sneeze\"; \"the dev set sentence\"  \n"
 )
@@ -30,7 +29,8 @@ def wordnet_dir(tmp_path):
 def test_a_data_line_gives_its_glosses_and_examples_without_attributed_quotes():
     glosses, examples = parse_data_line(NOUN.splitlines()[1])
     assert glosses == ["a symptom of a cold"]
-    assert examples == ["Pepper makes me sneeze", "hold your breath"]  # the Shakespeare quote is left out
+    # attributed literary quotes are left out (Austen's novels include Sense and Sensibility, kept for outside tests)
+    assert examples == ["Pepper makes me sneeze", "hold your breath"]
     assert parse_data_line(HEADER) == ([], [])
 
 
@@ -63,7 +63,10 @@ def test_cli_writes_the_text_and_names_a_missing_wordnet(wordnet_dir, tmp_path, 
 
 
 def test_real_wordnet_when_installed():
-    if not Path("/usr/share/wordnet/data.noun").is_file():
-        pytest.skip("the Debian package wordnet-base is not installed")
-    text = wordnet_text(glosses=False)
+    try:
+        directory = find_wordnet()
+    except FileNotFoundError:
+        pytest.skip("the Debian package wordnet-base is not installed (tools/setup.sh installs it)")
+    text = wordnet_text(directory, glosses=False)
     assert len(text.sentences) > 30000
+    assert "A HAPPY READINESS OF CONVERSATION" not in text.sentences  # WordNet's Jane Austen quote: left out

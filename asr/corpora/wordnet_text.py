@@ -13,7 +13,8 @@ speech people record today.
 A line of a WordNet ``data.*`` file is ``offset lex_filenum ss_type w_cnt word ... | gloss; "example"; ...``.
 Text is normalized as transcripts are (:func:`asr.text.normalize_text`); lines with characters outside the token
 set (digits, other scripts) are left out and counted, as are lines that are in an ``exclude`` file (dev and test
-text must not leak into LM training).
+text must not leak into LM training). Attributed literary quotes (``"..."- Shakespeare``, ``"..."--Jane Austen``)
+are dropped: *Sense and Sensibility* is kept out of all development data.
 """
 
 from __future__ import annotations
