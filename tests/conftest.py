@@ -14,9 +14,13 @@ os.environ.setdefault("HYDRA_FULL_ERROR", "1")
 
 @pytest.fixture(scope="session")
 def tiny_corpus(tmp_path_factory) -> Path:
-    """<root>/LibriSpeech/{train-clean-5,dev-clean-2,test-clean-2} from the 'tiny' plan, with tarballs."""
+    """<root>/LibriSpeech/{train-clean-5,dev-clean-2,test-clean-2} from the 'tiny' plan, with tarballs.
+    ``ASR_TEST_CORPUS``: one made already (``make_corpus(root, "tiny", seed=0, tarballs=True)``), for machines
+    without the TTS engines (tools/gpu_check.sh carries one to the GPU machine)."""
     from asr.corpora.synthetic import make_corpus
 
+    if os.environ.get("ASR_TEST_CORPUS"):
+        return Path(os.environ["ASR_TEST_CORPUS"]).resolve()
     root = tmp_path_factory.mktemp("tiny_corpus")
     make_corpus(root, "tiny", seed=0, tarballs=True)
     return root

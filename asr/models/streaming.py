@@ -45,7 +45,7 @@ class StreamingAcoustic:
     def accept(self, feats: torch.Tensor) -> torch.Tensor:
         """(frames, mel) log-mel -> (frames', vocab) log-probs of the output frames now complete."""
         m = self.model
-        x = m.smoothing((feats - m.normalizer.mean) / m.normalizer.std)  # (frames, mel)
+        x = m.smoothing(m.normalizer(feats[None], torch.tensor([len(feats)]))[0])  # (frames, mel), global stats
         self.feats = torch.cat([self.feats, x])
         whole = len(self.feats) // self.factor * self.factor
         if whole == 0:

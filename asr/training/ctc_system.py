@@ -37,9 +37,14 @@ class CTCSystem(L.LightningModule):
 
     def ctc_loss(self, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
         out = self.model(batch.features, batch.feature_lengths)
-        with torch.autocast(device_type=self.device.type, enabled=False):  # CTC in fp32 under mixed precision
-            loss = F.ctc_loss(out.log_probs.float().transpose(0, 1), batch.tokens, out.lengths, batch.token_lengths,
+        log_probs, tokens, lengths, token_lengths = out.log_probs, batch.tokens, out.lengths, batch.token_lengths
+        if log_probs.is_cuda and torch.are_deterministic_algorithms_enabled():
+            # CUDA's CTC backward has no deterministic kernel (it raises): the CPU's is, and small (vocab 29)
+            log_probs, tokens, lengths, token_lengths = (t.cpu() for t in (log_probs, tokens, lengths, token_lengths))
+        with torch.autocast(device_type=log_probs.device.type, enabled=False):  # CTC in fp32 under mixed precision
+            loss = F.ctc_loss(log_probs.float().transpose(0, 1), tokens, lengths, token_lengths,
                               blank=self.tokenizer.blank_id, reduction="sum", zero_infinity=True)
+        loss = loss.to(out.log_probs.device)
         return loss / max(1, len(batch.texts)), out
 
     def training_step(self, batch: Batch, batch_idx: int):

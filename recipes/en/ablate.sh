@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# Leave-one-out ablations of experiment=general on the en recipe's data (run recipes/en/run.sh --stop-stage 2
+# first): each run trains the same model for the same epochs with one component removed, and is scored greedy on
+# the natural-speech dev set (dev-real, real recordings) and on the synthetic test set (unseen voices).
+# Resumable: a finished run (its scores written) is skipped, an interrupted one continues from its last checkpoint.
+#   bash recipes/en/ablate.sh [--data-dir data/en] [--exp-dir exp/ablate] [--epochs 6] [--runs "base no_aug ..."]
+# Prints, and writes to EXP_DIR/RESULTS.tsv: run, the best synthetic-dev CER by epoch, dev-real WER/CER, test WER/CER.
+set -euo pipefail
+data_dir=data/en
+exp_dir=exp/ablate
+epochs=6
+runs="base no_aug utterance_norm_off no_noise no_reverb no_channel no_gain"
+while [ $# -gt 0 ]; do
+  case $1 in
+    --data-dir) data_dir=$2; shift 2 ;;
+    --exp-dir) exp_dir=$2; shift 2 ;;
+    --epochs) epochs=$2; shift 2 ;;
+    --runs) runs=$2; shift 2 ;;
+    *) echo "ablate.sh: unknown option $1" >&2; exit 2 ;;
+  esac
+done
+
+overrides() {  # the component each run leaves out of experiment=general
+  case $1 in
+    base) ;;
+    no_aug) echo "data.noise=null data.augment=null" ;;             # speed perturbation only
+    utterance_norm_off) echo "model.normalization=global" ;;        # global CMVN instead of per-utterance mean
+    no_noise) echo "data.noise=null" ;;                             # no coloured noise, hum or babble
+    no_reverb) echo "~data.augment.reverb" ;;                       # no room impulse responses
+    no_channel) echo "~data.augment.telephone ~data.augment.codec" ;;  # no telephone band, no lossy codecs
+    no_gain) echo "~data.augment.volume ~data.augment.clipping" ;;  # no gain changes, no clipping
+    *) echo "ablate.sh: unknown run $1" >&2; exit 2 ;;
+  esac
+}
+
+score() {  # WER/CER from an `asr evaluate` report
+  sed -n 's/.*\[greedy\]: WER \([0-9.]*\)% .* CER \([0-9.]*\)% .*/\1 \2/p' "$1" | head -1 | tr ' ' /
+}
+
+mkdir -p "$exp_dir"
+for run in $runs; do
+  dir=$exp_dir/$run
+  if [ ! -s "$dir/test.txt" ]; then
+    echo "$(date '+%F %T') $run: $(overrides "$run")"
+    resume=()
+    [ -f "$dir/checkpoints/last.ckpt" ] && [ ! -d "$dir/model" ] && resume=("resume=$dir/checkpoints/last.ckpt")
+    if [ ! -d "$dir/model" ]; then
+      # shellcheck disable=SC2046
+      asr train experiment=general "data.manifest_dir=$data_dir/manifests" "data.cmvn=$data_dir/cmvn.json" \
+        "exp_dir=$dir" "trainer.max_epochs=$epochs" $(overrides "$run") "${resume[@]}" > "$dir.train.log" 2>&1
+    fi
+    asr evaluate "$dir/model" "$data_dir/real/LibriSpeech/dev-real" --output-dir "$dir/eval" > "$dir/dev-real.txt"
+    asr evaluate "$dir/model" "$data_dir/manifests/librispeech_cuts_test-clean-2.jsonl.gz" --output-dir "$dir/eval" \
+      > "$dir/test.tmp" && mv "$dir/test.tmp" "$dir/test.txt"
+  fi
+done
+
+{
+  printf 'run\tdev CER by epoch (synthetic, %%)\tdev-real WER/CER\ttest-clean-2 WER/CER\n'
+  for run in $runs; do
+    dir=$exp_dir/$run
+    [ -s "$dir/test.txt" ] || continue
+    cers=$(python - "$dir"/csv/version_*/metrics.csv <<'PY'
+import csv, sys  # a resumed run logs to a new version_N: the last value of each epoch wins
+cer = {int(r["epoch"]): float(r["val/cer"]) for f in sys.argv[1:] for r in csv.DictReader(open(f)) if r.get("val/cer")}
+print(" ".join(f"{100 * cer[e]:.1f}" for e in sorted(cer)))
+PY
+)
+    printf '%s\t%s\t%s\t%s\n' "$run" "$cers" "$(score "$dir/dev-real.txt")" "$(score "$dir/test.txt")"
+  done
+} > "$exp_dir/RESULTS.tsv.tmp" && mv "$exp_dir/RESULTS.tsv.tmp" "$exp_dir/RESULTS.tsv"
+column -t -s $'\t' "$exp_dir/RESULTS.tsv"

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# The GPU checks, as one script for a CUDA machine that has PyTorch but maybe not the rest of asr's dependencies and
+# no TTS engines: the GPU tests (tests/test_gpu.py: cuDNN packed path == CPU padded path, bf16/fp16 CTC, `asr train
+# trainer=gpu` with exact resume and the DDP launch, GPU inference) on a tiny corpus made beforehand, then the
+# training-throughput benchmark (tools/bench_train.py) of the LibriSpeech configurations against a plain-PyTorch peer.
+#
+#   bash tools/gpu_check.sh [LOG_DIR]
+#
+# Prepare on a machine with the TTS engines (tools/setup.sh), from the repository root:
+#   python -c "from asr.corpora.synthetic import make_corpus as m; m('.gpu/tiny_corpus', 'tiny', seed=0, tarballs=True)"
+#   python -c "from asr.corpora.librispeech import prepare_librispeech as p; p('.gpu/tiny_corpus', '.gpu/tiny_manifests')"
+# and, where the GPU machine cannot reach PyPI, wheels of the missing packages in .whl/ (installed to /tmp/site).
+set -uo pipefail
+log_dir=${1:-${OUT:-.gpu/log}}
+mkdir -p "$log_dir"
+export PYTHONUNBUFFERED=1 ASR_TEST_CORPUS=.gpu/tiny_corpus
+python=${PYTHON:-python3}
+if compgen -G ".whl/*.whl" > /dev/null; then
+  "$python" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl \
+    || exit 1
+  export PYTHONPATH=/tmp/site:$PWD
+fi
+bin=$(dirname "$("$python" -c 'import sys; print(sys.executable)')")
+if ! command -v asr > /dev/null; then  # the console script, as `pip install` would write it
+  printf '#!%s\nimport sys\nfrom asr.cli import main\nsys.exit(main())\n' "$("$python" -c 'import sys; print(sys.executable)')" \
+    > "$bin/asr" && chmod +x "$bin/asr"
+fi
+
+{
+  nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv
+  lscpu | grep -E "^Model name|^CPU\(s\)"
+  "$python" -c "import torch, lightning; print('torch', torch.__version__, 'cuda', torch.version.cuda, 'cudnn',
+torch.backends.cudnn.version(), 'lightning', lightning.__version__)"
+} 2>&1 | tee "$log_dir/env.txt"
+
+status=0
+timeout 240 "$python" -m pytest -q -p no:cacheprovider tests/test_gpu.py -rA 2>&1 | tee "$log_dir/tests.txt" || status=1
+
+bench() { timeout 100 "$python" tools/bench_train.py "$@" 2>&1 | grep -v Warning | tee -a "$log_dir/bench_train.txt" || status=1; }
+bench --experiment librispeech_100 --precision bf16-mixed 32-true 16-mixed --steps 10 \
+  --cuts .gpu/tiny_manifests/librispeech_cuts_train-clean-5.jsonl.gz --loader-batches 15
+bench --experiment librispeech_960 --precision bf16-mixed 32-true --steps 5
+exit $status
