@@ -10,7 +10,11 @@ With ``--cuts`` it also measures how much audio the data loader (feature extract
 ``--num-workers`` processes) supplies per second, against what the step consumes.
 
     python tools/bench_train.py --experiment librispeech_100 --device cuda --precision bf16-mixed 32-true 16-mixed
-    python tools/bench_train.py --experiment mini --device cpu --batch-seconds 40 --utt-seconds 10 --steps 3
+    python tools/bench_train.py --experiment general --device cpu --batch-seconds 40 --steps 1 \
+        --cuts data/en/manifests/librispeech_cuts_train-clean-5.jsonl.gz --num-workers 1 data.manifest_dir=data/en/manifests
+
+On a CPU the peer's packed sequences take PyTorch's slow generic LSTM path (tools/bench_rnn.py compares the two
+recurrent paths there), so keep --steps small.
 """
 
 from __future__ import annotations
@@ -129,10 +133,11 @@ def main() -> None:
     parser.add_argument("--cuts", help="a CutSet to measure the data loader on (with the experiment's augmentation)")
     parser.add_argument("--num-workers", type=int, help="loader processes (default: the experiment's)")
     parser.add_argument("--loader-batches", type=int, default=20)
+    parser.add_argument("overrides", nargs="*", help="more config overrides, e.g. data.manifest_dir=data/en/manifests")
     args = parser.parse_args()
 
     with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
-        cfg = compose(config_name="train", overrides=[f"experiment={args.experiment}"])
+        cfg = compose(config_name="train", overrides=[f"experiment={args.experiment}", *args.overrides])
     m = OmegaConf.to_container(cfg.model, resolve=True)
     seconds = args.batch_seconds or float(cfg.data.max_duration)
     batch = make_batch(seconds, args.utt_seconds, m["n_mels"], args.device, seed=0)

@@ -13,18 +13,9 @@
 set -uo pipefail
 log_dir=${1:-${OUT:-.gpu/log}}
 mkdir -p "$log_dir"
-export PYTHONUNBUFFERED=1 ASR_TEST_CORPUS=.gpu/tiny_corpus
-python=${PYTHON:-python3}
-if compgen -G ".whl/*.whl" > /dev/null; then
-  "$python" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl \
-    || exit 1
-  export PYTHONPATH=/tmp/site:$PWD
-fi
-bin=$(dirname "$("$python" -c 'import sys; print(sys.executable)')")
-if ! command -v asr > /dev/null; then  # the console script, as `pip install` would write it
-  printf '#!%s\nimport sys\nfrom asr.cli import main\nsys.exit(main())\n' "$("$python" -c 'import sys; print(sys.executable)')" \
-    > "$bin/asr" && chmod +x "$bin/asr"
-fi
+export ASR_TEST_CORPUS=.gpu/tiny_corpus
+# shellcheck source=gpu_env.sh
+. "$(dirname "$0")/gpu_env.sh"
 
 {
   nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv
