@@ -6,6 +6,8 @@
 #   bash recipes/en/ablate.sh [--data-dir data/en] [--exp-dir exp/ablate] [--epochs 6] [--runs "base no_aug ..."]
 # Prints, and writes to EXP_DIR/RESULTS.tsv: run, the best synthetic-dev CER by epoch, dev-real WER/CER, test WER/CER.
 set -euo pipefail
+# shellcheck source=../shared/stages.sh
+. "$(dirname "$0")/../shared/stages.sh"
 data_dir=data/en
 exp_dir=exp/ablate
 epochs=6
@@ -42,12 +44,11 @@ for run in $runs; do
   dir=$exp_dir/$run
   if [ ! -s "$dir/test.txt" ]; then
     echo "$(date '+%F %T') $run: $(overrides "$run")"
-    resume=()
-    [ -f "$dir/checkpoints/last.ckpt" ] && [ ! -d "$dir/model" ] && resume=("resume=$dir/checkpoints/last.ckpt")
     if [ ! -d "$dir/model" ]; then
+      resume=$(resume_arg "$dir")
       # shellcheck disable=SC2046
       asr train experiment=general "data.manifest_dir=$data_dir/manifests" "data.cmvn=$data_dir/cmvn.json" \
-        "exp_dir=$dir" "trainer.max_epochs=$epochs" $(overrides "$run") "${resume[@]}" > "$dir.train.log" 2>&1
+        "exp_dir=$dir" "trainer.max_epochs=$epochs" $(overrides "$run") ${resume:+"$resume"} > "$dir.train.log" 2>&1
     fi
     asr evaluate "$dir/model" "$data_dir/real/LibriSpeech/dev-real" --output-dir "$dir/eval" > "$dir/dev-real.txt"
     asr evaluate "$dir/model" "$data_dir/manifests/librispeech_cuts_test-clean-2.jsonl.gz" --output-dir "$dir/eval" \
@@ -60,12 +61,7 @@ done
   for run in $runs; do
     dir=$exp_dir/$run
     [ -s "$dir/test.txt" ] || continue
-    cers=$(python - "$dir"/csv/version_*/metrics.csv <<'PY'
-import csv, sys  # a resumed run logs to a new version_N: the last value of each epoch wins
-cer = {int(r["epoch"]): float(r["val/cer"]) for f in sys.argv[1:] for r in csv.DictReader(open(f)) if r.get("val/cer")}
-print(" ".join(f"{100 * cer[e]:.1f}" for e in sorted(cer)))
-PY
-)
+    cers=$(dev_cer_by_epoch "$dir")
     printf '%s\t%s\t%s\t%s\n' "$run" "$cers" "$(score "$dir/dev-real.txt")" "$(score "$dir/test.txt")"
   done
 } > "$exp_dir/RESULTS.tsv.tmp" && mv "$exp_dir/RESULTS.tsv.tmp" "$exp_dir/RESULTS.tsv"

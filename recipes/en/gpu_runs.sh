@@ -13,6 +13,8 @@ out=$1 manifests=$2 data=$3 seconds=$4
 shift 4
 # shellcheck source=../../tools/gpu_env.sh
 . "$(dirname "$0")/../../tools/gpu_env.sh"
+# shellcheck source=../shared/stages.sh
+. "$(dirname "$0")/../shared/stages.sh"
 cores=$(nproc)
 workers=$(( (cores - $#) / $# ))
 [ "$workers" -ge 1 ] || workers=1
@@ -29,12 +31,7 @@ one() {
   [ -d "$dir/model" ] || asr export "$dir/checkpoints/last.ckpt" "$dir/model" >> "$dir.train.log" 2>&1
   {
     echo "$name: $overrides; asr train exit $rc after $took s, $workers loader workers"
-    python - "$dir" <<'PY'
-import csv, glob, sys
-cer = {int(r["epoch"]): float(r["val/cer"]) for f in glob.glob(f"{sys.argv[1]}/csv/version_*/metrics.csv")
-       for r in csv.DictReader(open(f)) if r.get("val/cer")}
-print("dev CER by epoch:", " ".join(f"{100 * cer[e]:.1f}" for e in sorted(cer)))
-PY
+    echo "dev CER by epoch: $(dev_cer_by_epoch "$dir")"
     asr evaluate "$dir/model" "$data/real/LibriSpeech/dev-real" --output-dir "$dir/eval"
     asr evaluate "$dir/model" "$manifests/librispeech_cuts_test-clean-2.jsonl.gz" --output-dir "$dir/eval"
     grep -v "it/s\]" "$dir.train.log" | grep -iE "error|Traceback" | tail -5

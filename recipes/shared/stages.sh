@@ -44,3 +44,14 @@ resume_arg() {
   [ -n "$newest" ] && echo "resume=$newest"
   true
 }
+
+# dev_cer_by_epoch EXP_DIR: the dev CER (%) logged at each epoch's end, in epoch order, over every csv/version_N of
+# the run (a resumed run logs to a new version; the last value of an epoch wins)
+dev_cer_by_epoch() {
+  python - "$1" <<'PY'
+import csv, glob, sys
+cer = {int(r["epoch"]): float(r["val/cer"]) for f in sorted(glob.glob(f"{sys.argv[1]}/csv/version_*/metrics.csv"),
+       key=lambda p: int(p.split("version_")[-1].split("/")[0])) for r in csv.DictReader(open(f)) if r.get("val/cer")}
+print(" ".join(f"{100 * cer[e]:.1f}" for e in sorted(cer)))
+PY
+}
