@@ -41,7 +41,16 @@ def load_cuts(path: str | Path | list) -> CutSet:
         paths = list(path)
         if not paths:
             raise ValueError("no cuts manifest given")
-        return CutSet.from_cuts(c for p in paths for c in load_cuts(p))
+        seen: dict[str, str] = {}  # cut id -> the manifest it came from
+        cuts = []
+        for p in paths:
+            for c in load_cuts(p):
+                if c.id in seen:  # two corpora with the same speaker ids: one cut would silently shadow the other
+                    raise ValueError(f"{p}: cut id {c.id!r} is also in {seen[c.id]}; combined manifests need "
+                                     "distinct ids")
+                seen[c.id] = str(p)
+                cuts.append(c)
+        return CutSet.from_cuts(cuts)
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such manifest (run `asr prepare` first)")

@@ -79,12 +79,18 @@ class GlobalCMVN(nn.Module):
 
     ``utterance_mean=True`` subtracts each utterance's own mean per band instead of the global one (cepstral mean
     normalization: a fixed channel or gain is a constant offset in the log-mel domain, and it cancels), then divides
-    by the global standard deviation.
+    by the global standard deviation; ``utterance_var=True`` (with it) divides by the utterance's own standard
+    deviation per band instead (Kaldi's per-utterance CMVN with norm_vars: a compressed or expanded dynamic range
+    cancels too), floored at ``STD_FLOOR``.
     """
 
-    def __init__(self, n_mels: int = 80, utterance_mean: bool = False):
+    STD_FLOOR = 0.1  # log-mel units; a band that barely moves in one utterance (digital silence) is not blown up
+
+    def __init__(self, n_mels: int = 80, utterance_mean: bool = False, utterance_var: bool = False):
         super().__init__()
-        self.utterance_mean = utterance_mean
+        if utterance_var and not utterance_mean:
+            raise ValueError("utterance_var needs utterance_mean (a variance around the global mean is not a scale)")
+        self.utterance_mean, self.utterance_var = utterance_mean, utterance_var
         self.register_buffer("mean", torch.zeros(n_mels))
         self.register_buffer("std", torch.ones(n_mels))
 
@@ -94,11 +100,13 @@ class GlobalCMVN(nn.Module):
 
     def forward(self, feats: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         mask = (torch.arange(feats.shape[1], device=feats.device)[None, :] < lengths[:, None]).unsqueeze(-1)
+        mean, std = self.mean, self.std
         if self.utterance_mean:  # (batch, 1, mel): each item's mean over its own frames
-            mean = (feats * mask).sum(dim=1, keepdim=True) / lengths.clamp_min(1)[:, None, None].to(feats.dtype)
-        else:
-            mean = self.mean
-        return (feats - mean) / self.std * mask  # (batch, time, mel)
+            count = lengths.clamp_min(1)[:, None, None].to(feats.dtype)
+            mean = (feats * mask).sum(dim=1, keepdim=True) / count
+            if self.utterance_var:  # (batch, 1, mel): and its own standard deviation
+                std = ((((feats - mean) * mask) ** 2).sum(dim=1, keepdim=True) / count).sqrt().clamp_min(self.STD_FLOOR)
+        return (feats - mean) / std * mask  # (batch, time, mel)
 
 
 class CepstralSmoothing(nn.Module):

@@ -71,3 +71,17 @@ def test_librispeech_experiments_build_their_augmentation_and_960_extends_100():
                          spec_augment=small["data"]["spec_augment"])
     assert dataset.spec_augment is not None
     assert [type(t).__name__ for t in dataset.transforms] == ["PerturbSpeed"]
+
+
+@pytest.mark.parametrize("tty, refresh", [(True, 1), (False, 50)])
+def test_trainer_progress_bar_is_tqdm_and_sparse_in_a_log_file(tmp_path, monkeypatch, tty, refresh):
+    """The same progress bar with or without `rich` installed; redrawn every step only on a terminal, so that
+    `asr train ... > train.log` does not write a line per step."""
+    from lightning.pytorch.callbacks import TQDMProgressBar
+
+    from asr.training.trainer import make_trainer
+
+    monkeypatch.setattr("sys.stdout.isatty", lambda: tty)
+    trainer = make_trainer(compose_train([]).trainer, tmp_path, [])
+    assert isinstance(trainer.progress_bar_callback, TQDMProgressBar)
+    assert trainer.progress_bar_callback.refresh_rate == refresh

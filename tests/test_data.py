@@ -1,5 +1,6 @@
 import logging
 
+import pytest
 import torch
 from lhotse import CutSet
 
@@ -102,3 +103,13 @@ def test_noise_mixing_changes_the_audio_not_the_lengths_or_ids(tiny_manifests):
     torch.testing.assert_close(mixed.feature_lengths, clean.feature_lengths)
     n = int(clean.feature_lengths.min())
     assert (mixed.features[:, :n] - clean.features[:, :n]).abs().mean() > 0.1
+
+
+def test_combined_manifests_keep_every_cut_and_refuse_shared_ids(tiny_manifests, tmp_path):
+    train, dev = cuts_path(tiny_manifests, "train-clean-5"), cuts_path(tiny_manifests, "dev-clean-2")
+    both = load_cuts([train, dev])
+    assert sorted(both.ids) == sorted(list(load_cuts(train).ids) + list(load_cuts(dev).ids))
+    copy = tmp_path / "copy.jsonl.gz"  # a second corpus whose speaker ids collide with the first's
+    load_cuts(dev).to_file(copy)
+    with pytest.raises(ValueError, match=r"copy.jsonl.gz: cut id .* is also in .*dev-clean-2"):
+        load_cuts([dev, copy])

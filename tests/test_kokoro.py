@@ -52,3 +52,16 @@ def test_plans_with_kokoro_speakers_synthesize_them():
     spk: Speaker = kok[0]
     audio = synthesize(spk, "A SHORT SENTENCE")
     assert audio.dtype == np.float32 and abs(np.abs(audio).max() - 0.5) < 1e-3  # 16 kHz, scaled like the others
+
+
+def test_natural_extra_adds_new_speakers_to_mini_natural():
+    """natural-extra is trained together with mini-natural: the same held-out dev / test speakers, training speakers
+    with their own ids (cut ids `<speaker>-<chapter>-<n>` must not collide) and their own voices."""
+    base, extra = make_speakers(PLANS["mini-natural"], seed=0), make_speakers(PLANS["natural-extra"], seed=0)
+    assert base["dev-clean-2"] == extra["dev-clean-2"] and base["test-clean-2"] == extra["test-clean-2"]
+    train, more = base["train-clean-5"], extra["train-clean-5"]
+    assert len(more) == 250 and sum(s.engine == "kokoro" for s in more) >= 240
+    assert not {s.id for s in train} & {s.id for s in more}
+    assert not {s.voice for s in train if s.engine == "kokoro"} & {s.voice for s in more if s.engine == "kokoro"}
+    eval_voices = {s.voice for part in ("dev-clean-2", "test-clean-2") for s in base[part]}
+    assert not eval_voices & {s.voice for s in more if s.engine == "kokoro"}

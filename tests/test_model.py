@@ -12,8 +12,9 @@ CONFIGS = [
     AcousticConfig(num_layers=2, hidden_size=32, subsampling_factor=3, bidirectional=False, lookahead=3),
     AcousticConfig(num_layers=2, hidden_size=32, subsampling_factor=3, normalization="utterance",
                    cepstral_smoothing=20),
+    AcousticConfig(num_layers=2, hidden_size=32, subsampling_factor=3, normalization="utterance_mv"),
 ]
-IDS = ["lstm-stack", "gru-conv", "lstmp", "utterance-norm", "streaming", "cepstral-smoothing"]
+IDS = ["lstm-stack", "gru-conv", "lstmp", "utterance-norm", "streaming", "cepstral-smoothing", "utterance-mv-norm"]
 
 
 @pytest.mark.parametrize("cfg", CONFIGS, ids=IDS)
@@ -85,15 +86,20 @@ def test_padded_cpu_path_equals_packed_gpu_path(cfg):
 
 def test_utterance_normalization_cancels_gain_and_channel():
     """A fixed gain or microphone colour is a constant per-band offset in log-mel: utterance-mean normalization
-    removes it exactly, global normalization does not."""
+    removes it exactly, global normalization does not; a per-band scale of the log-mel (a compressed dynamic range)
+    is removed only by utterance mean + variance normalization."""
     torch.manual_seed(0)
     feats = torch.randn(1, 60, 80)
     offset = torch.linspace(-3, 2, 80)  # e.g. 20 dB quieter at the top of the band
+    scale = torch.linspace(0.5, 1.5, 80)
     lengths = torch.tensor([60])
-    for mode, invariant in (("utterance", True), ("global", False)):
+    for mode, offset_invariant, scale_invariant in (("utterance", True, False), ("global", False, False),
+                                                     ("utterance_mv", True, True)):
         model = AcousticModel(AcousticConfig(num_layers=1, hidden_size=16, normalization=mode)).eval()
         model.normalizer.std.fill_(1.5)
         a, b = model(feats, lengths).log_probs, model(feats + offset, lengths).log_probs
-        assert torch.allclose(a, b, atol=1e-5) == invariant, mode
+        assert torch.allclose(a, b, atol=1e-5) == offset_invariant, mode
+        c = model(feats * scale + offset, lengths).log_probs
+        assert torch.allclose(a, c, atol=1e-5) == scale_invariant, mode
     with pytest.raises(ValueError, match="normalization"):
         AcousticModel(AcousticConfig(normalization="per-speaker"))

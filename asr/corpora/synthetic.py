@@ -89,6 +89,8 @@ class SubsetPlan:
 @dataclass(frozen=True)
 class CorpusPlan:
     subsets: tuple[SubsetPlan, ...]  # the first is the training subset
+    # a plan whose training speakers this one adds to: the same evaluation speakers, new training voices and ids
+    extends: str | None = None
 
 
 PLANS = {
@@ -109,7 +111,7 @@ PLANS = {
     "natural-extra": CorpusPlan((SubsetPlan("train-clean-5", 250, 1, 6, flite_share=0.004, festival_share=0.004,
                                             kokoro_share=0.992),
                                  SubsetPlan("dev-clean-2", 8, 1, 16, kokoro_share=0.25),
-                                 SubsetPlan("test-clean-2", 8, 1, 16, kokoro_share=0.25))),
+                                 SubsetPlan("test-clean-2", 8, 1, 16, kokoro_share=0.25)), extends="mini-natural"),
     # the mini plan with half of the training speakers' voices warped (formants x 0.84-1.2, pitch to match, by
     # Praat): the same dev and test subsets as "mini".
     "mini-warp": CorpusPlan((SubsetPlan("train-clean-5", 400, 1, 6, flite_share=0.2, festival_share=0.2,
@@ -157,6 +159,12 @@ def make_speakers(plan: CorpusPlan, seed: int) -> dict[str, list[Speaker]]:
     out, next_id = {}, 100
     # evaluation subsets first, so that their speakers do not depend on the size of the training subset
     for subset in (*plan.subsets[1:], plan.subsets[0]):
+        if plan.extends and subset is plan.subsets[0]:
+            # training voices of its own: no voice or id of the extended plan's training speakers (the same seed
+            # would otherwise draw many of them again)
+            base = make_speakers(PLANS[plan.extends], seed)[plan.subsets[0].name]
+            used |= {(s.engine, s.voice, s.rate, s.pitch) for s in base}
+            rng, next_id = random.Random(f"{seed}-extends-{plan.extends}"), max(s.id for s in base) + 100
         # every subset gets each engine in proportion (at least one of each when it has >= 3 speakers)
         n_fest = max(int(subset.speakers >= 3), round(subset.speakers * subset.festival_share))
         n_flite = max(int(subset.speakers >= 3), round(subset.speakers * subset.flite_share))

@@ -27,7 +27,8 @@ class AcousticConfig:
     hidden_size: int = 256
     projection_size: int = 0  # > 0: a linear projection (2*hidden -> projection) after every layer (BLSTMP)
     dropout: float = 0.2
-    normalization: str = "global"  # global (stored mean and std) | utterance (each input's own mean, global std)
+    # global (stored mean and std) | utterance (each input's own mean, global std) | utterance_mv (its own mean and std)
+    normalization: str = "global"
     cepstral_smoothing: int = 0  # > 0: keep this many cepstral coefficients of each normalized frame (no pitch ripple)
     bidirectional: bool = True  # False: the streaming model (left-to-right recurrences)
     lookahead: int = 0  # future output frames (of subsampling_factor input frames each) each output may see
@@ -88,8 +89,9 @@ class AcousticModel(nn.Module):
         super().__init__()
         if config.rnn not in ("lstm", "gru"):
             raise ValueError(f"rnn must be 'lstm' or 'gru', got {config.rnn!r}")
-        if config.normalization not in ("global", "utterance"):
-            raise ValueError(f"normalization must be 'global' or 'utterance', got {config.normalization!r}")
+        if config.normalization not in ("global", "utterance", "utterance_mv"):
+            raise ValueError(f"normalization must be 'global', 'utterance' or 'utterance_mv', got "
+                             f"{config.normalization!r}")
         if config.lookahead < 0:
             raise ValueError(f"lookahead must be >= 0, got {config.lookahead}")
         if config.chunk_size < 0 or config.right_context < 0:
@@ -101,7 +103,8 @@ class AcousticModel(nn.Module):
             raise ValueError("chunk_size is for a bidirectional model (a left-to-right one streams as it is; "
                              "give it a lookahead instead)")
         self.config = config
-        self.normalizer = GlobalCMVN(config.n_mels, utterance_mean=config.normalization == "utterance")
+        self.normalizer = GlobalCMVN(config.n_mels, utterance_mean=config.normalization.startswith("utterance"),
+                                     utterance_var=config.normalization == "utterance_mv")
         self.smoothing = CepstralSmoothing(config.n_mels, config.cepstral_smoothing)
         self.subsampling = Subsampling(config.subsampling, config.n_mels, config.subsampling_factor,
                                        config.hidden_size)

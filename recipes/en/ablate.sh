@@ -4,7 +4,11 @@
 # the natural-speech dev set (dev-real, real recordings) and on the synthetic test set (unseen voices).
 # Resumable: a finished run (its scores written) is skipped, an interrupted one continues from its last checkpoint.
 #   bash recipes/en/ablate.sh [--data-dir data/en] [--exp-dir exp/ablate] [--epochs 6] [--runs "base no_aug ..."]
-# Prints, and writes to EXP_DIR/RESULTS.tsv: run, the best synthetic-dev CER by epoch, dev-real WER/CER, test WER/CER.
+# Two more runs change instead of removing: utterance_mv normalizes each utterance's variance too; more_kokoro
+# trains on 250 more Kokoro speakers (`--plan natural-extra`, 1500 utterances, ~1.7 h; made under DATA_DIR/extra on
+# its first use: ~40 min on 2 cores) beside the corpus.
+# Prints, and writes to EXP_DIR/RESULTS.tsv: run, the synthetic-dev CER by epoch, dev-real WER/CER, test WER/CER of
+# every finished run in EXP_DIR.
 set -euo pipefail
 # shellcheck source=../shared/stages.sh
 . "$(dirname "$0")/../shared/stages.sh"
@@ -12,6 +16,7 @@ data_dir=data/en
 exp_dir=exp/ablate
 epochs=6
 runs="base no_aug utterance_norm_off no_noise no_reverb no_channel no_gain"
+known="$runs utterance_mv more_kokoro"
 while [ $# -gt 0 ]; do
   case $1 in
     --data-dir) data_dir=$2; shift 2 ;;
@@ -22,15 +27,17 @@ while [ $# -gt 0 ]; do
   esac
 done
 
-overrides() {  # the component each run leaves out of experiment=general
+overrides() {  # the component each run leaves out of (or changes in) experiment=general
   case $1 in
     base) ;;
     no_aug) echo "data.noise=null data.augment=null" ;;             # speed perturbation only
     utterance_norm_off) echo "model.normalization=global" ;;        # global CMVN instead of per-utterance mean
+    utterance_mv) echo "model.normalization=utterance_mv" ;;        # each utterance's own mean and std
     no_noise) echo "data.noise=null" ;;                             # no coloured noise, hum or babble
     no_reverb) echo "~data.augment.reverb" ;;                       # no room impulse responses
     no_channel) echo "~data.augment.telephone ~data.augment.codec" ;;  # no telephone band, no lossy codecs
     no_gain) echo "~data.augment.volume ~data.augment.clipping" ;;  # no gain changes, no clipping
+    more_kokoro) echo "data.train_cuts=[$data_dir/manifests/$train_cuts,$data_dir/extra/manifests/$train_cuts]" ;;
     *) echo "ablate.sh: unknown run $1" >&2; exit 2 ;;
   esac
 }
@@ -39,10 +46,24 @@ score() {  # WER/CER from an `asr evaluate` report
   sed -n 's/.*\[greedy\]: WER \([0-9.]*\)% .* CER \([0-9.]*\)% .*/\1 \2/p' "$1" | head -1 | tr ' ' /
 }
 
+make_extra() {  # the natural-extra corpus: its dev and test subsets are the corpus's own (the same speakers and
+  # sentences, checked in tests/test_kokoro.py), so they are linked, not synthesized again
+  local extra=$data_dir/extra
+  [ -s "$extra/manifests/$train_cuts" ] && return
+  mkdir -p "$extra/corpus/LibriSpeech"
+  for subset in dev-clean-2 test-clean-2; do
+    [ -e "$extra/corpus/LibriSpeech/$subset" ] || cp -al "$data_dir/corpus/LibriSpeech/$subset" "$extra/corpus/LibriSpeech/"
+  done
+  asr make-corpus "$extra/corpus" --plan natural-extra --num-jobs 2
+  asr prepare "$extra/corpus" "$extra/manifests" --subsets train-clean-5 --num-jobs 2
+}
+
+train_cuts=librispeech_cuts_train-clean-5.jsonl.gz
 mkdir -p "$exp_dir"
 for run in $runs; do
   dir=$exp_dir/$run
   if [ ! -s "$dir/test.txt" ]; then
+    [ "$run" != more_kokoro ] || make_extra
     echo "$(date '+%F %T') $run: $(overrides "$run")"
     if [ ! -d "$dir/model" ]; then
       resume=$(resume_arg "$dir")
@@ -58,7 +79,7 @@ done
 
 {
   printf 'run\tdev CER by epoch (synthetic, %%)\tdev-real WER/CER\ttest-clean-2 WER/CER\n'
-  for run in $runs; do
+  for run in $known; do
     dir=$exp_dir/$run
     [ -s "$dir/test.txt" ] || continue
     cers=$(dev_cer_by_epoch "$dir")
