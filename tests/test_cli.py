@@ -38,7 +38,7 @@ def trained(tiny_corpus, tmp_path_factory):
     return work
 
 
-EXPECTED_COMMANDS = ["make-corpus", "make-noise", "make-real-dev", "make-lm-text", "download", "prepare",
+EXPECTED_COMMANDS = ["make-corpus", "make-noise", "make-real-dev", "degrade", "make-lm-text", "download", "prepare",
                      "compute-cmvn", "train", "export", "transcribe", "evaluate", "lm", "tune", "plot", "info", "serve"]
 
 

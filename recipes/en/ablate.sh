@@ -7,8 +7,8 @@
 # Two more runs change instead of removing: utterance_mv normalizes each utterance's variance too; more_kokoro
 # trains on 250 more Kokoro speakers (`--plan natural-extra`, 1500 utterances, ~1.7 h; made under DATA_DIR/extra on
 # its first use: ~40 min on 2 cores) beside the corpus.
-# Prints, and writes to EXP_DIR/RESULTS.tsv: run, the synthetic-dev CER by epoch, dev-real WER/CER, test WER/CER of
-# every finished run in EXP_DIR.
+# Prints, and writes to EXP_DIR/RESULTS.tsv: run, the synthetic-dev CER by epoch, dev-real WER/CER (as recorded,
+# through random rooms, with noise at 10 dB SNR: `asr degrade`), test WER/CER of every finished run in EXP_DIR.
 set -euo pipefail
 # shellcheck source=../shared/stages.sh
 . "$(dirname "$0")/../shared/stages.sh"
@@ -59,6 +59,10 @@ make_extra() {  # the natural-extra corpus: its dev and test subsets are the cor
 }
 
 train_cuts=librispeech_cuts_train-clean-5.jsonl.gz
+real=$data_dir/real/LibriSpeech
+# dev-real through rooms and with noise at 10 dB SNR, from seeds training never used (asr degrade)
+[ -d "$real/dev-real-room" ] || asr degrade "$real/dev-real" "$real/dev-real-room" --room
+[ -d "$real/dev-real-noise10" ] || asr degrade "$real/dev-real" "$real/dev-real-noise10" --snr 10
 mkdir -p "$exp_dir"
 for run in $runs; do
   dir=$exp_dir/$run
@@ -71,19 +75,25 @@ for run in $runs; do
       asr train experiment=general "data.manifest_dir=$data_dir/manifests" "data.cmvn=$data_dir/cmvn.json" \
         "exp_dir=$dir" "trainer.max_epochs=$epochs" $(overrides "$run") ${resume:+"$resume"} > "$dir.train.log" 2>&1
     fi
-    asr evaluate "$dir/model" "$data_dir/real/LibriSpeech/dev-real" --output-dir "$dir/eval" > "$dir/dev-real.txt"
+    asr evaluate "$dir/model" "$real/dev-real" --output-dir "$dir/eval" > "$dir/dev-real.txt"
     asr evaluate "$dir/model" "$data_dir/manifests/librispeech_cuts_test-clean-2.jsonl.gz" --output-dir "$dir/eval" \
       > "$dir/test.tmp" && mv "$dir/test.tmp" "$dir/test.txt"
   fi
+  for cond in room noise10; do  # dev-real in rooms and in noise: what the augmentations are for
+    [ -s "$dir/$cond.txt" ] && continue
+    asr evaluate "$dir/model" "$real/dev-real-$cond" --output-dir "$dir/eval" > "$dir/$cond.tmp"
+    mv "$dir/$cond.tmp" "$dir/$cond.txt"
+  done
 done
 
 {
-  printf 'run\tdev CER by epoch (synthetic, %%)\tdev-real WER/CER\ttest-clean-2 WER/CER\n'
+  printf 'run\tdev CER by epoch (synthetic, %%)\tdev-real WER/CER\tin rooms\tin noise (10 dB)\ttest-clean-2 WER/CER\n'
   for run in $known; do
     dir=$exp_dir/$run
     [ -s "$dir/test.txt" ] || continue
     cers=$(dev_cer_by_epoch "$dir")
-    printf '%s\t%s\t%s\t%s\n' "$run" "$cers" "$(score "$dir/dev-real.txt")" "$(score "$dir/test.txt")"
+    printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$run" "$cers" "$(score "$dir/dev-real.txt")" "$(score "$dir/room.txt")" \
+      "$(score "$dir/noise10.txt")" "$(score "$dir/test.txt")"
   done
 } > "$exp_dir/RESULTS.tsv.tmp" && mv "$exp_dir/RESULTS.tsv.tmp" "$exp_dir/RESULTS.tsv"
 column -t -s $'\t' "$exp_dir/RESULTS.tsv"
