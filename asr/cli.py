@@ -70,8 +70,8 @@ def cmd_degrade(args: argparse.Namespace) -> int:
 
     result = degrade_set(args.src, args.out, room=args.room, snr_db=args.snr, seed=args.seed)
     skipped = sum(result.skipped.values())
-    print(f"{args.out}: {result.written} utterances written, {skipped} skipped {dict(result.skipped) if skipped else ''}"
-          .rstrip())
+    reasons = f" {dict(result.skipped)}" if skipped else ""
+    print(f"{args.out}: {result.written} utterances written, {skipped} skipped{reasons}")
     return 0
 
 

@@ -6,7 +6,7 @@ The rooms and noises are drawn from the seed given here (default 1000), never th
 training (seed 0), with the same generator (asr/corpora/noise.py). Each utterance gets its own draw, seeded by its
 path, so a file's degradation does not depend on which other files the set holds, and a rerun gives the same bytes.
 
-    python tools/degrade_set.py data/en/real/LibriSpeech/dev-real data/en/real/LibriSpeech/dev-real-room --room
+    asr degrade data/en/real/LibriSpeech/dev-real data/en/real/LibriSpeech/dev-real-room --room
 """
 
 from __future__ import annotations
