@@ -6,7 +6,7 @@
 #   bash recipes/en/ablate.sh [--data-dir data/en] [--exp-dir exp/ablate] [--epochs 6] [--runs "base no_aug ..."]
 # Two more runs change instead of removing: utterance_mv normalizes each utterance's variance too; more_kokoro
 # trains on 250 more Kokoro speakers (`--plan natural-extra`, 1500 utterances, ~1.7 h; made under DATA_DIR/extra on
-# its first use: ~40 min on 2 cores) beside the corpus.
+# its first use: ~25 min on 2 AVX-512 cores) beside the corpus.
 # Prints, and writes to EXP_DIR/RESULTS.tsv: run, the synthetic-dev CER by epoch, dev-real WER/CER (as recorded,
 # through random rooms, with noise at 10 dB SNR: `asr degrade`), test WER/CER of every finished run in EXP_DIR.
 set -euo pipefail
