@@ -58,32 +58,32 @@ make_extra() {  # the natural-extra corpus: its dev and test subsets are the cor
   asr prepare "$extra/corpus" "$extra/manifests" --subsets train-clean-5 --num-jobs 2
 }
 
+evaluate_once() {  # evaluate_once DIR NAME DATA: DIR/NAME.txt, the report of DIR/model on DATA, unless it exists
+  [ -s "$1/$2.txt" ] && return
+  asr evaluate "$1/model" "$3" --output-dir "$1/eval" > "$1/$2.tmp"
+  mv "$1/$2.tmp" "$1/$2.txt"
+}
+
 train_cuts=librispeech_cuts_train-clean-5.jsonl.gz
 real=$data_dir/real/LibriSpeech
-# dev-real through rooms and with noise at 10 dB SNR, from seeds training never used (asr degrade)
-[ -d "$real/dev-real-room" ] || asr degrade "$real/dev-real" "$real/dev-real-room" --room
-[ -d "$real/dev-real-noise10" ] || asr degrade "$real/dev-real" "$real/dev-real-noise10" --snr 10
+# dev-real through rooms and with noise at 10 dB SNR, from seeds training never used (done-markers: made once)
+asr degrade "$real/dev-real" "$real/dev-real-room" --room
+asr degrade "$real/dev-real" "$real/dev-real-noise10" --snr 10
 mkdir -p "$exp_dir"
 for run in $runs; do
   dir=$exp_dir/$run
-  if [ ! -s "$dir/test.txt" ]; then
+  if [ ! -d "$dir/model" ]; then
     [ "$run" != more_kokoro ] || make_extra
     echo "$(date '+%F %T') $run: $(overrides "$run")"
-    if [ ! -d "$dir/model" ]; then
-      resume=$(resume_arg "$dir")
-      # shellcheck disable=SC2046
-      asr train experiment=general "data.manifest_dir=$data_dir/manifests" "data.cmvn=$data_dir/cmvn.json" \
-        "exp_dir=$dir" "trainer.max_epochs=$epochs" $(overrides "$run") ${resume:+"$resume"} > "$dir.train.log" 2>&1
-    fi
-    asr evaluate "$dir/model" "$real/dev-real" --output-dir "$dir/eval" > "$dir/dev-real.txt"
-    asr evaluate "$dir/model" "$data_dir/manifests/librispeech_cuts_test-clean-2.jsonl.gz" --output-dir "$dir/eval" \
-      > "$dir/test.tmp" && mv "$dir/test.tmp" "$dir/test.txt"
+    resume=$(resume_arg "$dir")
+    # shellcheck disable=SC2046
+    asr train experiment=general "data.manifest_dir=$data_dir/manifests" "data.cmvn=$data_dir/cmvn.json" \
+      "exp_dir=$dir" "trainer.max_epochs=$epochs" $(overrides "$run") ${resume:+"$resume"} > "$dir.train.log" 2>&1
   fi
-  for cond in room noise10; do  # dev-real in rooms and in noise: what the augmentations are for
-    [ -s "$dir/$cond.txt" ] && continue
-    asr evaluate "$dir/model" "$real/dev-real-$cond" --output-dir "$dir/eval" > "$dir/$cond.tmp"
-    mv "$dir/$cond.tmp" "$dir/$cond.txt"
-  done
+  evaluate_once "$dir" dev-real "$real/dev-real"
+  evaluate_once "$dir" test "$data_dir/manifests/librispeech_cuts_test-clean-2.jsonl.gz"
+  evaluate_once "$dir" room "$real/dev-real-room"  # dev-real in rooms and in noise: what the augmentations are for
+  evaluate_once "$dir" noise10 "$real/dev-real-noise10"
 done
 
 {
