@@ -4,9 +4,9 @@
 # the natural-speech dev set (dev-real, real recordings) and on the synthetic test set (unseen voices).
 # Resumable: a finished run (its scores written) is skipped, an interrupted one continues from its last checkpoint.
 #   bash recipes/en/ablate.sh [--data-dir data/en] [--exp-dir exp/ablate] [--epochs 6] [--runs "base no_aug ..."]
-# Two more runs change instead of removing: utterance_mv normalizes each utterance's variance too; more_kokoro
+# More runs change instead of removing: utterance_mv normalizes each utterance's variance too; more_kokoro
 # trains on 250 more Kokoro speakers (`--plan natural-extra`, 1500 utterances, ~1.7 h; made under DATA_DIR/extra on
-# its first use: ~25 min on 2 AVX-512 cores) beside the corpus.
+# its first use: ~25 min on 2 AVX-512 cores) beside the corpus; more_kokoro_mv does both.
 # Prints, and writes to EXP_DIR/RESULTS.tsv: run, the synthetic-dev CER by epoch, dev-real WER/CER (as recorded,
 # through random rooms, with noise at 10 dB SNR: `asr degrade`), test WER/CER of every finished run in EXP_DIR.
 set -euo pipefail
@@ -16,7 +16,7 @@ data_dir=data/en
 exp_dir=exp/ablate
 epochs=6
 runs="base no_aug utterance_norm_off no_noise no_reverb no_channel no_gain"
-known="$runs utterance_mv more_kokoro"
+known="$runs utterance_mv more_kokoro more_kokoro_mv"
 while [ $# -gt 0 ]; do
   case $1 in
     --data-dir) data_dir=$2; shift 2 ;;
@@ -38,6 +38,7 @@ overrides() {  # the component each run leaves out of (or changes in) experiment
     no_channel) echo "~data.augment.telephone ~data.augment.codec" ;;  # no telephone band, no lossy codecs
     no_gain) echo "~data.augment.volume ~data.augment.clipping" ;;  # no gain changes, no clipping
     more_kokoro) echo "data.train_cuts=[$data_dir/manifests/$train_cuts,$data_dir/extra/manifests/$train_cuts]" ;;
+    more_kokoro_mv) echo "$(overrides more_kokoro) $(overrides utterance_mv)" ;;   # the two together
     *) echo "ablate.sh: unknown run $1" >&2; exit 2 ;;
   esac
 }
@@ -73,7 +74,7 @@ mkdir -p "$exp_dir"
 for run in $runs; do
   dir=$exp_dir/$run
   if [ ! -d "$dir/model" ]; then
-    [ "$run" != more_kokoro ] || make_extra
+    case $run in more_kokoro*) make_extra ;; esac
     echo "$(date '+%F %T') $run: $(overrides "$run")"
     resume=$(resume_arg "$dir")
     # shellcheck disable=SC2046
