@@ -125,6 +125,46 @@ def test_checkpoints_carry_the_random_state_and_put_it_back():
     assert torch.equal(got[0], expected[0]) and (got[1] == expected[1]).all() and got[2] == expected[2]
 
 
+def _draw() -> tuple:
+    import numpy as np
+
+    return torch.rand(3), torch.from_numpy(np.random.rand(3)), random.random()
+
+
+def _ddp_rank_saves_then_resumes(rank: int, world: int, init_file: str, out: str) -> None:
+    """One DDP rank: seeded differently from the others, checkpointed (rank 0 writes, as Lightning does), re-seeded,
+    then resumed from that one file; writes what it drew after the checkpoint and after resuming."""
+    import numpy as np
+
+    from asr.training.fault_tolerance import RngState
+
+    torch.distributed.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=world)
+    try:
+        torch.manual_seed(100 + rank), np.random.seed(100 + rank), random.seed(100 + rank)
+        state = RngState().state_dict()  # every rank calls it, as Lightning's save_checkpoint does
+        expected = _draw()
+        if rank == 0:
+            torch.save(state, Path(out) / "last.ckpt")
+        torch.distributed.barrier()
+        torch.manual_seed(0), np.random.seed(0), random.seed(0)
+        RngState().load_state_dict(torch.load(Path(out) / "last.ckpt", weights_only=True))
+        torch.save({"expected": expected, "got": _draw()}, Path(out) / f"rank{rank}.pt")
+    finally:
+        torch.distributed.destroy_process_group()
+
+
+def test_ddp_checkpoint_gives_every_rank_its_own_random_state_back(tmp_path):
+    """Under DDP only rank 0 writes the checkpoint: each rank's random state must still be in it, and each rank must
+    get its own back on resume (rank 1 continuing with rank 0's dropout masks is not the uninterrupted run)."""
+    torch.multiprocessing.spawn(_ddp_rank_saves_then_resumes, args=(2, str(tmp_path / "init"), str(tmp_path)),
+                                nprocs=2)
+    draws = [torch.load(tmp_path / f"rank{r}.pt", weights_only=True) for r in range(2)]
+    for rank, d in enumerate(draws):
+        for got, expected in zip(d["got"], d["expected"]):
+            assert got == expected if isinstance(got, float) else torch.equal(got, expected), f"rank {rank}"
+    assert not torch.equal(draws[0]["got"][0], draws[1]["got"][0])  # the ranks' states did differ
+
+
 @pytest.mark.slow
 def test_lm_train_killed_then_resumed_gives_the_uninterrupted_lm(tiny_corpus, tmp_path):
     """The same for `asr lm train` (dropout on): killed after its first epoch's checkpoint, resumed from last.ckpt."""

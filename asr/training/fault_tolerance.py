@@ -1,7 +1,8 @@
 """Exact resume after any interruption, kill -9 included: checkpoints written atomically (a temporary file, fsync,
 rename: a kill mid-write leaves the previous checkpoint, never a truncated one under a checkpoint's name) and
-carrying the random state of the process (torch, numpy, Python), restored on resume, so dropout continues with the
-masks the interrupted run would have drawn. Augmentation does not use that state at all: each training batch seeds
+carrying the random state of every process (torch, numpy, Python; under DDP each rank's, gathered into the one
+checkpoint rank 0 writes), restored on resume, so dropout continues with the masks the interrupted run would have
+drawn. Augmentation does not use that state at all: each training batch seeds
 its own from (seed, epoch, batch index) (``AsrDataset``), and the loaders draw their worker seeds from their own
 generator, so the global state is consumed by the training steps only."""
 
@@ -32,25 +33,51 @@ class AtomicCheckpointIO(TorchCheckpointIO):
             tmp.unlink(missing_ok=True)
 
 
+def _process_rng_state() -> dict[str, Any]:
+    """Tensors, ints and tuples only: checkpoints load with ``weights_only=True`` (never a pickle)."""
+    name, keys, pos, has_gauss, gauss = np.random.get_state()
+    state = {"torch": torch.get_rng_state(), "python": random.getstate(),
+             "numpy": (name, torch.from_numpy(keys.astype(np.int64)), int(pos), int(has_gauss), float(gauss))}
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def _set_process_rng_state(state: dict[str, Any]) -> None:
+    torch.set_rng_state(state["torch"])
+    random.setstate(state["python"])
+    name, keys, pos, has_gauss, gauss = state["numpy"]
+    np.random.set_state((name, keys.numpy().astype(np.uint32), pos, has_gauss, gauss))
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def _distributed() -> tuple[int, int]:
+    """(rank, world size) of the process group, (0, 1) without one."""
+    dist = torch.distributed
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size()
+    return 0, 1
+
+
 class RngState(Callback):
-    """The process's random state in every checkpoint, put back when a run resumes from it."""
+    """The random state of every process in every checkpoint, put back when a run resumes from it. Lightning calls
+    ``state_dict`` on every rank when it saves (only rank 0 writes), so under DDP the ranks' states are gathered
+    there: rank r resumes with its own state, not rank 0's (each rank draws its own dropout masks)."""
 
     def state_dict(self) -> dict[str, Any]:
-        """Tensors, ints and tuples only: checkpoints load with ``weights_only=True`` (never a pickle)."""
-        name, keys, pos, has_gauss, gauss = np.random.get_state()
-        state = {"torch": torch.get_rng_state(), "python": random.getstate(),
-                 "numpy": (name, torch.from_numpy(keys.astype(np.int64)), int(pos), int(has_gauss), float(gauss))}
-        if torch.cuda.is_available() and torch.cuda.is_initialized():
-            state["cuda"] = torch.cuda.get_rng_state_all()
-        return {"rng": state}
+        state = _process_rng_state()
+        rank, world = _distributed()
+        if world == 1:
+            return {"rng": state}
+        ranks: list[Any] = [None] * world
+        torch.distributed.all_gather_object(ranks, state)  # between the run's own processes, not from a file
+        return {"rng": ranks[0], "rng_ranks": ranks}
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        state = state_dict.get("rng")
-        if not state:
-            return
-        torch.set_rng_state(state["torch"])
-        random.setstate(state["python"])
-        name, keys, pos, has_gauss, gauss = state["numpy"]
-        np.random.set_state((name, keys.numpy().astype(np.uint32), pos, has_gauss, gauss))
-        if "cuda" in state and torch.cuda.is_available():
-            torch.cuda.set_rng_state_all(state["cuda"])
+        rank, world = _distributed()
+        ranks = state_dict.get("rng_ranks")
+        if ranks and len(ranks) == world:
+            _set_process_rng_state(ranks[rank])
+        elif state_dict.get("rng"):  # a single-process checkpoint, or resumed on another number of processes
+            _set_process_rng_state(state_dict["rng"])
