@@ -67,7 +67,7 @@ class RngState(Callback):
 
     def state_dict(self) -> dict[str, Any]:
         state = _process_rng_state()
-        rank, world = _distributed()
+        _, world = _distributed()
         if world == 1:
             return {"rng": state}
         ranks: list[Any] = [None] * world
