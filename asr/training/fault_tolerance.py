@@ -72,12 +72,12 @@ class RngState(Callback):
             return {"rng": state}
         ranks: list[Any] = [None] * world
         torch.distributed.all_gather_object(ranks, state)  # between the run's own processes, not from a file
-        return {"rng": ranks[0], "rng_ranks": ranks}
+        return {"rng_ranks": ranks}
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        ranks = state_dict.get("rng_ranks") or ([state_dict["rng"]] if state_dict.get("rng") else [])
+        if not ranks:
+            return
         rank, world = _distributed()
-        ranks = state_dict.get("rng_ranks")
-        if ranks and len(ranks) == world:
-            _set_process_rng_state(ranks[rank])
-        elif state_dict.get("rng"):  # a single-process checkpoint, or resumed on another number of processes
-            _set_process_rng_state(state_dict["rng"])
+        # a checkpoint of another number of processes (a single-process one included): every rank takes the first
+        _set_process_rng_state(ranks[rank] if len(ranks) == world else ranks[0])
