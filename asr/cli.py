@@ -165,7 +165,7 @@ def cmd_transcribe(args: argparse.Namespace) -> int:
         return run_stream(model, paths[0], fmt, args.chunk_ms, args.realtime, args.sample_rate)
     return run_transcribe(model, paths, fmt=fmt, output_dir=args.output_dir,
                           batch_seconds=args.batch_seconds, lm=args.lm, decode=args.decode, runtime=args.runtime,
-                          ngram=args.ngram, ngram_weight=args.ngram_weight)
+                          ngram=args.ngram, ngram_weight=args.ngram_weight, lexicon=args.lexicon)
 
 
 def cmd_plot(args: argparse.Namespace) -> int:
@@ -221,7 +221,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
     decode = [m for item in args.decode for m in item.split(",")] if args.decode else None
     results = evaluate(args.model, args.data, args.output_dir, subsets=args.subsets, decode=decode, lm=args.lm,
-                       runtime=args.runtime, ngram=args.ngram, ngram_weight=args.ngram_weight)
+                       runtime=args.runtime, ngram=args.ngram, ngram_weight=args.ngram_weight, lexicon=args.lexicon)
     print(report(results, args.worst))
     if args.plots:
         from asr.plots import plot_evaluation

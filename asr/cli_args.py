@@ -150,6 +150,8 @@ def build_parser() -> argparse.ArgumentParser:
         p[name].add_argument("--lm", type=Path, help="an LM package (from `asr lm train`): beam + LM rescoring")
         p[name].add_argument("--ngram", type=Path, help="a KenLM character n-gram inside the beam (ARPA or binary)")
         p[name].add_argument("--ngram-weight", type=float, help="its weight (default: the tuned one, else 0.5)")
+        p[name].add_argument("--lexicon", type=Path,
+                             help="a word list (one per line): beam search emits only these words")
     p["transcribe"].add_argument("--decode", choices=["greedy", "beam", "beam_lm"],
                                  help="decoding method (default: beam_lm with --lm, else greedy)")
     p["evaluate"].add_argument("--decode", nargs="+", metavar="METHOD",
@@ -190,6 +192,8 @@ def build_parser() -> argparse.ArgumentParser:
     p["tune"].add_argument("--ngram", type=Path, help="a KenLM character n-gram (ARPA or binary; tokens as symbols, "
                            "| for the space): tune its weight and the word bonus instead")
     p["tune"].add_argument("--ngram-weights", type=float, nargs="+", default=[0.2, 0.5, 0.8, 1.2])
+    p["tune"].add_argument("--lexicon", type=Path, help="a word list (one per line): every beam search is restricted "
+                           "to its words, and the package gets a copy with the tuned weights")
     p["tune"].add_argument("--data", type=Path, required=True, help="dev data: LibriSpeech-layout dir or manifest")
     p["tune"].add_argument("--lm-weights", "--alphas", dest="lm_weights", type=float, nargs="+",
                            default=[0.0, 0.3, 0.6, 1.0, 1.5, 2.0, 3.0], help="LM weights for N-best rescoring")

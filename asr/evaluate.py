@@ -54,10 +54,11 @@ class MethodResult:
 
 def evaluate(model: Path, data: Path, output_dir: Path | None = None, subsets: list[str] | None = None,
              decode: list[str] | None = None, lm: Path | None = None, runtime: str = "torch",
-             ngram: Path | None = None, ngram_weight: float | None = None) -> dict[str, list[MethodResult]]:
+             ngram: Path | None = None, ngram_weight: float | None = None,
+             lexicon: Path | None = None) -> dict[str, list[MethodResult]]:
     """Score every decoding method on every subset (the acoustic model runs once per subset); per-utterance
     results, summaries and the ranking of methods are written into ``output_dir`` (default MODEL/eval)."""
-    recognizer = load_model(model, lm=lm, runtime=runtime, ngram=ngram, ngram_weight=ngram_weight)
+    recognizer = load_model(model, lm=lm, runtime=runtime, ngram=ngram, ngram_weight=ngram_weight, lexicon=lexicon)
     methods = decode or [recognizer.settings.method]
     decoders = {m: make_decoder(recognizer.settings.with_method(m), recognizer.tokenizer, recognizer.lm)
                 for m in methods}

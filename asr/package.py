@@ -4,6 +4,7 @@
     <dir>/config.yaml         model + features config, and the decoding settings
     <dir>/tokens.json         the token list (index = model output)
     <dir>/cmvn.json           the global normalization statistics, readable
+    <dir>/lexicon.txt         optional: the word list beam search keeps to (`asr tune --lexicon` puts it there)
 """
 
 from __future__ import annotations

@@ -168,13 +168,15 @@ def file_digest(path: str | Path) -> str:
 
 def load_model(path: str | Path, device: str = "cpu", lm: str | Path | None = None,
                decode: str | None = None, runtime: str = "torch", ngram: str | Path | None = None,
-               ngram_weight: float | None = None) -> Recognizer:
+               ngram_weight: float | None = None, lexicon: str | Path | None = None) -> Recognizer:
     """A model package, optionally with an LM package. Decoding: ``decode`` (greedy | beam | beam_lm) or, by
     default, beam_lm with the package's tuned settings when an LM is given, else greedy. A package may carry its
     LM in ``lm/`` (as the shipped English model does): it is used unless ``decode`` says otherwise. ``runtime``:
     torch, or onnx / onnx-int8 to run the acoustic model exported by `asr export --format onnx` with onnxruntime.
     ``ngram``: a KenLM character n-gram (ARPA or binary) inside the beam, with ``ngram_weight`` (default: the
-    package's tuned weight, else 0.5); decoding is then beam search unless ``decode`` says otherwise."""
+    package's tuned weight, else 0.5); decoding is then beam search unless ``decode`` says otherwise.
+    ``lexicon``: a word list; beam search (with or without an LM) emits only its words (default: the package's
+    tuned one, a path relative to the package); decoding is then beam search unless ``decode`` says otherwise."""
     package = load_package(path, device)
     bundled = Path(path) / "lm"
     if lm is None and ngram is None and decode in (None, "beam_lm") and (bundled / "config.yaml").is_file():
@@ -201,6 +203,17 @@ def load_model(path: str | Path, device: str = "cpu", lm: str | Path | None = No
     elif settings.ngram and not Path(settings.ngram).is_file():
         log.warning("%s: the package's n-gram %s is not there; decoding without it", path, settings.ngram)
         settings = replace(settings, ngram=None, method="greedy" if settings.method == "beam" else settings.method)
-    method = decode or ("beam_lm" if lm is not None else ("beam" if ngram is not None else (
+    if lexicon is not None:
+        if not Path(lexicon).is_file():
+            raise FileNotFoundError(f"{lexicon}: no such lexicon file")
+        settings = replace(settings, lexicon=str(lexicon))
+    elif settings.lexicon:
+        stored = Path(path) / settings.lexicon  # absolute, or relative to the package (`asr tune` copies it there)
+        if stored.is_file():
+            settings = replace(settings, lexicon=str(stored))
+        else:
+            log.warning("%s: the package's lexicon %s is not there; decoding without it", path, settings.lexicon)
+            settings = replace(settings, lexicon=None)
+    method = decode or ("beam_lm" if lm is not None else ("beam" if ngram is not None or lexicon is not None else (
         "greedy" if settings.method == "beam_lm" else settings.method)))
     return Recognizer(package, device, settings.with_method(method), lm_model, acoustic=acoustic)

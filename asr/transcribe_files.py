@@ -65,8 +65,9 @@ def _seconds(path: Path) -> float:
 def run_transcribe(model: Path, inputs: list[Path], fmt: str = "text", output_dir: Path | None = None,
                    batch_seconds: float = 120.0, lm: Path | None = None, decode: str | None = None,
                    group_seconds: float = 600.0, runtime: str = "torch", ngram: Path | None = None,
-                   ngram_weight: float | None = None, long_seconds: float = 300.0) -> int:
-    recognizer = load_model(model, lm=lm, decode=decode, runtime=runtime, ngram=ngram, ngram_weight=ngram_weight)
+                   ngram_weight: float | None = None, long_seconds: float = 300.0, lexicon: Path | None = None) -> int:
+    recognizer = load_model(model, lm=lm, decode=decode, runtime=runtime, ngram=ngram, ngram_weight=ngram_weight,
+                            lexicon=lexicon)
     items = expand_inputs(inputs)
     if not items:
         print("asr transcribe: error: no audio file found in the inputs", file=sys.stderr)

@@ -3,20 +3,22 @@
 The acoustic log-probs are computed once. N-best rescoring: each beam size's N-best lists once, the LM scores every
 distinct hypothesis once, and each (LM weight, word bonus) point is then arithmetic only. Shallow fusion (the LM
 inside the beam, ``--fusion-lm-weights``): every point is a beam search of the dev set, so its grid is kept small
-and runs at the widest beam only. A KenLM n-gram (``--ngram``): its weight x word bonus, a beam search each. The
-best point is written into the package with the LM it was tuned with.
+and runs at the widest beam only. A KenLM n-gram (``--ngram``): its weight x word bonus, a beam search each. With a
+lexicon (``--lexicon``) every beam search emits only its words. The best point is written into the package with the
+LM it was tuned with, and a copy of the lexicon (``lexicon.txt``) beside it.
 """
 
 from __future__ import annotations
 
 import itertools
 import random
-from dataclasses import dataclass
+import shutil
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from asr.atomic import write_text_atomic
+from asr.atomic import atomic_path, write_text_atomic
 from asr.audio import SAMPLE_RATE
 from asr.cuts import load_eval_waves
 from asr.decoding.beam import BeamSearch
@@ -32,17 +34,18 @@ def tune(model: Path, lm: Path | None, data: Path, lm_weights: list[float], word
          beam_sizes: list[int], nbest: int = 16, random_trials: int = 0, seed: int = 0, output: Path | None = None,
          write: bool = True, fusion_lm_weights: list[float] = (),
          fusion_word_bonuses: list[float] = (), ngram: Path | None = None,
-         ngram_weights: list[float] = (0.2, 0.5, 0.8, 1.2)) -> "TuneResult":
+         ngram_weights: list[float] = (0.2, 0.5, 0.8, 1.2), lexicon: Path | None = None) -> "TuneResult":
     """The LSTM LM (``lm``: rescoring grid and fusion points), or a KenLM character n-gram (``ngram``: its weight x
     word bonus, each point a beam search at the widest beam). The best point goes into the package with the LM it
-    was tuned with (path and sha256)."""
+    was tuned with (path and sha256). ``lexicon``: every beam search restricted to its words (without it, lexicon-free,
+    whatever the package used before)."""
     if (lm is None) == (ngram is None):
         raise ValueError("asr tune needs one LM: --lm (an LSTM LM package) or --ngram (a KenLM n-gram)")
     if ngram is not None:
-        return _tune_ngram(model, ngram, data, ngram_weights, word_bonuses, max(beam_sizes), output, write)
-    recognizer = load_model(model, lm=lm, decode="beam_lm")
+        return _tune_ngram(model, ngram, data, ngram_weights, word_bonuses, max(beam_sizes), output, write, lexicon)
+    recognizer = load_model(model, lm=lm, decode="beam_lm", lexicon=lexicon)
     dev = _DevSet(recognizer, data)
-    base = recognizer.settings
+    base = replace(recognizer.settings, lexicon=str(lexicon) if lexicon else None)
     grid = list(itertools.product(lm_weights, word_bonuses))
     if random_trials:
         rng = random.Random(seed)
@@ -50,7 +53,7 @@ def tune(model: Path, lm: Path | None, data: Path, lm_weights: list[float], word
         grid = [(round(rng.uniform(lo_a, hi_a), 3), round(rng.uniform(lo_b, hi_b), 3)) for _ in range(random_trials)]
     for beam_size in beam_sizes:
         settings = DecodeSettings(method="beam_lm", beam_size=beam_size, nbest=nbest,
-                                  beam_threshold=base.beam_threshold)
+                                  beam_threshold=base.beam_threshold, lexicon=base.lexicon)
         search = BeamSearch(recognizer.tokenizer, settings)
         nbests = [search.decode_one(e) for e in tqdm(dev.emissions, desc=f"Beam {beam_size}", leave=False)]
         dev.add("beam", beam_size, [n[0].text for n in nbests])
@@ -62,29 +65,29 @@ def tune(model: Path, lm: Path | None, data: Path, lm_weights: list[float], word
             beam_sizes) else []
         for weight, bonus in tqdm(fusion_grid, desc=f"Fusion, beam {beam_size}", disable=not fusion_grid):
             settings = DecodeSettings(method="beam_lm", beam_size=beam_size, lm_weight=weight, word_bonus=bonus,
-                                      fusion=True, beam_threshold=base.beam_threshold)
+                                      fusion=True, beam_threshold=base.beam_threshold, lexicon=base.lexicon)
             dev.add("beam_lm_fusion", beam_size, dev.decode(settings), weight, bonus)
     best = min((r for r in dev.rows if r["decode"].startswith("beam_lm")),
                key=lambda r: (r["wer"], r["cer"], r["beam_size"]))
     tuned = DecodeSettings(method="beam_lm", beam_size=best["beam_size"], nbest=nbest, lm_weight=best["lm_weight"],
                            word_bonus=best["word_bonus"], beam_threshold=base.beam_threshold,
-                           fusion=best["decode"] == "beam_lm_fusion")
+                           fusion=best["decode"] == "beam_lm_fusion", lexicon=base.lexicon)
     return dev.finish(model, best, tuned, lm, output, write)
 
 
 def _tune_ngram(model: Path, ngram: Path, data: Path, weights: list[float], bonuses: list[float], beam_size: int,
-                output: Path | None, write: bool) -> "TuneResult":
-    recognizer = load_model(model, ngram=ngram, decode="beam")
+                output: Path | None, write: bool, lexicon: Path | None = None) -> "TuneResult":
+    recognizer = load_model(model, ngram=ngram, decode="beam", lexicon=lexicon)
     dev = _DevSet(recognizer, data)
-    base = recognizer.settings
+    base = replace(recognizer.settings, lexicon=str(lexicon) if lexicon else None)
     for weight, bonus in tqdm(list(itertools.product(weights, bonuses)), desc="n-gram grid"):
         settings = DecodeSettings(method="beam", beam_size=beam_size, beam_threshold=base.beam_threshold,
-                                  ngram=str(ngram), ngram_weight=weight, word_bonus=bonus)
+                                  ngram=str(ngram), ngram_weight=weight, word_bonus=bonus, lexicon=base.lexicon)
         dev.add("beam_ngram", beam_size, dev.decode(settings), weight, bonus)
     best = min(dev.rows[1:], key=lambda r: (r["wer"], r["cer"]))
     tuned = DecodeSettings(method="beam", beam_size=beam_size, beam_threshold=base.beam_threshold,
                            ngram=str(Path(ngram).resolve()), ngram_weight=best["lm_weight"],
-                           word_bonus=best["word_bonus"])
+                           word_bonus=best["word_bonus"], lexicon=base.lexicon)
     return dev.finish(model, best, tuned, ngram, output, write)
 
 
@@ -114,6 +117,12 @@ class _DevSet:
         if output:
             write_text_atomic(output, table)
         if write:
+            if tuned.lexicon:  # the package carries its lexicon: it decodes the same wherever it is copied to
+                target = Path(model) / "lexicon.txt"
+                if not (target.exists() and target.samefile(tuned.lexicon)):
+                    with atomic_path(target) as tmp:
+                        shutil.copyfile(tuned.lexicon, tmp)
+                tuned = replace(tuned, lexicon=target.name)
             update_decode_settings(model, {**tuned.to_dict(), "tuned_on": str(self.data), "tuned_wer": best["wer"],
                                            "lm": {"path": str(lm), "sha256": file_digest(lm)}})
         return TuneResult(self.rows, best, table, len(self.waves), sum(len(w) for w in self.waves) / SAMPLE_RATE,
@@ -151,6 +160,7 @@ class TuneResult:
 def cli_tune(args) -> int:
     result = tune(args.model, args.lm, args.data, args.lm_weights, args.word_bonuses, args.beam_sizes, args.nbest,
                   args.random, output=args.output, write=not args.dry_run, fusion_lm_weights=args.fusion_lm_weights,
-                  fusion_word_bonuses=args.fusion_word_bonuses, ngram=args.ngram, ngram_weights=args.ngram_weights)
+                  fusion_word_bonuses=args.fusion_word_bonuses, ngram=args.ngram, ngram_weights=args.ngram_weights,
+                  lexicon=args.lexicon)
     print(result.summary())
     return 0

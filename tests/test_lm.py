@@ -347,3 +347,44 @@ def test_tune_records_its_lm_and_warns_about_another(lm_setup, tiny_corpus, tmp_
         load_model(model, lm=other)
     assert "tuned with another LM" in caplog.text
     shutil.rmtree(other)
+
+
+def test_lexicon_from_the_command_line_and_tuned_into_the_package(tiny_corpus, tmp_path):
+    """`--lexicon` on transcribe / evaluate / tune: only listed words come out; tune copies the word list into the
+    package, which then decodes with it wherever it is copied, and says so when the copy is gone."""
+    import shutil
+    from pathlib import Path
+
+    pkg = tmp_path / "pkg"
+    shutil.copytree(Path(__file__).parent / "data" / "small_model", pkg)
+    dev = tiny_corpus / "LibriSpeech" / "dev-clean-2"
+    words = {w for f in dev.rglob("*.trans.txt") for line in f.read_text().splitlines() for w in line.split()[1:]}
+    lexicon = tmp_path / "words.txt"
+    lexicon.write_text("\n".join(sorted(words)) + "\n")
+    audio = sorted(dev.rglob("*.flac"))[0]
+    listed = run("transcribe", pkg, audio, "--lexicon", lexicon).stdout.strip()
+    assert listed and set(listed.split()) <= words
+    out = run("evaluate", pkg, dev, "--lexicon", lexicon, "--output-dir", tmp_path / "eval")
+    assert "dev-clean-2 [beam]: WER" in out.stdout
+    summary = json.loads((tmp_path / "eval" / "dev-clean-2.beam.summary.json").read_text())
+    assert summary["decode"]["lexicon"] == str(lexicon)
+    hyps = [line.split("\t")[5] for line in (tmp_path / "eval" / "dev-clean-2.beam.per_utt.tsv").read_text()
+            .splitlines()[1:]]
+    assert all(set(h.split()) <= words for h in hyps)
+    run("tune", pkg, "--ngram", _arpa(tmp_path / "e.arpa", "E"), "--lexicon", lexicon, "--data", dev,
+        "--ngram-weights", "0", "--word-bonuses", "0", "--beam-sizes", "4")
+    decode = yaml.safe_load((pkg / "config.yaml").read_text())["decode"]
+    assert decode["lexicon"] == "lexicon.txt" and (pkg / "lexicon.txt").read_text() == lexicon.read_text()
+    moved = tmp_path / "moved"  # the package carries its lexicon: a copy elsewhere decodes the same
+    shutil.copytree(pkg, moved)
+    lexicon.unlink()
+    tuned = run("transcribe", moved, audio)
+    assert set(tuned.stdout.split()) <= words and "is not there" not in tuned.stderr
+    shipped = tmp_path / "shipped"  # tools/ship_model.py takes the lexicon along
+    subprocess.run([sys.executable, Path(__file__).parent.parent / "tools" / "ship_model.py", moved, "--output-dir",
+                    shipped, "--training-data", "tiny", "--limitations", "a test"], check=True, capture_output=True)
+    assert yaml.safe_load((shipped / "config.yaml").read_text())["decode"]["lexicon"] == "lexicon.txt"
+    assert (shipped / "lexicon.txt").read_text() == (moved / "lexicon.txt").read_text()
+    (moved / "lexicon.txt").unlink()
+    gone = run("transcribe", moved, audio)
+    assert gone.returncode == 0 and "lexicon.txt is not there" in gone.stderr

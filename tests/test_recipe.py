@@ -23,7 +23,7 @@ def run_recipe(tmp_path, *extra):
 @pytest.mark.slow
 @pytest.mark.skipif(not Path("/usr/bin/espeak-ng").exists(), reason="needs the espeak-ng TTS engine")
 def test_mini_recipe_runs_every_stage_and_skips_done_ones(tmp_path):
-    out = run_recipe(tmp_path, "--streaming")
+    out = run_recipe(tmp_path, "--streaming", "--lexicon")
     for stage in range(11):
         assert f"stage {stage}:" in out
     exp = tmp_path / "exp"
@@ -42,8 +42,15 @@ def test_mini_recipe_runs_every_stage_and_skips_done_ones(tmp_path):
     # the LM text holds no dev or test sentence
     lm_text = set((tmp_path / "data" / "lm" / "train.txt").read_text().splitlines())
     assert lm_text and not lm_text & set((tmp_path / "data" / "lm" / "test.txt").read_text().splitlines())
+    # --lexicon: the LM text's words (and the system's word list) in a lexicon the tuned package carries
+    lexicon = set((tmp_path / "data" / "lm" / "lexicon.txt").read_text().split())
+    assert {w for line in lm_text for w in line.split()} <= lexicon
+    assert "lexicon: lexicon.txt" in (exp / "model" / "config.yaml").read_text()
+    assert set((exp / "model" / "lexicon.txt").read_text().split()) == lexicon
+    beam = (exp / "eval_lm" / "test-clean-2.beam_lm.per_utt.tsv").read_text().splitlines()[1:]
+    assert all(set(row.split("\t")[5].split()) <= lexicon for row in beam)
 
-    again = run_recipe(tmp_path, "--streaming")
+    again = run_recipe(tmp_path, "--streaming", "--lexicon")
     for stage in range(10):
         assert f"stage {stage} (" in again and "done already, skipping" in again
     assert "stage 3 (fine-tune the streaming model): done already" in again

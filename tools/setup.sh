@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Set up asr on a fresh Debian/Ubuntu machine: the TTS engines used by the synthetic corpus (and WordNet, for
-# `asr make-lm-text`), then a virtual environment in .venv with asr installed (editable) with its test extras.
+# Set up asr on a fresh Debian/Ubuntu machine: the TTS engines used by the synthetic corpus (WordNet, for
+# `asr make-lm-text`, and an English word list for the recipes' lexicons), then a virtual environment in .venv with
+# asr installed (editable) with its test extras.
 # Idempotent.
 #   bash tools/setup.sh            # PYTHON=python3.12 bash tools/setup.sh to pick the interpreter
 set -euo pipefail
@@ -8,7 +9,7 @@ cd "$(dirname "$0")/.."
 python=${PYTHON:-python3}
 "$python" -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "setup.sh: asr needs Python >= 3.11" >&2; exit 1; }
 
-pkgs=(espeak-ng flite festival festvox-kallpc16k festvox-kdlpc16k libsndfile1 wordnet-base)
+pkgs=(espeak-ng flite festival festvox-kallpc16k festvox-kdlpc16k libsndfile1 wordnet-base wamerican)
 missing=()
 for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then

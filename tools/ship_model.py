@@ -1,5 +1,6 @@
 """Put a trained model package (and its LM) into models/<name>/ as the shipped default: float16 weights (loading
-casts them back), the LM in <name>/lm/, and a model card written from what is known about it.
+casts them back), the LM in <name>/lm/, the lexicon it was tuned with (if any), and a model card written from what
+is known about it.
 
     python tools/ship_model.py exp/en/model --lm exp/en/lm/lm --results bench_accuracy.json \
         --training-data "..." --limitations "..." [--name en]
@@ -29,6 +30,7 @@ def main() -> int:
     p.add_argument("--limitations", required=True)
     p.add_argument("--trained-by", default="", help="the commands that made it")
     p.add_argument("--name", default="en")
+    p.add_argument("--output-dir", type=Path, help="where to write it (default: models/<name>)")
     args = p.parse_args()
     package = load_package(args.model)
     meta = dict(package.meta)
@@ -40,8 +42,14 @@ def main() -> int:
                            for r in json.loads(args.results.read_text()) if r["system"].startswith("asr")]
     meta["weights"] = "float16 (cast back to float32 when loaded)"
     package.meta = meta
-    out = ROOT / "models" / args.name
+    lexicon = (package.decode or {}).get("lexicon")  # `asr tune --lexicon` keeps it beside the weights
+    if lexicon:
+        lexicon = Path(args.model) / lexicon
+        package.decode = {**package.decode, "lexicon": "lexicon.txt"}
+    out = args.output_dir or ROOT / "models" / args.name
     save_package(package, out, dtype=torch.float16)
+    if lexicon:
+        shutil.copyfile(lexicon, out / "lexicon.txt")
     if args.lm:
         shutil.copytree(args.lm, out / "lm")
     size = sum(f.stat().st_size for f in out.rglob("*") if f.is_file())

