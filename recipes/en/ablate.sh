@@ -4,6 +4,7 @@
 # the natural-speech dev set (dev-real, real recordings) and on the synthetic test set (unseen voices).
 # Resumable: a finished run (its scores written) is skipped, an interrupted one continues from its last checkpoint.
 #   bash recipes/en/ablate.sh [--data-dir data/en] [--exp-dir exp/ablate] [--epochs 6] [--runs "base no_aug ..."]
+#                             [-- overrides for every run, e.g. trainer=gpu]
 # More runs change instead of removing: utterance_mv normalizes each utterance's variance too; more_kokoro
 # trains on 250 more Kokoro speakers (`--plan natural-extra`, 1500 utterances, ~1.7 h; made under DATA_DIR/extra on
 # its first use: ~25 min on 2 AVX-512 cores) beside the corpus; more_kokoro_mv does both. wide and blstmp add
@@ -17,6 +18,7 @@ data_dir=data/en
 exp_dir=exp/ablate
 epochs=6
 runs="base no_aug utterance_norm_off no_noise no_reverb no_channel no_gain"
+common=()
 known="$runs utterance_mv more_kokoro more_kokoro_mv wide blstmp"
 while [ $# -gt 0 ]; do
   case $1 in
@@ -24,6 +26,7 @@ while [ $# -gt 0 ]; do
     --exp-dir) exp_dir=$2; shift 2 ;;
     --epochs) epochs=$2; shift 2 ;;
     --runs) runs=$2; shift 2 ;;
+    --) shift; common=("$@"); break ;;
     *) echo "ablate.sh: unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -82,7 +85,8 @@ for run in $runs; do
     resume=$(resume_arg "$dir")
     # shellcheck disable=SC2046
     asr train experiment=general "data.manifest_dir=$data_dir/manifests" "data.cmvn=$data_dir/cmvn.json" \
-      "exp_dir=$dir" "trainer.max_epochs=$epochs" $(overrides "$run") ${resume:+"$resume"} > "$dir.train.log" 2>&1
+      "exp_dir=$dir" "trainer.max_epochs=$epochs" "${common[@]}" $(overrides "$run") ${resume:+"$resume"} \
+      > "$dir.train.log" 2>&1
   fi
   evaluate_once "$dir" dev-real "$real/dev-real"
   evaluate_once "$dir" test "$data_dir/manifests/librispeech_cuts_test-clean-2.jsonl.gz"
