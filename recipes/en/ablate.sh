@@ -43,7 +43,7 @@ overrides() {  # the component each run leaves out of (or changes in) experiment
     no_gain) echo "~data.augment.volume ~data.augment.clipping" ;;  # no gain changes, no clipping
     more_kokoro) echo "data.train_cuts=[$data_dir/manifests/$train_cuts,$data_dir/extra/manifests/$train_cuts]" ;;
     more_kokoro_mv) echo "$(overrides more_kokoro) $(overrides utterance_mv)" ;;   # the two together
-    wide) echo "model.hidden_size=512 model.dropout=0.3" ;;         # capacity: 3 x 512 (16.5 M parameters)
+    wide) echo "model.hidden_size=512 model.dropout=0.3" ;;         # capacity: 3 x 512 (17.0 M parameters)
     blstmp) echo "model.num_layers=4 model.hidden_size=512 model.projection_size=320" ;;  # 4 x 512, 320 projections
     *) echo "ablate.sh: unknown run $1" >&2; exit 2 ;;
   esac
