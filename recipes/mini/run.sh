@@ -7,15 +7,15 @@
 #
 #   bash recipes/mini/run.sh [--stage N] [--stop-stage N] [--data-dir DIR] [--exp-dir DIR] [--nj N]
 #                            [--corpus synthetic|real] [--plan mini|mini-natural|tiny] [--base-url URL]
-#                            [--experiment mini|general|tiny] [--noise] [--real-dev] [--streaming] [--lexicon]
+#                            [--experiment mini|general|tiny] [--noise] [--real-dev] [--streaming] [--no-lexicon]
 #                            [--lm-args "extra asr lm train overrides"] [-- extra `asr train` overrides]
 # --noise: also write a noise and room-response corpus (stage 1) for experiments that augment with them;
 # --real-dev: also score the natural-speech dev set (real recordings, `asr make-real-dev`) in stages 4 and 9.
 # --streaming: also fine-tune the streaming model from the BiLSTM (stage 3, into EXP_DIR/stream: the same weights
 # run latency-controlled, model=blstm_chunked: 240 ms chunks + 120 ms right context), evaluate it (stage 4) and
 # transcribe the sample with `asr transcribe --stream` too.
-# --lexicon: beam search keeps to a word list (the LM text's words and Debian's English word list, wamerican): stage 5
-# writes it, stage 8 tunes the LM weights with it and puts a copy into the model package.
+# Beam search keeps to a lexicon (the LM text's words and Debian's English word list, wamerican), made after stage 5;
+# stage 8 tunes the LM weights with it and puts a copy into the model package. --no-lexicon: lexicon-free decoding.
 set -euo pipefail
 
 stage=0
@@ -28,7 +28,7 @@ experiment=mini
 noise=false
 real_dev=false
 streaming=false
-lexicon=false
+lexicon=true
 stream_epochs=4
 lm_args=""
 base_url=http://www.openslr.org/resources
@@ -50,6 +50,7 @@ while [ $# -gt 0 ]; do
     --real-dev) real_dev=true; shift ;;
     --streaming) streaming=true; shift ;;
     --lexicon) lexicon=true; shift ;;
+    --no-lexicon) lexicon=false; shift ;;
     -h|--help) usage 0 ;;
     --) shift; train_overrides=("$@"); break ;;
     *) echo "run.sh: unknown option $1" >&2; usage 2 ;;
