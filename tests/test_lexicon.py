@@ -79,12 +79,15 @@ def test_the_fused_lstm_lm_scores_characters_inside_a_lexicon_search(tmp_path):
     assert fused.ngram < 0
 
 
-def test_a_word_list_is_normalized_like_transcripts_and_bad_ones_are_named(tmp_path):
+def test_a_word_list_is_normalized_like_transcripts_and_bad_ones_are_named(tmp_path, caplog):
     path = tmp_path / "lexicon.txt"
     path.write_text("café\nx-ray\ndon't\n42\n\nhello h e l l o |\nHELLO\n")  # flashlight-style: first column
     lexicon = read_lexicon(path, TOK)
     assert lexicon.words == ("CAFE", "X", "RAY", "DON'T", "HELLO")
     assert (lexicon.skipped, lexicon.example_skipped) == (1, "42")
+    with caplog.at_level("WARNING", logger="asr.decoding.lexicon"):  # the skip is said once, where it is loaded
+        load_lexicon(path, TOK)
+    assert "lexicon.txt: 1 word(s) skipped" in caplog.text and "'42'" in caplog.text
     with pytest.raises(FileNotFoundError, match="missing.txt"):
         load_lexicon(tmp_path / "missing.txt", TOK)
     (tmp_path / "digits.txt").write_text("1\n2 two\n")

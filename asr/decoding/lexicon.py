@@ -15,6 +15,7 @@ its last word completes too (``BeamSearch``).
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -23,10 +24,10 @@ from flashlight.lib.text.decoder import SmearingMode, Trie
 
 from asr.text import Tokenizer, normalize_text
 
+log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Lexicon:
-    path: Path
     words: tuple[str, ...]  # distinct, in file order
     skipped: int  # words with characters outside the token set
     example_skipped: str  # one of them, for the message ("" when none)
@@ -56,16 +57,15 @@ def read_lexicon(path: str | Path, tokenizer: Tokenizer) -> Lexicon:
     if not words:
         raise ValueError(f"{path}: no word to decode with (one word per line; {skipped} had characters outside the "
                          f"model's token set)")
-    return Lexicon(path, tuple(words), skipped, example)
+    return Lexicon(tuple(words), skipped, example)
 
 
 def lexicon_trie(lexicon: Lexicon, tokenizer: Tokenizer) -> Trie:
     """The prefix tree of the words' spellings, each followed by the space token; word i is label i."""
     space = tokenizer.tokens.index(" ")
-    ids = {t: i for i, t in enumerate(tokenizer.tokens)}
     trie = Trie(len(tokenizer), space)
     for label, word in enumerate(lexicon.words):
-        trie.insert([ids[c] for c in word] + [space], label, 0.0)
+        trie.insert(tokenizer.encode(word, normalize=False) + [space], label, 0.0)
     trie.smear(SmearingMode.MAX)
     return trie
 
@@ -74,6 +74,9 @@ def lexicon_trie(lexicon: Lexicon, tokenizer: Tokenizer) -> Trie:
 def _cached(path: str, mtime_ns: int, size: int, tokens: tuple[str, ...]) -> tuple[Lexicon, Trie]:
     tokenizer = Tokenizer(tokens)
     lexicon = read_lexicon(path, tokenizer)
+    if lexicon.skipped:
+        log.warning("%s: %d word(s) skipped: characters outside the model's token set (e.g. %r)", path,
+                    lexicon.skipped, lexicon.example_skipped)
     return lexicon, lexicon_trie(lexicon, tokenizer)
 
 
