@@ -59,6 +59,12 @@ def cmd_degrade(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_make_lexicon(args: argparse.Namespace) -> int:
+    from asr.word_list import cli_make_lexicon
+
+    return cli_make_lexicon(args)
+
+
 def cmd_download(args: argparse.Namespace) -> int:
     from asr.corpora.download import download_librispeech, expand_parts
 

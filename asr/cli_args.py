@@ -11,6 +11,7 @@ COMMANDS = {
     "make-real-dev": "write a natural-speech dev set (real recordings from package sdists) in the LibriSpeech layout",
     "degrade": "copy an evaluation set with every utterance through a random room and/or noise at a fixed SNR",
     "make-lm-text": "write LM text in present-day English from WordNet's example sentences and glosses",
+    "make-lexicon": "write the word list beam search keeps to (--lexicon): LM text's words by frequency + word lists",
     "download": "download, md5-check and extract LibriSpeech / mini_librispeech parts (resumable, mirrors)",
     "prepare": "turn a LibriSpeech-layout directory into lhotse manifests (recordings, supervisions, cuts)",
     "compute-cmvn": "compute global log-mel mean/variance statistics from a cuts manifest",
@@ -76,6 +77,18 @@ def build_parser() -> argparse.ArgumentParser:
                                    help="only the example sentences, not the definitions")
     p["make-lm-text"].add_argument("--exclude", type=Path, nargs="*", default=[],
                                    help="text files (e.g. dev and test transcripts) whose lines must not be written")
+
+    p["make-lexicon"].add_argument("out", type=Path, help="the word list to write, one word per line")
+    p["make-lexicon"].add_argument("texts", type=Path, nargs="+", help="LM text files (.gz too), one sentence per line")
+    p["make-lexicon"].add_argument("--max-words", type=int, help="keep the text's N most frequent words (default: all)")
+    p["make-lexicon"].add_argument("--min-count", type=int, default=1,
+                                   help="keep the text's words seen at least this often")
+    p["make-lexicon"].add_argument("--extra", type=Path, nargs="*", default=[],
+                                   help="word lists whose words are added (first column; e.g. "
+                                   "/usr/share/dict/american-english)")
+    p["make-lexicon"].add_argument("--tokens", type=Path,
+                                   help="a model's tokens.json: words it cannot spell are left out (default: "
+                                   "the default character set, A-Z and the apostrophe)")
 
     p["download"].add_argument("target_dir", type=Path, help="gets the tarballs and LibriSpeech/<part>/")
     p["download"].add_argument("parts", nargs="*", default=["mini_librispeech"],

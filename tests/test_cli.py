@@ -38,8 +38,9 @@ def trained(tiny_corpus, tmp_path_factory):
     return work
 
 
-EXPECTED_COMMANDS = ["make-corpus", "make-noise", "make-real-dev", "degrade", "make-lm-text", "download", "prepare",
-                     "compute-cmvn", "train", "export", "transcribe", "evaluate", "lm", "tune", "plot", "info", "serve"]
+EXPECTED_COMMANDS = ["make-corpus", "make-noise", "make-real-dev", "degrade", "make-lm-text", "make-lexicon",
+                     "download", "prepare", "compute-cmvn", "train", "export", "transcribe", "evaluate", "lm", "tune",
+                     "plot", "info", "serve"]
 
 
 def test_every_subcommand_explains_itself():

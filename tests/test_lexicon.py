@@ -107,3 +107,48 @@ def test_the_lexicon_is_read_again_when_the_file_changes(tmp_path):
     assert load_lexicon(path, TOK)[0] is first  # read once per file version
     path.write_text("CAT\nHAT\nMAT\n")
     assert load_lexicon(path, TOK)[0].words == ("CAT", "HAT", "MAT")
+
+
+def test_make_lexicon_ranks_the_text_words_cuts_them_and_adds_word_lists(tmp_path, capsys):
+    """`asr make-lexicon`: the LM text's words by frequency (ties alphabetical), --max-words / --min-count cuts, extra
+    lists' new words after them; words a model cannot spell (digits) are left out and said; the result loads."""
+    import gzip
+
+    from asr.cli import main
+
+    text = tmp_path / "lm.txt.gz"
+    with gzip.open(text, "wt") as f:
+        f.write("the cat sat on the mat\nThe dog, the café; 42 cats\nthe cat\n")
+    extra = tmp_path / "dict.txt"
+    extra.write_text("zebra\ncat\nwell-being's\n")
+    out = tmp_path / "lexicon.txt"
+    assert main(["make-lexicon", str(out), str(text), "--extra", str(extra)]) == 0
+    words = out.read_text().split()
+    assert words[:3] == ["THE", "CAT", "CAFE"]  # 5, 2, then the 1s alphabetically
+    assert set(words[3:-3]) == {"CATS", "DOG", "MAT", "ON", "SAT"} and words[-3:] == ["ZEBRA", "WELL", "BEING'S"]
+    printed = capsys.readouterr().out
+    assert "8 of the text's 9 distinct words" in printed and "1 left out" in printed
+    assert read_lexicon(out, TOK).words == tuple(words)
+    assert main(["make-lexicon", str(out), str(text), "--max-words", "2"]) == 0
+    assert out.read_text().split() == ["THE", "CAT"]
+    capsys.readouterr()
+    assert main(["make-lexicon", str(out), str(text), "--min-count", "2"]) == 0
+    assert out.read_text().split() == ["THE", "CAT"]
+    assert "they cover 50.00% of its 14 running words" in capsys.readouterr().out
+
+
+def test_make_lexicon_names_a_missing_or_unreadable_text(tmp_path, capsys):
+    from asr.cli import main
+
+    out = tmp_path / "lexicon.txt"
+    assert main(["make-lexicon", str(out), str(tmp_path / "missing.txt")]) == 1
+    assert "missing.txt: no such text file" in capsys.readouterr().err
+    bad = tmp_path / "lm.txt.gz"
+    bad.write_text("not gzip\n")
+    assert main(["make-lexicon", str(out), str(bad)]) == 1
+    assert "lm.txt.gz: not readable" in capsys.readouterr().err
+    empty = tmp_path / "empty.txt"
+    empty.write_text("\n42\n")
+    assert main(["make-lexicon", str(out), str(empty)]) == 1
+    assert "no word to put into a lexicon" in capsys.readouterr().err
+    assert not out.exists()

@@ -146,7 +146,15 @@ def test_librispeech_recipe_from_a_local_mirror_through_every_stage(tiny_librisp
         assert "best: " in (exp / "tune.txt").read_text()
         assert (exp / "perplexity.txt").read_text().count("perplexity") == 3
         # the LM text is the mirror's LM corpus, sampled; the recipe downloaded it md5-checked
-        assert (tmp_path / "data" / "lm" / "train.txt").stat().st_size > 0
+        lm_text = (tmp_path / "data" / "lm" / "train.txt").read_text().split()
+        assert lm_text
+        # beam search kept to the LM text's most frequent words, a copy of them in the tuned package
+        lexicon = (tmp_path / "data" / "lm" / "lexicon.txt").read_text().split()
+        assert set(lexicon) == set(lm_text)  # the tiny LM text has fewer than 200,000 distinct words
+        assert "lexicon: lexicon.txt" in (exp / "model" / "config.yaml").read_text()
+        assert (exp / "model" / "lexicon.txt").read_text().split() == lexicon
+        beam = (exp / "eval" / "test-clean.beam_lm.per_utt.tsv").read_text().splitlines()[1:]
+        assert all(set(row.split("\t")[5].split()) <= set(lexicon) for row in beam)
         downloads = len(mirror.requests)
         again = run_librispeech(tmp_path, mirror.url)
         for stage in range(9):

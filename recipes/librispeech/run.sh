@@ -3,9 +3,11 @@
 # acoustic model (1 or N GPUs, DDP, bf16) -> LM text -> train the LSTM LM -> tune LM weight / word bonus / beam on
 # dev-clean -> evaluate test-clean and test-other (greedy, beam, beam + LM) -> RESULTS.md table.
 # Every stage calls `asr` only and leaves a done-marker, so a rerun skips finished stages (and resumes training).
+# Beam search keeps to a lexicon: the LM corpus's 200,000 most frequent words (what LibriSpeech's own
+# librispeech-vocab.txt is), made from the LM text after stage 4; --no-lexicon: lexicon-free decoding.
 #
 #   bash recipes/librispeech/run.sh [--stage N] [--stop-stage N] [--size 100|460|960] [--ngpu N]
-#        [--data-dir DIR] [--exp-dir DIR] [--base-url URL] [--nj N] [--experiment NAME]
+#        [--data-dir DIR] [--exp-dir DIR] [--base-url URL] [--nj N] [--experiment NAME] [--no-lexicon]
 #        [--lm-sentences N] [--lm-args "asr lm train overrides (default: lm=medium)"] [-- extra `asr train` overrides]
 #
 # --size: hours of training speech (100: train-clean-100; 460: + train-clean-360; 960: + train-other-500)
@@ -25,12 +27,14 @@ nj=8
 experiment=
 lm_sentences=2000000
 lm_args="lm=medium"
+lexicon=true
+lexicon_words=200000
 train_overrides=()
 
 recipe=librispeech
 # shellcheck source=../shared/stages.sh
 . "$(dirname "$0")/../shared/stages.sh"
-usage() { sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
+usage() { sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
 while [ $# -gt 0 ]; do
   common_option "$@"
   if [ "$consumed" -gt 0 ]; then shift "$consumed"; continue; fi
@@ -103,6 +107,8 @@ if run_stage 4 "LM text: every k-th sentence of the LibriSpeech LM corpus (no de
   mark_done 4 "$data_dir"
 fi
 
+make_lexicon_once "$data_dir/lm/lexicon.txt" "$data_dir/lm/train.txt" --max-words "$lexicon_words"
+
 lm_dir=$exp_dir/lm
 if run_stage 5 "train the LSTM language model" "$exp_dir"; then
   lm_trainer=("${trainer[@]}"); [ "$ngpu" -gt 1 ] && lm_trainer=(trainer=gpu trainer.devices=1)
@@ -117,7 +123,7 @@ fi
 
 if run_stage 6 "tune LM weight, word bonus and beam size on dev-clean" "$exp_dir"; then
   asr tune "$exp_dir/model" --lm "$lm_dir/lm" --data "$(cuts dev-clean)" --output "$exp_dir/tune.tsv" \
-    --fusion-lm-weights 0.3 0.5 0.8 --fusion-word-bonuses -0.5 0 0.5 1.0 | tee "$exp_dir/tune.txt"
+    --fusion-lm-weights 0.3 0.5 0.8 --fusion-word-bonuses -0.5 0 0.5 1.0 "${lexicon_arg[@]}" | tee "$exp_dir/tune.txt"
   mark_done 6 "$exp_dir"
 fi
 

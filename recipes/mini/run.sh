@@ -49,8 +49,6 @@ while [ $# -gt 0 ]; do
     --noise) noise=true; shift ;;
     --real-dev) real_dev=true; shift ;;
     --streaming) streaming=true; shift ;;
-    --lexicon) lexicon=true; shift ;;
-    --no-lexicon) lexicon=false; shift ;;
     -h|--help) usage 0 ;;
     --) shift; train_overrides=("$@"); break ;;
     *) echo "run.sh: unknown option $1" >&2; usage 2 ;;
@@ -145,14 +143,10 @@ if run_stage 5 "LM text (no dev or test sentence in it)" "$data_dir"; then
   find "$data_dir/corpus" -path '*test-clean-2*' -name '*.trans.txt' -exec cut -d' ' -f2- {} + > "$data_dir/lm/test.txt"
   mark_done 5 "$data_dir"
 fi
-lexicon_file=$data_dir/lm/lexicon.txt  # the LM text's words, and an English word list where there is one
-if [ "$lexicon" = true ] && [ ! -s "$lexicon_file" ] && [ -s "$data_dir/lm/train.txt" ]; then  # made once, when needed
-  words=/usr/share/dict/american-english
-  [ -f "$words" ] || { log "no $words (apt-get install wamerican): the lexicon holds the LM text's words only"; words=; }
-  tr -s ' ' '\n' < "$data_dir/lm/train.txt" | cat - ${words:+"$words"} | sort -u > "$lexicon_file.tmp"
-  mv "$lexicon_file.tmp" "$lexicon_file"
-  log "lexicon: $(wc -l < "$lexicon_file") words in $lexicon_file"
-fi
+# the lexicon: the LM text's words and Debian's English word list (wamerican) where it is installed
+words=/usr/share/dict/american-english
+# shellcheck disable=SC2046  # no word or two words
+make_lexicon_once "$data_dir/lm/lexicon.txt" "$data_dir/lm/train.txt" $([ -f "$words" ] && echo --extra "$words")
 
 if run_stage 6 "train the LSTM language model" "$exp_dir"; then
   # shellcheck disable=SC2086  # lm_args is a list of overrides
@@ -169,8 +163,6 @@ fi
 
 if run_stage 8 "tune LM weight, word bonus and beam size on dev" "$exp_dir"; then
   # N-best rescoring (a 7 x 7 grid, arithmetic only) and shallow fusion (3 x 3, a beam search each) at beams 8, 16
-  lexicon_arg=()
-  [ "$lexicon" = true ] && lexicon_arg=(--lexicon "$lexicon_file")
   asr tune "$exp_dir/model" --lm "$lm_dir/lm" --data "$manifests/librispeech_cuts_dev-clean-2.jsonl.gz" \
     --fusion-lm-weights 0.5 0.8 1.1 --fusion-word-bonuses -0.5 0 0.5 --output "$exp_dir/tune.tsv" "${lexicon_arg[@]}" \
     | tee "$exp_dir/tune.txt"

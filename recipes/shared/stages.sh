@@ -4,9 +4,15 @@
 log() { echo "$(date '+%F %T') [$recipe] $*"; }
 
 # common_option "$@": the options every recipe takes (--stage, --stop-stage, --data-dir, --exp-dir, --nj,
-# --base-url, --lm-args); sets `consumed` to the words used (0: not one of them, the recipe's own parser goes on):
+# --base-url, --lm-args, --lexicon / --no-lexicon); sets `consumed` to the words used (0: not one of them, the
+# recipe's own parser goes on):
 #   while [ $# -gt 0 ]; do common_option "$@"; [ "$consumed" -gt 0 ] && { shift "$consumed"; continue; }; ...
 common_option() {
+  consumed=1
+  case "$1" in
+    --lexicon) lexicon=true; return ;;
+    --no-lexicon) lexicon=false; return ;;
+  esac
   consumed=2
   case "$1" in
     --stage) stage=$2 ;;
@@ -19,6 +25,20 @@ common_option() {
     *) consumed=0 ;;
   esac
   if [ "$consumed" -gt 0 ] && [ $# -lt 2 ]; then echo "run.sh: $1 needs a value" >&2; exit 2; fi
+}
+
+# make_lexicon_once FILE TEXT [asr make-lexicon options]: the word list beam search keeps to, made from the LM text
+# when it is not there yet (nothing with --no-lexicon or without the text); then lexicon_arg holds the `asr tune`
+# option that uses it (empty without a lexicon)
+make_lexicon_once() {
+  local file=$1 text=$2; shift 2
+  lexicon_arg=()
+  [ "$lexicon" = true ] || return 0
+  if [ ! -s "$file" ] && [ -s "$text" ]; then
+    asr make-lexicon "$file" "$text" "$@"
+  fi
+  [ -s "$file" ] && lexicon_arg=(--lexicon "$file")
+  return 0
 }
 
 # run_stage N NAME DONE_DIR: true when stage N is selected and DONE_DIR/.stageN.done does not exist yet
