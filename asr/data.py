@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import random
+import warnings
 import zlib
 from collections.abc import Callable, Iterator
 from functools import partial
@@ -172,12 +173,21 @@ class ResumableLoader(DataLoader):
         self.sampler.skip = state["batches_done"]
 
 
+def _bucketing_sampler(cuts: CutSet, **options: Any) -> DynamicBucketingSampler:
+    """lhotse's sampler over an eagerly read CutSet, on purpose: the cuts were filtered with every skip counted and
+    checked for duplicate ids, and the epoch's batches are known up front (padding waste, exact resume). Its advice
+    to read lazily instead is not for this setup, so it is not printed at every run."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="You are using DynamicBucketingSampler with an eagerly read CutSet")
+        return DynamicBucketingSampler(cuts, **options)
+
+
 def make_loader(cuts: CutSet, dataset: AsrDataset, max_duration: float, shuffle: bool, num_buckets: int = 10,
                 seed: int = 0, num_workers: int = 0, drop_last: bool = False, world_size: int = 1, rank: int = 0,
                 **loader_args: Any) -> ResumableLoader:
     """Batches of ``max_duration`` seconds from lhotse's DynamicBucketingSampler; under DDP each of ``world_size``
     ranks gets different batches, the same number of them on every rank (lhotse's guarantee)."""
-    make_sampler = partial(DynamicBucketingSampler, cuts, max_duration=max_duration, shuffle=shuffle,
+    make_sampler = partial(_bucketing_sampler, cuts, max_duration=max_duration, shuffle=shuffle,
                            num_buckets=num_buckets, seed=seed, drop_last=drop_last, world_size=world_size, rank=rank)
     # its own generator: starting an epoch's iterator must not draw from the global random state (exact resume)
     return ResumableLoader(dataset, ResumableSampler(make_sampler), num_workers=num_workers,
