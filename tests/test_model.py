@@ -13,8 +13,11 @@ CONFIGS = [
     AcousticConfig(num_layers=2, hidden_size=32, subsampling_factor=3, normalization="utterance",
                    cepstral_smoothing=20),
     AcousticConfig(num_layers=2, hidden_size=32, subsampling_factor=3, normalization="utterance_mv"),
+    AcousticConfig(num_layers=2, hidden_size=32, subsampling="conv2d", subsampling_factor=3, conv_channels=4,
+                   normalization="utterance"),
 ]
-IDS = ["lstm-stack", "gru-conv", "lstmp", "utterance-norm", "streaming", "cepstral-smoothing", "utterance-mv-norm"]
+IDS = ["lstm-stack", "gru-conv", "lstmp", "utterance-norm", "streaming", "cepstral-smoothing", "utterance-mv-norm",
+       "conv2d"]
 
 
 @pytest.mark.parametrize("cfg", CONFIGS, ids=IDS)
@@ -64,6 +67,26 @@ def test_bad_config_is_a_clear_error():
         AcousticModel(AcousticConfig(rnn="transformer"))
     with pytest.raises(ValueError, match="subsampling"):
         AcousticModel(AcousticConfig(subsampling="pool"))
+    for streaming in (dict(bidirectional=False, lookahead=2), dict(chunk_size=8, right_context=4)):
+        with pytest.raises(ValueError, match="conv2d subsampling .* not streaming ones"):
+            AcousticModel(AcousticConfig(subsampling="conv2d", **streaming))
+
+
+def test_conv2d_front_end_pools_frequency_and_keeps_time():
+    """conv2d: each output frame comes from its own ``factor`` input frames and one more on each side (two 3x3
+    convolutions see a frame further each, stacking adds the window); the mel axis is pooled to a quarter."""
+    torch.manual_seed(0)
+    model = AcousticModel(AcousticConfig(num_layers=1, hidden_size=8, subsampling="conv2d", subsampling_factor=3,
+                                         conv_channels=4)).eval()
+    sub = model.subsampling
+    x = torch.randn(1, 30, 80)
+    assert sub.time_frequency(x, torch.tensor([30])).shape == (1, 30, 4 * 20)
+    base, _ = sub(x, torch.tensor([30]))  # (1, 10, 8)
+    changed = x.clone()
+    changed[0, 15] += 1.0  # input frame 15: output frame 5 (frames 15-17), and frame 4 (12-14) through the context
+    out, _ = sub(changed, torch.tensor([30]))
+    moved = (out - base).abs().amax(-1)[0] > 1e-6
+    assert moved.tolist() == [i in (4, 5) for i in range(10)]
 
 
 @pytest.mark.parametrize("cfg", CONFIGS, ids=IDS)

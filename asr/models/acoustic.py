@@ -20,8 +20,12 @@ from asr.models.chunked import chunked_layer, reverse_within, right_contexts, ru
 class AcousticConfig:
     vocab_size: int = 29
     n_mels: int = 80
-    subsampling: str = "stack"  # stack (frame stacking + linear) | conv (strided 1-D convolution)
+    # stack (frame stacking + linear) | conv (strided 1-D convolution) | conv2d (two 3x3 convolutions over time and
+    # frequency, each with max pooling over frequency, then frame stacking: formant shifts between voices become
+    # shifts the pooling partly absorbs; bidirectional, unchunked models only)
+    subsampling: str = "stack"
     subsampling_factor: int = 3
+    conv_channels: int = 32  # conv2d: channels of both convolutions
     rnn: str = "lstm"  # lstm | gru
     num_layers: int = 4
     hidden_size: int = 256
@@ -54,32 +58,51 @@ class AcousticOutput(NamedTuple):
 class Subsampling(nn.Module):
     """Reduce the frame rate by ``factor``: (batch, time, mel) -> (batch, ceil(time / factor), dim)."""
 
-    def __init__(self, kind: str, n_mels: int, factor: int, dim: int):
+    KINDS = ("stack", "conv", "conv2d")
+
+    def __init__(self, kind: str, n_mels: int, factor: int, dim: int, channels: int = 32):
         super().__init__()
-        if kind not in ("stack", "conv"):
-            raise ValueError(f"subsampling must be 'stack' or 'conv', got {kind!r}")
+        if kind not in self.KINDS:
+            raise ValueError(f"subsampling must be one of {', '.join(self.KINDS)}, got {kind!r}")
         if factor < 1:
             raise ValueError(f"subsampling_factor must be >= 1, got {factor}")
         self.kind, self.factor = kind, factor
-        if kind == "stack":
-            self.proj = nn.Linear(n_mels * factor, dim)
-        else:
+        if kind == "conv2d":  # (batch, 1, time, mel) -> (batch, channels, time, mel / 4): time keeps its rate
+            self.convs = nn.ModuleList([nn.Conv2d(1, channels, 3, padding=1), nn.Conv2d(channels, channels, 3,
+                                                                                        padding=1)])
+            n_mels = channels * (n_mels // 4)  # what is stacked per frame
+        if kind == "conv":
             self.conv = nn.Conv1d(n_mels, dim, kernel_size=factor, stride=factor)
+        else:
+            self.proj = nn.Linear(n_mels * factor, dim)
         self.act = nn.GELU()
 
     def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        if self.kind == "conv2d":
+            x = self.time_frequency(x, lengths)  # (batch, time, channels * mel / 4)
         # factor - 1 zero frames at the end, as in a padded batch (an item's output never depends on its padding):
         # a stride-``factor`` window then yields ceil(time / factor) frames. No shape-dependent Python branch, so
         # the graph exports (ONNX, TorchScript) with a dynamic time axis.
         x = nn.functional.pad(x, (0, 0, 0, self.factor - 1)).transpose(1, 2)  # (batch, mel, time + factor - 1)
-        if self.kind == "stack":  # frame stacking + linear == a stride-factor convolution with the reshaped weight
+        if self.kind == "conv":
+            x = self.conv(x)
+        else:  # frame stacking + linear == a stride-factor convolution with the reshaped weight
             dim = self.proj.out_features
             weight = self.proj.weight.view(dim, self.factor, -1).transpose(1, 2)  # (dim, mel, factor)
             x = nn.functional.conv1d(x, weight, self.proj.bias, stride=self.factor)
-        else:
-            x = self.conv(x)
         x = x.transpose(1, 2)  # (batch, time', dim)
         return self.act(x), subsampled_length(lengths, self.factor)
+
+    def time_frequency(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """(batch, time, mel) -> (batch, time, channels * (mel // 4)): 3 x 3 convolutions, each followed by max
+        pooling of 2 frequency bands; frames past an item's length are zeroed after each convolution, so that an
+        item's last frames see zeros there, as when it is run alone."""
+        mask = (torch.arange(x.shape[1], device=x.device)[None, :] < lengths[:, None])[:, None, :, None]
+        x = x.unsqueeze(1)  # (batch, 1, time, mel)
+        for conv in self.convs:
+            x = self.act(conv(x)) * mask  # (batch, channels, time, mel')
+            x = nn.functional.max_pool2d(x, kernel_size=(1, 2))  # (batch, channels, time, mel' / 2)
+        return x.permute(0, 2, 1, 3).flatten(2)  # (batch, time, channels * mel / 4)
 
 
 class AcousticModel(nn.Module):
@@ -99,6 +122,9 @@ class AcousticModel(nn.Module):
                              f"{config.right_context}")
         if config.lookahead and config.bidirectional:
             raise ValueError("lookahead is for a left-to-right model (a bidirectional one sees the future already)")
+        if config.subsampling == "conv2d" and (config.chunk_size or not config.bidirectional):
+            raise ValueError("conv2d subsampling sees a frame ahead in each convolution: it is for bidirectional, "
+                             "unchunked models, not streaming ones")
         if config.chunk_size and not config.bidirectional:
             raise ValueError("chunk_size is for a bidirectional model (a left-to-right one streams as it is; "
                              "give it a lookahead instead)")
@@ -107,7 +133,7 @@ class AcousticModel(nn.Module):
                                      utterance_var=config.normalization == "utterance_mv")
         self.smoothing = CepstralSmoothing(config.n_mels, config.cepstral_smoothing)
         self.subsampling = Subsampling(config.subsampling, config.n_mels, config.subsampling_factor,
-                                       config.hidden_size)
+                                       config.hidden_size, config.conv_channels)
         rnn_cls = nn.LSTM if config.rnn == "lstm" else nn.GRU
         h, p, bi = config.hidden_size, config.projection_size, config.bidirectional
         d = 2 * h if bi else h  # the recurrent stack's output size per frame
