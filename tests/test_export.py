@@ -22,6 +22,7 @@ CONFIGS = {
     "blstm-stack": AcousticConfig(num_layers=2, hidden_size=48, subsampling_factor=4),
     "bgru-conv-projection": AcousticConfig(rnn="gru", subsampling="conv", subsampling_factor=3, num_layers=2,
                                            hidden_size=40, projection_size=32),
+    "blstm-conv2d": AcousticConfig(subsampling="conv2d", conv_channels=4, num_layers=1, hidden_size=32),
 }
 
 
