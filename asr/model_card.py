@@ -13,6 +13,10 @@ from typing import Any
 LICENSE = ("Apache-2.0 (the code). Training data: synthetic speech from TTS voices (espeak-ng GPL-3, flite/festival "
            "BSD-style, Kokoro-82M Apache-2.0) reading public-domain text; see the corpus tool.")
 
+NORMALIZATION = {"global": "global mean and variance normalization",
+                 "utterance": "each utterance's own mean subtracted (global variance)",
+                 "utterance_mv": "each utterance's own mean and variance normalized"}
+
 
 def _fmt(value: Any) -> str:
     if isinstance(value, float):
@@ -42,8 +46,9 @@ def model_card(package: Any, name: str = "asr model") -> str:
              + f" -> {len(package.tokenizer)} characters.", "",
              "## Architecture", "",
              f"- parameters: {params / 1e6:.2f} M",
-             f"- front end: {c.subsampling} subsampling x{c.subsampling_factor} ({frame_ms:g} ms output frames), "
-             f"{c.normalization} mean normalization (global std)"
+             f"- front end: {c.subsampling} subsampling x{c.subsampling_factor} ({frame_ms:g} ms output frames"
+             + (f"; two 3x3 convolutions of {c.conv_channels} channels, frequency pooled to a quarter"
+                if c.subsampling == "conv2d" else "") + "), " + NORMALIZATION[c.normalization]
              + (f", cepstral smoothing to {c.cepstral_smoothing} coefficients" if c.cepstral_smoothing else ""),
              f"- features: {package.features.n_mels} mel bands, {package.features.win_length * 1000:g} ms window, "
              f"{package.features.hop_length * 1000:g} ms hop, {package.features.sample_rate} Hz",

@@ -126,3 +126,20 @@ def test_utterance_normalization_cancels_gain_and_channel():
         assert torch.allclose(a, c, atol=1e-5) == scale_invariant, mode
     with pytest.raises(ValueError, match="normalization"):
         AcousticModel(AcousticConfig(normalization="per-speaker"))
+
+
+@pytest.mark.parametrize("cfg, front_end", [
+    (AcousticConfig(num_layers=1, hidden_size=8), "stack subsampling x3 (30 ms output frames), global mean and "
+     "variance normalization"),
+    (AcousticConfig(num_layers=1, hidden_size=8, subsampling="conv2d", conv_channels=4, normalization="utterance_mv"),
+     "conv2d subsampling x3 (30 ms output frames; two 3x3 convolutions of 4 channels, frequency pooled to a "
+     "quarter), each utterance's own mean and variance normalized"),
+])
+def test_the_model_card_describes_the_front_end(cfg, front_end):
+    from asr.features import FeatureConfig
+    from asr.model_card import model_card
+    from asr.package import ModelPackage
+    from asr.text import Tokenizer
+
+    card = model_card(ModelPackage(AcousticModel(cfg), Tokenizer(), FeatureConfig()))
+    assert f"- front end: {front_end}\n" in card
