@@ -51,8 +51,7 @@ def word_counts(paths: list[Path]) -> Counter:
     """How often each normalized word occurs in the text files (one sentence or word per line)."""
     counts: Counter = Counter()
     for path in _existing(paths):
-        for line in tqdm(_lines(Path(path)), desc=f"Counting words of {Path(path).name}", unit=" lines",
-                         mininterval=2.0):
+        for line in tqdm(_lines(path), desc=f"Counting words of {path.name}", unit=" lines", mininterval=2.0):
             counts.update(normalize_text(line).split())
     return counts
 
