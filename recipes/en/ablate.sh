@@ -9,7 +9,7 @@
 # trains on 250 more Kokoro speakers (`--plan natural-extra`, 1500 utterances, ~1.7 h; made under DATA_DIR/extra on
 # its first use: ~25 min on 2 AVX-512 cores) beside the corpus; more_kokoro_mv does both. wide and blstmp add
 # capacity (width; width with projections); conv2d puts 3x3 convolutions with frequency pooling before the BiLSTM;
-# more_kokoro_mv_conv2d: the three together.
+# conv2d_mv: conv2d with utterance_mv; more_kokoro_mv_conv2d: the three together.
 # Prints, and writes to EXP_DIR/RESULTS.tsv: run, the synthetic-dev CER by epoch, dev-real WER/CER (as recorded,
 # through random rooms, with noise at 10 dB SNR: `asr degrade`), test WER/CER of every finished run in EXP_DIR.
 set -euo pipefail
@@ -20,7 +20,7 @@ exp_dir=exp/ablate
 epochs=6
 runs="base no_aug utterance_norm_off no_noise no_reverb no_channel no_gain"
 common=()
-known="$runs utterance_mv more_kokoro more_kokoro_mv wide blstmp conv2d more_kokoro_mv_conv2d"
+known="$runs utterance_mv more_kokoro more_kokoro_mv wide blstmp conv2d conv2d_mv more_kokoro_mv_conv2d"
 while [ $# -gt 0 ]; do
   case $1 in
     --data-dir) data_dir=$2; shift 2 ;;
@@ -47,6 +47,7 @@ overrides() {  # the component each run leaves out of (or changes in) experiment
     wide) echo "model.hidden_size=512 model.dropout=0.3" ;;         # capacity: 3 x 512 (17.0 M parameters)
     blstmp) echo "model.num_layers=4 model.hidden_size=512 model.projection_size=320" ;;  # 4 x 512, 320 projections
     conv2d) echo "model.subsampling=conv2d" ;;                      # a CNN front end: formant shifts partly pooled
+    conv2d_mv) echo "$(overrides conv2d) $(overrides utterance_mv)" ;;
     more_kokoro_mv_conv2d) echo "$(overrides more_kokoro_mv) $(overrides conv2d)" ;;
     *) echo "ablate.sh: unknown run $1" >&2; exit 2 ;;
   esac
