@@ -36,12 +36,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     p["make-corpus"].add_argument("root", type=Path, help="output directory (gets LibriSpeech/<subset>/...)")
     p["make-corpus"].add_argument("--plan", default="mini",
-                                  choices=["mini", "mini-natural", "mini-warp", "natural-extra", "tiny",
+                                  choices=["mini", "mini-natural", "mini-warp", "natural-extra", "tiny", "tiny-extra",
                                            "tiny-librispeech"],
                                   help="mini: 2.5 h train, ~8 min dev and test; mini-natural: the same with a third "
                                   "Kokoro voices (needs the voices extra); mini-warp: mini with half the training "
                                   "voices given other formants and pitch (needs the voices extra); natural-extra: 250 "
-                                  "more Kokoro speakers (same dev/test as mini-natural); tiny: seconds, for tests; "
+                                  "more Kokoro speakers (same dev/test as mini-natural); tiny: seconds, for tests (tiny-extra: 2 more "
+                                  "training speakers beside it); "
                                   "tiny-librispeech: seconds, with LibriSpeech's part names")
     p["make-corpus"].add_argument("--seed", type=int, default=0)
     p["make-corpus"].add_argument("--tarballs", action="store_true",
@@ -222,6 +223,9 @@ def build_parser() -> argparse.ArgumentParser:
     p["tune"].add_argument("--fusion-word-bonuses", "--fusion-betas", dest="fusion_word_bonuses", type=float,
                            nargs="*", default=[],
                            help="word bonuses for shallow fusion (default 0)")
+    p["tune"].add_argument("--beam-word-bonuses", type=float, nargs="*", default=[-2.0, -1.0, -0.5],
+                           help="word bonuses for beam search without an LM (`--decode beam`), tried at the widest "
+                           "beam beside 0; with a lexicon a penalty keeps short words out (none: leave it at 0)")
     p["tune"].add_argument("--random", type=int, default=0,
                            help="N random (LM weight, word bonus) points inside the grid's ranges instead of the grid")
     p["tune"].add_argument("--output", type=Path, help="also write the table (TSV) here")

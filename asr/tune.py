@@ -3,7 +3,8 @@
 The acoustic log-probs are computed once. N-best rescoring: each beam size's N-best lists once, the LM scores every
 distinct hypothesis once, and each (LM weight, word bonus) point is then arithmetic only. Shallow fusion (the LM
 inside the beam, ``--fusion-lm-weights``): every point is a beam search of the dev set, so its grid is kept small
-and runs at the widest beam only. A KenLM n-gram (``--ngram``): its weight x word bonus, a beam search each. With a
+and runs at the widest beam only, like the word bonus of beam search without an LM (``--beam-word-bonuses``: with a
+lexicon, a penalty keeps short listed words out of the gaps; stored as ``beam_word_bonus``). A KenLM n-gram (``--ngram``): its weight x word bonus, a beam search each. With a
 lexicon (``--lexicon``) every beam search emits only its words. The best point is written into the package with the
 LM it was tuned with, and a copy of the lexicon (``lexicon.txt``) beside it.
 """
@@ -34,7 +35,8 @@ def tune(model: Path, lm: Path | None, data: Path, lm_weights: list[float], word
          beam_sizes: list[int], nbest: int = 16, random_trials: int = 0, seed: int = 0, output: Path | None = None,
          write: bool = True, fusion_lm_weights: list[float] = (),
          fusion_word_bonuses: list[float] = (), ngram: Path | None = None,
-         ngram_weights: list[float] = (0.2, 0.5, 0.8, 1.2), lexicon: Path | None = None) -> "TuneResult":
+         ngram_weights: list[float] = (0.2, 0.5, 0.8, 1.2), lexicon: Path | None = None,
+         beam_word_bonuses: list[float] = ()) -> "TuneResult":
     """The LSTM LM (``lm``: rescoring grid and fusion points), or a KenLM character n-gram (``ngram``: its weight x
     word bonus, each point a beam search at the widest beam). The best point goes into the package with the LM it
     was tuned with (path and sha256). ``lexicon``: every beam search restricted to its words (without it, lexicon-free,
@@ -67,11 +69,18 @@ def tune(model: Path, lm: Path | None, data: Path, lm_weights: list[float], word
             settings = DecodeSettings(method="beam_lm", beam_size=beam_size, lm_weight=weight, word_bonus=bonus,
                                       fusion=True, beam_threshold=base.beam_threshold, lexicon=base.lexicon)
             dev.add("beam_lm_fusion", beam_size, dev.decode(settings), weight, bonus)
+        if beam_size == max(beam_sizes):  # the beam without an LM: its own word bonus, at the widest beam
+            for bonus in tqdm(beam_word_bonuses, desc=f"Word bonus without LM, beam {beam_size}", leave=False):
+                settings = DecodeSettings(method="beam", beam_size=beam_size, beam_word_bonus=bonus,
+                                          beam_threshold=base.beam_threshold, lexicon=base.lexicon)
+                dev.add("beam", beam_size, dev.decode(settings), word_bonus=bonus)
     best = min((r for r in dev.rows if r["decode"].startswith("beam_lm")),
                key=lambda r: (r["wer"], r["cer"], r["beam_size"]))
+    plain = _best_plain_beam(dev.rows)
     tuned = DecodeSettings(method="beam_lm", beam_size=best["beam_size"], nbest=nbest, lm_weight=best["lm_weight"],
                            word_bonus=best["word_bonus"], beam_threshold=base.beam_threshold,
-                           fusion=best["decode"] == "beam_lm_fusion", lexicon=base.lexicon)
+                           fusion=best["decode"] == "beam_lm_fusion", lexicon=base.lexicon,
+                           beam_word_bonus=plain["word_bonus"])
     return dev.finish(model, best, tuned, lm, output, write)
 
 
@@ -129,6 +138,13 @@ class _DevSet:
                           Path(model) / "config.yaml" if write else None)
 
 
+def _best_plain_beam(rows: list[dict]) -> dict:
+    """The best row of beam search without an LM at the widest beam (its word bonus; ties: the smaller bonus)."""
+    widest = max(r["beam_size"] for r in rows if r["decode"] == "beam")
+    return min((r for r in rows if r["decode"] == "beam" and r["beam_size"] == widest),
+               key=lambda r: (r["wer"], r["cer"], abs(r["word_bonus"])))
+
+
 def _table(rows: list[dict]) -> str:
     return "decode\tbeam\tlm_weight\tword_bonus\twer\tcer\n" + "".join(
         f"{r['decode']}\t{r['beam_size']}\t{r['lm_weight']}\t{r['word_bonus']}\t{r['wer']:.4f}\t{r['cer']:.4f}\n"
@@ -152,6 +168,10 @@ class TuneResult:
                  self.table.expandtabs(16).rstrip("\n"),
                  f"best: {kind}, beam {b['beam_size']}, LM weight {b['lm_weight']}, word bonus {b['word_bonus']}: WER "
                  f"{100 * b['wer']:.2f}% (greedy {100 * greedy['wer']:.2f}%)"]
+        if any(r["decode"] == "beam" for r in self.rows):  # not with an n-gram
+            plain = _best_plain_beam(self.rows)
+            lines.append(f"beam without LM (beam {plain['beam_size']}): word bonus {plain['word_bonus']}: WER "
+                         f"{100 * plain['wer']:.2f}%")
         if self.written:
             lines.append(f"written into {self.written}")
         return "\n".join(lines)
@@ -161,6 +181,6 @@ def cli_tune(args) -> int:
     result = tune(args.model, args.lm, args.data, args.lm_weights, args.word_bonuses, args.beam_sizes, args.nbest,
                   args.random, output=args.output, write=not args.dry_run, fusion_lm_weights=args.fusion_lm_weights,
                   fusion_word_bonuses=args.fusion_word_bonuses, ngram=args.ngram, ngram_weights=args.ngram_weights,
-                  lexicon=args.lexicon)
+                  lexicon=args.lexicon, beam_word_bonuses=args.beam_word_bonuses)
     print(result.summary())
     return 0

@@ -54,6 +54,14 @@ def test_plans_with_kokoro_speakers_synthesize_them():
     assert audio.dtype == np.float32 and abs(np.abs(audio).max() - 0.5) < 1e-3  # 16 kHz, scaled like the others
 
 
+def test_tiny_extra_keeps_tiny_evaluation_speakers_and_adds_its_own():
+    """The recipe test's stand-in for natural-extra (--extra-plan): the same promise at tiny scale."""
+    base, extra = make_speakers(PLANS["tiny"], seed=0), make_speakers(PLANS["tiny-extra"], seed=0)
+    assert PLANS["tiny-extra"].extends == "tiny"
+    assert base["dev-clean-2"] == extra["dev-clean-2"] and base["test-clean-2"] == extra["test-clean-2"]
+    assert not {s.id for s in base["train-clean-5"]} & {s.id for s in extra["train-clean-5"]}
+
+
 def test_natural_extra_adds_new_speakers_to_mini_natural():
     """natural-extra is trained together with mini-natural: the same held-out dev / test speakers, training speakers
     with their own ids (cut ids `<speaker>-<chapter>-<n>` must not collide) and their own voices."""

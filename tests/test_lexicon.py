@@ -52,6 +52,23 @@ def test_a_near_miss_becomes_the_listed_word_and_the_last_word_is_emitted(tmp_pa
     assert set(other.decode_one(lp)[0].text.split()) <= {"CAT", "SAT", "ONE"}
 
 
+def test_the_word_bonus_of_a_beam_without_lm_keeps_short_words_out_of_the_gaps(tmp_path):
+    """A lexicon beam without an LM: in a pause where a short listed word is a weak candidate, it comes out with no
+    word bonus (flashlight's word score 0), a word penalty (``beam_word_bonus`` < 0) keeps it out; the N-best
+    search for rescoring ignores it (rescoring has its own bonus)."""
+    gap = [{"<blk>": 0.6, "A": 0.35}] * 2 + [{"<blk>": 0.9}]
+    lp = _emissions(_spell("CAT ") + gap + _spell(" SAT"))
+    lexicon = _lexicon(tmp_path, ["CAT", "SAT", "A"])
+
+    def best(method="beam", **settings):
+        return BeamSearch(TOK, DecodeSettings(method=method, beam_size=8, lexicon=lexicon, **settings)
+                          ).decode_one(lp)[0].text
+
+    assert best() == "CAT A SAT"
+    assert best(beam_word_bonus=-3.0) == "CAT SAT"
+    assert best("beam_lm", beam_word_bonus=-3.0) == best("beam_lm") == "CAT A SAT"
+
+
 @pytest.mark.parametrize("seed", range(3))
 def test_every_hypothesis_of_a_lexicon_search_spells_listed_words(tmp_path, seed):
     torch.manual_seed(seed)

@@ -159,8 +159,11 @@ def test_tune_prints_table_and_writes_package(lm_setup, tiny_corpus):
               "--output", lm_setup / "tune.tsv")
     assert "best: " in out.stdout and "greedy" in out.stdout
     rows = [r.split("\t") for r in (lm_setup / "tune.tsv").read_text().splitlines()]
-    # header, greedy, per beam: plain beam + 4 rescoring points; at the widest beam (4): 2 fusion points
-    assert len(rows) == 1 + 1 + 2 * (1 + 4) + 2
+    # header, greedy, per beam: plain beam + 4 rescoring points; at the widest beam (4): 2 fusion points and the
+    # beam without LM at the 3 default word bonuses besides 0
+    assert len(rows) == 1 + 1 + 2 * (1 + 4) + 2 + 3
+    plain = [(float(r[3]), float(r[4])) for r in rows if r[0] == "beam" and r[1] == "4"]
+    assert sorted(b for b, _ in plain) == [-2.0, -1.0, -0.5, 0.0]
     assert [(r[0], r[1], r[2]) for r in rows if r[0] == "beam_lm_fusion"] == [("beam_lm_fusion", "4", "0.3"),
                                                                              ("beam_lm_fusion", "4", "0.6")]
     decode = yaml.safe_load((model / "config.yaml").read_text())["decode"]
@@ -170,6 +173,8 @@ def test_tune_prints_table_and_writes_package(lm_setup, tiny_corpus):
               float(r[2]) == decode["lm_weight"] and float(r[3]) == decode["word_bonus"]]
     assert decode["method"] == "beam_lm" and len(chosen) == 1
     assert float(chosen[0][4]) == pytest.approx(decode["tuned_wer"], abs=1e-4)
+    # the beam without an LM keeps its own best word bonus (`--decode beam` uses it)
+    assert min(w for _, w in plain) == pytest.approx(dict(plain)[decode["beam_word_bonus"]], abs=1e-9)
     assert all(float(r[4]) >= float(chosen[0][4]) for r in rows if r[0].startswith("beam_lm"))
     assert "alpha" not in decode and "beta" not in decode  # one name per idea
 

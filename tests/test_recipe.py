@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 RUN = Path(__file__).resolve().parent.parent / "recipes" / "mini" / "run.sh"
 
@@ -63,12 +64,13 @@ EN_RUN = Path(__file__).resolve().parent.parent / "recipes" / "en" / "run.sh"
 @pytest.mark.slow
 @pytest.mark.skipif(not Path("/usr/bin/espeak-ng").exists(), reason="needs the espeak-ng TTS engine")
 def test_en_recipe_trains_with_noise_rooms_and_codecs_and_scores_the_real_dev_set(tmp_path, fake_sdists):
-    """recipes/en/run.sh at tiny scale: the noise stage, experiment=general's augmentation in a real training run,
-    and the natural-speech dev set scored after training (stand-in sdists: no network)."""
+    """recipes/en/run.sh at tiny scale: the noise stage, experiment=general's augmentation in a real training run
+    (as experiment=general_extra, on the corpus and an extra one beside it: --extra-plan), and the natural-speech dev
+    set scored after training (stand-in sdists: no network)."""
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
            "ASR_SDIST_DIR": str(fake_sdists)}
-    cmd = ["bash", str(EN_RUN), "--plan", "tiny", "--data-dir", str(tmp_path / "data"), "--exp-dir",
-           str(tmp_path / "exp"), "--stop-stage", "4", "--", "model.num_layers=1", "model.hidden_size=32",
+    cmd = ["bash", str(EN_RUN), "--plan", "tiny", "--extra-plan", "tiny-extra", "--experiment", "general_extra",
+           "--data-dir", str(tmp_path / "data"), "--exp-dir", str(tmp_path / "exp"), "--stop-stage", "4", "--", "model.num_layers=1", "model.hidden_size=32",
            "trainer.max_epochs=1", "trainer.log_every_n_steps=1", "data.max_duration=30", "data.num_buckets=2",
            "data.num_workers=0",
            "data.augment.reverb.p=1.0", "data.augment.codec.p=1.0", "data.noise.p=1.0",
@@ -77,8 +79,21 @@ def test_en_recipe_trains_with_noise_rooms_and_codecs_and_scores_the_real_dev_se
     assert proc.returncode == 0, f"{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
     data, exp = tmp_path / "data", tmp_path / "exp"
     assert (data / "noise" / "noise_cuts.jsonl.gz").is_file() and (data / "noise" / "rir_recordings.jsonl.gz").is_file()
-    config = (exp / "model" / "config.yaml").read_text()
-    assert "normalization: utterance" in config
+    config = yaml.safe_load((exp / "model" / "config.yaml").read_text())
+    assert config["model"]["normalization"] == "utterance_mv" and config["model"]["subsampling"] == "conv2d"
+    # trained on both corpora: the extra one's speakers are in the training cuts, its eval subsets are linked
+    from lhotse import CutSet
+
+    extra = data / "extra"
+    extra_speakers = {c.supervisions[0].speaker for c in
+                      CutSet.from_file(extra / "manifests" / "librispeech_cuts_train-clean-5.jsonl.gz")}
+    main_speakers = {c.supervisions[0].speaker for c in
+                     CutSet.from_file(data / "manifests" / "librispeech_cuts_train-clean-5.jsonl.gz")}
+    assert len(extra_speakers) == 2 and not extra_speakers & main_speakers
+    assert (extra / "corpus" / "LibriSpeech" / "dev-clean-2").is_dir()
+    train_cuts = yaml.safe_load(next((exp / "hydra").rglob("config.yaml")).read_text())["data"]["train_cuts"]
+    assert train_cuts == [str(data / "manifests" / "librispeech_cuts_train-clean-5.jsonl.gz"),
+                          str(extra / "manifests" / "librispeech_cuts_train-clean-5.jsonl.gz")]
     assert "dev-real [greedy]: WER" in (exp / "eval_dev-real.txt").read_text()
     import csv
 

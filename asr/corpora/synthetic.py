@@ -120,6 +120,9 @@ PLANS = {
     # a few seconds of speech per subset, for tests and smoke runs.
     "tiny": CorpusPlan((SubsetPlan("train-clean-5", 3, 1, 4), SubsetPlan("dev-clean-2", 2, 1, 2),
                         SubsetPlan("test-clean-2", 2, 1, 2))),
+    # two more training speakers beside "tiny" (tests of --extra-plan): its dev and test subsets are tiny's.
+    "tiny-extra": CorpusPlan((SubsetPlan("train-clean-5", 2, 1, 2), SubsetPlan("dev-clean-2", 2, 1, 2),
+                              SubsetPlan("test-clean-2", 2, 1, 2)), extends="tiny"),
     # the same, named like the full LibriSpeech parts: a local stand-in for OpenSLR 12 (recipe tests, mirrors).
     "tiny-librispeech": CorpusPlan((SubsetPlan("train-clean-100", 3, 1, 4), SubsetPlan("dev-clean", 2, 1, 2),
                                     SubsetPlan("dev-other", 2, 1, 2), SubsetPlan("test-clean", 2, 1, 2),

@@ -47,7 +47,8 @@ def _lm_symbols(tokenizer: Tokenizer) -> list[str]:
 class BeamSearch:
     def __init__(self, tokenizer: Tokenizer, config: DecodeSettings | None = None, lm=None):
         """``config``: beam size, threshold and N-best (``search_nbest``), the n-gram and its weight, the word
-        bonus. ``lm``: a CharLM to fuse into the beam with weight ``config.lm_weight`` (shallow fusion)."""
+        bonus (``beam_word_bonus`` without any LM). ``lm``: a CharLM to fuse into the beam with weight
+        ``config.lm_weight`` (shallow fusion)."""
         config = config or DecodeSettings(method="beam")
         self.tokenizer, self.config = tokenizer, config
         space = tokenizer.tokens.index(" ")
@@ -70,8 +71,8 @@ class BeamSearch:
             except Exception as e:  # noqa: BLE001 - KenLM raises RuntimeError subclasses with its own text
                 raise ValueError(f"{path}: not a readable KenLM model ({e})") from e
             weight, bonus = config.ngram_weight, config.word_bonus
-        else:
-            lm, weight, bonus = ZeroLM(), 0.0, 0.0
+        else:  # no LM in the beam; its own word bonus only for method beam (rescoring's N-best lists: none)
+            lm, weight, bonus = ZeroLM(), 0.0, config.beam_word_bonus if config.method == "beam" else 0.0
         beam = dict(beam_size=config.beam_size, beam_size_token=min(config.beam_size_token, len(tokenizer)),
                     beam_threshold=config.beam_threshold, lm_weight=weight, log_add=True,
                     criterion_type=CriterionType.CTC)

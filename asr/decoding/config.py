@@ -19,6 +19,8 @@ class DecodeSettings:
     nbest: int = 16  # beam_lm by N-best rescoring: the hypotheses rescored
     lm_weight: float = 0.5  # the LSTM LM's weight (beam_lm: inside the beam with ``fusion``, else in rescoring)
     word_bonus: float = 0.0  # added per word with any LM (negative: a word penalty)
+    beam_word_bonus: float = 0.0  # added per word by beam search without an LM (method beam, no n-gram): with a
+    # lexicon, a penalty keeps short listed words from filling the gaps (tuned by `asr tune`)
     fusion: bool = False  # beam_lm: the LSTM LM inside the beam (shallow fusion) instead of N-best rescoring
     ngram: str | None = None  # a KenLM character n-gram used inside the beam (method beam)
     ngram_weight: float = 0.0

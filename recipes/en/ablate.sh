@@ -57,18 +57,6 @@ score() {  # WER/CER from an `asr evaluate` report
   sed -n 's/.*\[greedy\]: WER \([0-9.]*\)% .* CER \([0-9.]*\)% .*/\1 \2/p' "$1" | head -1 | tr ' ' /
 }
 
-make_extra() {  # the natural-extra corpus: its dev and test subsets are the corpus's own (the same speakers and
-  # sentences, checked in tests/test_kokoro.py), so they are linked, not synthesized again
-  local extra=$data_dir/extra
-  [ -s "$extra/manifests/$train_cuts" ] && return
-  mkdir -p "$extra/corpus/LibriSpeech"
-  for subset in dev-clean-2 test-clean-2; do
-    [ -e "$extra/corpus/LibriSpeech/$subset" ] || cp -al "$data_dir/corpus/LibriSpeech/$subset" "$extra/corpus/LibriSpeech/"
-  done
-  asr make-corpus "$extra/corpus" --plan natural-extra --num-jobs 2
-  asr prepare "$extra/corpus" "$extra/manifests" --subsets train-clean-5 --num-jobs 2
-}
-
 evaluate_once() {  # evaluate_once DIR NAME DATA: DIR/NAME.txt, the report of DIR/model on DATA, unless it exists
   [ -s "$1/$2.txt" ] && return
   asr evaluate "$1/model" "$3" --output-dir "$1/eval" > "$1/$2.tmp"
@@ -84,7 +72,7 @@ mkdir -p "$exp_dir"
 for run in $runs; do
   dir=$exp_dir/$run
   if [ ! -d "$dir/model" ]; then
-    case $run in more_kokoro*) make_extra ;; esac
+    case $run in more_kokoro*) make_extra_corpus "$data_dir" natural-extra 2 ;; esac
     echo "$(date '+%F %T') $run: $(overrides "$run")"
     resume=$(resume_arg "$dir")
     # shellcheck disable=SC2046

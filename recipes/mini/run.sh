@@ -7,10 +7,13 @@
 #
 #   bash recipes/mini/run.sh [--stage N] [--stop-stage N] [--data-dir DIR] [--exp-dir DIR] [--nj N]
 #                            [--corpus synthetic|real] [--plan mini|mini-natural|tiny] [--base-url URL]
-#                            [--experiment mini|general|tiny] [--noise] [--real-dev] [--streaming] [--no-lexicon]
+#                            [--experiment mini|general|general_extra|tiny] [--extra-plan PLAN] [--noise]
+#                            [--real-dev] [--streaming] [--no-lexicon]
 #                            [--lm-args "extra asr lm train overrides"] [-- extra `asr train` overrides]
 # --noise: also write a noise and room-response corpus (stage 1) for experiments that augment with them;
 # --real-dev: also score the natural-speech dev set (real recordings, `asr make-real-dev`) in stages 4 and 9.
+# --extra-plan PLAN: a second synthetic corpus whose plan extends --plan's (e.g. natural-extra: 250 more Kokoro
+# speakers beside mini-natural), made under DATA_DIR/extra in stage 1 and trained on with the first (stage 3).
 # --streaming: also fine-tune the streaming model from the BiLSTM (stage 3, into EXP_DIR/stream: the same weights
 # run latency-controlled, model=blstm_chunked: 240 ms chunks + 120 ms right context), evaluate it (stage 4) and
 # transcribe the sample with `asr transcribe --stream` too.
@@ -26,6 +29,7 @@ corpus=synthetic
 plan=mini
 experiment=mini
 noise=false
+extra_plan=""
 real_dev=false
 streaming=false
 lexicon=true
@@ -38,7 +42,7 @@ train_overrides=()
 recipe=mini
 # shellcheck source=../shared/stages.sh
 . "$(dirname "$0")/../shared/stages.sh"
-usage() { sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
+usage() { sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
 while [ $# -gt 0 ]; do
   common_option "$@"
   if [ "$consumed" -gt 0 ]; then shift "$consumed"; continue; fi
@@ -46,6 +50,7 @@ while [ $# -gt 0 ]; do
     --corpus) corpus=$2; shift 2 ;;
     --plan) plan=$2; shift 2 ;;
     --experiment) experiment=$2; shift 2 ;;
+    --extra-plan) extra_plan=$2; shift 2 ;;
     --noise) noise=true; shift ;;
     --real-dev) real_dev=true; shift ;;
     --streaming) streaming=true; shift ;;
@@ -55,7 +60,10 @@ while [ $# -gt 0 ]; do
   esac
 done
 case "$corpus" in synthetic|real) ;; *) echo "run.sh: --corpus must be synthetic or real" >&2; exit 2 ;; esac
-if [ "$streaming" = true ] && [ "$experiment" = general ]; then  # its utterance mean needs the whole input
+if [ -n "$extra_plan" ] && [ "$corpus" = real ]; then
+  echo "run.sh: --extra-plan extends a synthetic corpus (--corpus synthetic)" >&2; exit 2
+fi
+if [ "$streaming" = true ] && [[ "$experiment" == general* ]]; then  # its utterance mean needs the whole input
   echo "run.sh: --streaming needs a globally normalized model (--experiment mini or tiny)" >&2; exit 2
 fi
 
@@ -83,6 +91,7 @@ if run_stage 1 "lhotse manifests" "$data_dir"; then
   if [ "$real_dev" = true ]; then
     asr make-real-dev "$data_dir/real"
   fi
+  [ -z "$extra_plan" ] || make_extra_corpus "$data_dir" "$extra_plan" "$nj"
   mark_done 1 "$data_dir"
 fi
 
@@ -91,10 +100,15 @@ if run_stage 2 "normalization statistics" "$data_dir"; then
   mark_done 2 "$data_dir"
 fi
 
+extra_cuts=()  # the extra corpus's training cuts beside the corpus's own (made here too if stage 1 ran without it)
+if [ -n "$extra_plan" ] && [ 3 -ge "$stage" ] && [ 3 -le "$stop_stage" ]; then
+  make_extra_corpus "$data_dir" "$extra_plan" "$nj"
+  extra_cuts=("data.train_cuts=[$train_cuts,$data_dir/extra/manifests/librispeech_cuts_train-clean-5.jsonl.gz]")
+fi
 if run_stage 3 "train the acoustic model" "$exp_dir"; then
   resume=$(resume_arg "$exp_dir")  # continue an interrupted run from its newest checkpoint
   asr train "experiment=$experiment" "data.manifest_dir=$manifests" "data.cmvn=$data_dir/cmvn.json" "exp_dir=$exp_dir" \
-    ${resume:+"$resume"} "${train_overrides[@]}"
+    "${extra_cuts[@]}" ${resume:+"$resume"} "${train_overrides[@]}"
   mark_done 3 "$exp_dir"
 fi
 

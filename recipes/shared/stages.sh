@@ -75,3 +75,19 @@ cer = {int(r["epoch"]): float(r["val/cer"]) for f in sorted(glob.glob(f"{sys.arg
 print(" ".join(f"{100 * cer[e]:.1f}" for e in sorted(cer)))
 PY
 }
+
+# make_extra_corpus DATA_DIR PLAN NJ: a corpus plan that extends DATA_DIR/corpus's (`asr make-corpus --plan PLAN`,
+# e.g. natural-extra beside mini-natural: new training speakers) under DATA_DIR/extra, with its train manifest in
+# DATA_DIR/extra/manifests. Its dev and test subsets are the extended corpus's own (the same speakers and sentences,
+# tests/test_kokoro.py), so they are linked, not synthesized again. Nothing to do when the manifest is there.
+make_extra_corpus() {
+  local extra=$1/extra plan=$2 nj=$3 subset
+  [ -s "$extra/manifests/librispeech_cuts_train-clean-5.jsonl.gz" ] && return 0
+  mkdir -p "$extra/corpus/LibriSpeech"
+  for subset in dev-clean-2 test-clean-2; do
+    [ -e "$extra/corpus/LibriSpeech/$subset" ] || [ ! -e "$1/corpus/LibriSpeech/$subset" ] ||
+      cp -al "$1/corpus/LibriSpeech/$subset" "$extra/corpus/LibriSpeech/"
+  done
+  asr make-corpus "$extra/corpus" --plan "$plan" --num-jobs "$nj"
+  asr prepare "$extra/corpus" "$extra/manifests" --subsets train-clean-5 --num-jobs "$nj"
+}
