@@ -41,8 +41,8 @@ def build_parser() -> argparse.ArgumentParser:
                                   help="mini: 2.5 h train, ~8 min dev and test; mini-natural: the same with a third "
                                   "Kokoro voices (needs the voices extra); mini-warp: mini with half the training "
                                   "voices given other formants and pitch (needs the voices extra); natural-extra: 250 "
-                                  "more Kokoro speakers (same dev/test as mini-natural); tiny: seconds, for tests (tiny-extra: 2 more "
-                                  "training speakers beside it); "
+                                  "more Kokoro speakers (same dev/test as mini-natural); tiny: seconds, for tests "
+                                  "(tiny-extra: 2 more training speakers beside it); "
                                   "tiny-librispeech: seconds, with LibriSpeech's part names")
     p["make-corpus"].add_argument("--seed", type=int, default=0)
     p["make-corpus"].add_argument("--tarballs", action="store_true",

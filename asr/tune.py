@@ -4,9 +4,10 @@ The acoustic log-probs are computed once. N-best rescoring: each beam size's N-b
 distinct hypothesis once, and each (LM weight, word bonus) point is then arithmetic only. Shallow fusion (the LM
 inside the beam, ``--fusion-lm-weights``): every point is a beam search of the dev set, so its grid is kept small
 and runs at the widest beam only, like the word bonus of beam search without an LM (``--beam-word-bonuses``: with a
-lexicon, a penalty keeps short listed words out of the gaps; stored as ``beam_word_bonus``). A KenLM n-gram (``--ngram``): its weight x word bonus, a beam search each. With a
-lexicon (``--lexicon``) every beam search emits only its words. The best point is written into the package with the
-LM it was tuned with, and a copy of the lexicon (``lexicon.txt``) beside it.
+lexicon, a penalty keeps short listed words out of the gaps; stored as ``beam_word_bonus``). A KenLM n-gram
+(``--ngram``): its weight x word bonus, a beam search each. With a lexicon (``--lexicon``) every beam search emits
+only its words. The best point is written into the package with the LM it was tuned with, and a copy of the
+lexicon (``lexicon.txt``) beside it.
 """
 
 from __future__ import annotations

@@ -70,7 +70,8 @@ def test_en_recipe_trains_with_noise_rooms_and_codecs_and_scores_the_real_dev_se
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
            "ASR_SDIST_DIR": str(fake_sdists)}
     cmd = ["bash", str(EN_RUN), "--plan", "tiny", "--extra-plan", "tiny-extra", "--experiment", "general_extra",
-           "--data-dir", str(tmp_path / "data"), "--exp-dir", str(tmp_path / "exp"), "--stop-stage", "4", "--", "model.num_layers=1", "model.hidden_size=32",
+           "--data-dir", str(tmp_path / "data"), "--exp-dir", str(tmp_path / "exp"), "--stop-stage", "4", "--",
+           "model.num_layers=1", "model.hidden_size=32",
            "trainer.max_epochs=1", "trainer.log_every_n_steps=1", "data.max_duration=30", "data.num_buckets=2",
            "data.num_workers=0",
            "data.augment.reverb.p=1.0", "data.augment.codec.p=1.0", "data.noise.p=1.0",
