@@ -42,7 +42,7 @@ overrides() {  # the component each run leaves out of (or changes in) experiment
     no_reverb) echo "~data.augment.reverb" ;;                       # no room impulse responses
     no_channel) echo "~data.augment.telephone ~data.augment.codec" ;;  # no telephone band, no lossy codecs
     no_gain) echo "~data.augment.volume ~data.augment.clipping" ;;  # no gain changes, no clipping
-    more_kokoro) echo "data.train_cuts=[$data_dir/manifests/$train_cuts,$data_dir/extra/manifests/$train_cuts]" ;;
+    more_kokoro) with_extra_cuts "$data_dir" ;;                     # 250 more Kokoro speakers beside the corpus
     more_kokoro_mv) echo "$(overrides more_kokoro) $(overrides utterance_mv)" ;;   # the two together
     wide) echo "model.hidden_size=512 model.dropout=0.3" ;;         # capacity: 3 x 512 (17.0 M parameters)
     blstmp) echo "model.num_layers=4 model.hidden_size=512 model.projection_size=320" ;;  # 4 x 512, 320 projections
@@ -63,7 +63,6 @@ evaluate_once() {  # evaluate_once DIR NAME DATA: DIR/NAME.txt, the report of DI
   mv "$1/$2.tmp" "$1/$2.txt"
 }
 
-train_cuts=librispeech_cuts_train-clean-5.jsonl.gz
 real=$data_dir/real/LibriSpeech
 # dev-real through rooms and with noise at 10 dB SNR, from seeds training never used (done-markers: made once)
 asr degrade "$real/dev-real" "$real/dev-real-room" --room

@@ -103,7 +103,7 @@ fi
 extra_cuts=()  # the extra corpus's training cuts beside the corpus's own (made here too if stage 1 ran without it)
 if [ -n "$extra_plan" ] && [ 3 -ge "$stage" ] && [ 3 -le "$stop_stage" ]; then
   make_extra_corpus "$data_dir" "$extra_plan" "$nj"
-  extra_cuts=("data.train_cuts=[$train_cuts,$data_dir/extra/manifests/librispeech_cuts_train-clean-5.jsonl.gz]")
+  extra_cuts=("$(with_extra_cuts "$data_dir")")
 fi
 if run_stage 3 "train the acoustic model" "$exp_dir"; then
   resume=$(resume_arg "$exp_dir")  # continue an interrupted run from its newest checkpoint

@@ -76,13 +76,18 @@ print(" ".join(f"{100 * cer[e]:.1f}" for e in sorted(cer)))
 PY
 }
 
+extra_train_cuts=librispeech_cuts_train-clean-5.jsonl.gz  # the training manifest's name in both corpora
+
+# with_extra_cuts DATA_DIR: the `asr train` override that trains on DATA_DIR's corpus and the extra one beside it
+with_extra_cuts() { echo "data.train_cuts=[$1/manifests/$extra_train_cuts,$1/extra/manifests/$extra_train_cuts]"; }
+
 # make_extra_corpus DATA_DIR PLAN NJ: a corpus plan that extends DATA_DIR/corpus's (`asr make-corpus --plan PLAN`,
 # e.g. natural-extra beside mini-natural: new training speakers) under DATA_DIR/extra, with its train manifest in
 # DATA_DIR/extra/manifests. Its dev and test subsets are the extended corpus's own (the same speakers and sentences,
 # tests/test_kokoro.py), so they are linked, not synthesized again. Nothing to do when the manifest is there.
 make_extra_corpus() {
   local extra=$1/extra plan=$2 nj=$3 subset
-  [ -s "$extra/manifests/librispeech_cuts_train-clean-5.jsonl.gz" ] && return 0
+  [ -s "$extra/manifests/$extra_train_cuts" ] && return 0
   mkdir -p "$extra/corpus/LibriSpeech"
   for subset in dev-clean-2 test-clean-2; do
     [ -e "$extra/corpus/LibriSpeech/$subset" ] || [ ! -e "$1/corpus/LibriSpeech/$subset" ] ||
