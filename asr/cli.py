@@ -65,6 +65,12 @@ def cmd_make_lexicon(args: argparse.Namespace) -> int:
     return cli_make_lexicon(args)
 
 
+def cmd_make_ngram(args: argparse.Namespace) -> int:
+    from asr.ngram import cli_make_ngram
+
+    return cli_make_ngram(args)
+
+
 def cmd_download(args: argparse.Namespace) -> int:
     from asr.corpora.download import download_librispeech, expand_parts
 

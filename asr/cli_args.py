@@ -12,6 +12,7 @@ COMMANDS = {
     "degrade": "copy an evaluation set with every utterance through a random room and/or noise at a fixed SNR",
     "make-lm-text": "write LM text in present-day English from WordNet's example sentences and glosses",
     "make-lexicon": "write the word list beam search keeps to (--lexicon): LM text's words by frequency + word lists",
+    "make-ngram": "count a word or character n-gram LM (modified Kneser-Ney) from text; ARPA for the beam's --ngram",
     "download": "download, md5-check and extract LibriSpeech / mini_librispeech parts (resumable, mirrors)",
     "prepare": "turn a LibriSpeech-layout directory into lhotse manifests (recordings, supervisions, cuts)",
     "compute-cmvn": "compute global log-mel mean/variance statistics from a cuts manifest",
@@ -79,6 +80,13 @@ def build_parser() -> argparse.ArgumentParser:
     p["make-lm-text"].add_argument("--exclude", type=Path, nargs="*", default=[],
                                    help="text files (e.g. dev and test transcripts) whose lines must not be written")
 
+    p["make-ngram"].add_argument("out", type=Path, help="the ARPA file to write")
+    p["make-ngram"].add_argument("texts", type=Path, nargs="+", help="text files (.gz too), one sentence per line")
+    p["make-ngram"].add_argument("--order", type=int, default=3, help="n (default 3)")
+    p["make-ngram"].add_argument("--unit", choices=["word", "char"], default="word",
+                                 help="words (beam search with a lexicon) or characters (default: word)")
+    p["make-ngram"].add_argument("--dev", type=Path, nargs="*", default=[],
+                                 help="held-out text files: print the model's perplexity on them")
     p["make-lexicon"].add_argument("out", type=Path, help="the word list to write, one word per line")
     p["make-lexicon"].add_argument("texts", type=Path, nargs="+", help="LM text files (.gz too), one sentence per line")
     p["make-lexicon"].add_argument("--max-words", type=int, help="keep the text's N most frequent words (default: all)")

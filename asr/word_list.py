@@ -38,7 +38,7 @@ class WordList:
         return self.covered / self.running_words if self.running_words else 0.0
 
 
-def _lines(path: Path) -> Iterator[str]:
+def read_text_lines(path: Path) -> Iterator[str]:
     opener = gzip.open if path.suffix == ".gz" else open
     try:
         with opener(path, "rt", encoding="utf-8") as f:
@@ -51,7 +51,7 @@ def word_counts(paths: list[Path]) -> Counter:
     """How often each normalized word occurs in the text files (one sentence or word per line)."""
     counts: Counter = Counter()
     for path in _existing(paths):
-        for line in tqdm(_lines(path), desc=f"Counting words of {path.name}", unit=" lines", mininterval=2.0):
+        for line in tqdm(read_text_lines(path), desc=f"Counting words of {path.name}", unit=" lines", mininterval=2.0):
             counts.update(normalize_text(line).split())
     return counts
 
@@ -75,7 +75,7 @@ def make_word_list(texts: list[Path], max_words: int | None = None, min_count: i
     covered = sum(counts[word] for word in kept)
     seen = dict.fromkeys(kept)
     for path in extra:
-        for line in _lines(path):
+        for line in read_text_lines(path):
             fields = line.split()
             for word in normalize_text(fields[0]).split() if fields else ():  # "x-ray" -> X, RAY
                 if tokenizer.unknown_chars(word):

@@ -39,7 +39,7 @@ def trained(tiny_corpus, tmp_path_factory):
 
 
 EXPECTED_COMMANDS = ["make-corpus", "make-noise", "make-real-dev", "degrade", "make-lm-text", "make-lexicon",
-                     "download", "prepare", "compute-cmvn", "train", "export", "transcribe", "evaluate", "lm", "tune",
+                     "make-ngram", "download", "prepare", "compute-cmvn", "train", "export", "transcribe", "evaluate", "lm", "tune",
                      "plot", "info", "serve"]
 
 

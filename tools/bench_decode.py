@@ -5,6 +5,11 @@
 
 The acoustic model runs once; each decoder then decodes every utterance at each beam width, single-threaded, in
 one process (so machine noise hits both alike). Prints WER and decode time per decoder and their time ratio.
+
+With a word n-gram (``--ngram words3.arpa --lexicon words.txt``, from ``asr make-ngram``) both decoders also run
+with it: asr's lexicon beam (the n-gram per completed word) and pyctcdecode's KenLM beam (``pip install kenlm``:
+a source build) given the lexicon as its unigrams, at the same weights: flashlight scores in log10, pyctcdecode in
+natural log, so pyctcdecode's alpha is ``--ngram-weight`` x log10(e); ``--word-bonus`` is beta for both.
 """
 
 from __future__ import annotations
@@ -26,7 +31,13 @@ def main() -> None:
                     "the 16-best (pyctcdecode has no LSTM LM), with --alpha / --beta")
     ap.add_argument("--alpha", type=float, nargs=2, default=(0.5, 2.0), metavar=("FUSION", "RESCORE"))
     ap.add_argument("--beta", type=float, nargs=2, default=(1.0, 4.5), metavar=("FUSION", "RESCORE"))
+    ap.add_argument("--ngram", help="a word n-gram (ARPA): also both decoders with it (needs --lexicon)")
+    ap.add_argument("--lexicon", help="the word list of asr's lexicon beam and of pyctcdecode's unigrams")
+    ap.add_argument("--ngram-weight", type=float, default=0.8)
+    ap.add_argument("--word-bonus", type=float, default=1.0)
     args = ap.parse_args()
+    if args.ngram and not args.lexicon:
+        ap.error("--ngram needs --lexicon")
     torch.set_num_threads(1)
 
     from pyctcdecode import build_ctcdecoder
@@ -51,6 +62,12 @@ def main() -> None:
     print(f"{len(waves)} utterances, {audio / 60:.1f} min of audio, {frames} frames of log-probs")
     print(f"{'beam':>5} {'decoder':<12} {'WER %':>7} {'seconds':>8} {'x real time':>12}")
     lm = load_lm_package(args.lm).model if args.lm else None
+    if args.ngram:
+        from asr.decoding.lexicon import load_lexicon
+
+        words = list(load_lexicon(args.lexicon, tok)[0].words)
+        peer_lm = build_ctcdecoder(labels, kenlm_model_path=args.ngram, unigrams=words,
+                                   alpha=args.ngram_weight * float(np.log10(np.e)), beta=args.word_bonus)
 
     def timed(beam: int, name: str, decode) -> float:
         """Best of ``--repeats`` runs of ``decode`` (-> texts); prints its WER and speed, returns its seconds."""
@@ -68,6 +85,14 @@ def main() -> None:
         peer_s = timed(beam, "pyctcdecode", lambda: [" ".join(peer.decode(e, beam_width=beam).split())
                                                      for e in as_numpy])
         print(f"{beam:>5} speed-up of asr over pyctcdecode: {peer_s / asr_s:.1f}x")
+        if args.ngram:
+            with_ngram = BeamSearch(tok, DecodeSettings(method="beam", beam_size=beam, ngram=args.ngram,
+                                                        ngram_weight=args.ngram_weight, word_bonus=args.word_bonus,
+                                                        lexicon=args.lexicon))
+            asr_s = timed(beam, "asr+ngram", lambda: [with_ngram.decode_one(e)[0].text for e in emissions])
+            peer_s = timed(beam, "pyctc+ngram", lambda: [" ".join(peer_lm.decode(e, beam_width=beam).split())
+                                                         for e in as_numpy])
+            print(f"{beam:>5} speed-up of asr over pyctcdecode, word n-gram: {peer_s / asr_s:.1f}x")
         if lm is not None:
             fused = BeamSearch(tok, DecodeSettings(method="beam_lm", fusion=True, beam_size=beam,
                                                    lm_weight=args.alpha[0], word_bonus=args.beta[0]), lm=lm)

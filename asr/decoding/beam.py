@@ -1,9 +1,10 @@
 """CTC prefix beam search on flashlight-text's decoders (prebuilt wheel, no C++ build for the user).
 
 Lexicon-free by default (any character sequence), or restricted to the words of a lexicon (``lexicon.py``). Inside
-the beam, one optional LM, scored per character in both cases: a character n-gram (KenLM ARPA or binary, over the
-token symbols with ``|`` for the space), or the character LSTM LM (shallow fusion, ``fusion.py``). N-best lists come
-out for LSTM LM rescoring (``rescore.py``).
+the beam, one optional LM: a character n-gram (KenLM ARPA or binary, over the token symbols with ``|`` for the
+space) or the character LSTM LM (shallow fusion, ``fusion.py``), scored per character; or, with a lexicon, a word
+n-gram (ARPA, ``asr make-ngram``), scored per completed word with its unigram look-ahead inside words. N-best lists
+come out for LSTM LM rescoring (``rescore.py``).
 """
 
 from __future__ import annotations
@@ -44,6 +45,15 @@ def _lm_symbols(tokenizer: Tokenizer) -> list[str]:
     return ["|" if t == " " else t for t in tokenizer.tokens]
 
 
+def _kenlm(path: Path, symbols: list[str]):
+    from flashlight.lib.text.decoder.kenlm import KenLM
+
+    try:
+        return KenLM(str(path), Dictionary(symbols))
+    except Exception as e:  # noqa: BLE001 - KenLM raises RuntimeError subclasses with its own text
+        raise ValueError(f"{path}: not a readable KenLM model ({e})") from e
+
+
 class BeamSearch:
     def __init__(self, tokenizer: Tokenizer, config: DecodeSettings | None = None, lm=None):
         """``config``: beam size, threshold and N-best (``search_nbest``), the n-gram and its weight, the word
@@ -64,12 +74,13 @@ class BeamSearch:
             path = Path(config.ngram)
             if not path.is_file():
                 raise FileNotFoundError(f"{path}: no such n-gram file")
-            from flashlight.lib.text.decoder.kenlm import KenLM
+            from asr.ngram import ngram_unit
 
-            try:
-                lm = KenLM(str(path), Dictionary(_lm_symbols(tokenizer)))
-            except Exception as e:  # noqa: BLE001 - KenLM raises RuntimeError subclasses with its own text
-                raise ValueError(f"{path}: not a readable KenLM model ({e})") from e
+            word_lm = ngram_unit(path) == "word"
+            if word_lm and not config.lexicon:
+                raise ValueError(f"{path}: a word n-gram needs a lexicon (--lexicon): the beam queries it once per "
+                                 f"completed word, and only a lexicon search completes words")
+            lm = None if word_lm else _kenlm(path, _lm_symbols(tokenizer))
             weight, bonus = config.ngram_weight, config.word_bonus
         else:  # no LM in the beam; its own word bonus only for method beam (rescoring's N-best lists: none)
             lm, weight, bonus = ZeroLM(), 0.0, config.beam_word_bonus if config.method == "beam" else 0.0
@@ -78,12 +89,16 @@ class BeamSearch:
                     criterion_type=CriterionType.CTC)
         self.trie = None
         if config.lexicon:
-            from asr.decoding.lexicon import load_lexicon
+            from asr.decoding.lexicon import load_lexicon, load_word_ngram
 
-            _, self.trie = load_lexicon(config.lexicon, tokenizer)
-            # the word bonus per completed word; no unknown words (-inf); the LM scores characters (last argument)
+            token_lm = lm is not None  # a character LM (or none); else the word n-gram, scored per word
+            if token_lm:
+                _, self.trie = load_lexicon(config.lexicon, tokenizer)
+            else:
+                lm, self.trie = load_word_ngram(config.ngram, config.lexicon, tokenizer)
+            # the word bonus per completed word; no unknown words (-inf)
             options = LexiconDecoderOptions(**beam, word_score=bonus, unk_score=float("-inf"), sil_score=0.0)
-            self.decoder = LexiconDecoder(options, self.trie, lm, space, tokenizer.blank_id, -1, [], True)
+            self.decoder = LexiconDecoder(options, self.trie, lm, space, tokenizer.blank_id, -1, [], token_lm)
         else:
             self.decoder = LexiconFreeDecoder(LexiconFreeDecoderOptions(**beam, sil_score=bonus), lm, space,
                                               tokenizer.blank_id, [])

@@ -11,6 +11,9 @@ a word with characters outside the model's token set (digits, other scripts) is 
 Each word's spelling ends with the word separator (the space token), as in flashlight's letter lexicons: a word is
 complete only when the separator follows it. The beam search appends one separator frame to every utterance so that
 its last word completes too (``BeamSearch``).
+
+With a word n-gram (``load_word_ngram``) the tree's words are the LM's words, and each word's unigram score, smeared
+onto its prefixes, lets the beam weigh a word before it is complete.
 """
 
 from __future__ import annotations
@@ -87,3 +90,38 @@ def load_lexicon(path: str | Path, tokenizer: Tokenizer) -> tuple[Lexicon, Trie]
         raise FileNotFoundError(f"{path}: no such lexicon file")
     stat = path.stat()
     return _cached(str(path.resolve()), stat.st_mtime_ns, stat.st_size, tuple(tokenizer.tokens))
+
+
+@lru_cache(maxsize=2)
+def _cached_word_ngram(ngram: str, ngram_version: tuple[int, int], lexicon: str, lexicon_version: tuple[int, int],
+                       tokens: tuple[str, ...]):
+    from flashlight.lib.text.decoder.kenlm import KenLM
+    from flashlight.lib.text.dictionary import Dictionary
+
+    words, _ = _cached(lexicon, *lexicon_version, tokens)
+    dictionary = Dictionary(list(words.words))  # word i of the lexicon is label i of the tree and of the LM's map
+    try:
+        lm = KenLM(ngram, dictionary)
+    except Exception as e:  # noqa: BLE001 - KenLM raises RuntimeError subclasses with its own text
+        raise ValueError(f"{ngram}: not a readable KenLM model ({e})") from e
+    tokenizer = Tokenizer(tokens)
+    space = tokenizer.tokens.index(" ")
+    start = lm.start(False)
+    trie = Trie(len(tokenizer), space)
+    for label, word in enumerate(words.words):
+        # each word's unigram log-prob: smeared (max) onto its prefixes, the look-ahead inside words
+        trie.insert(tokenizer.encode(word, normalize=False) + [space], label, lm.score(start, label)[1])
+    trie.smear(SmearingMode.MAX)
+    return lm, trie
+
+
+def load_word_ngram(ngram: str | Path, lexicon: str | Path, tokenizer: Tokenizer):
+    """A word n-gram (KenLM) over the lexicon's words and the lexicon's tree with the words' unigram scores, read
+    once per file versions. Lexicon words the n-gram does not know get its ``<unk>`` probability."""
+    ngram, lexicon = Path(ngram), Path(lexicon)
+    for path, what in ((ngram, "n-gram"), (lexicon, "lexicon")):
+        if not path.is_file():
+            raise FileNotFoundError(f"{path}: no such {what} file")
+    versions = [(p.stat().st_mtime_ns, p.stat().st_size) for p in (ngram, lexicon)]
+    return _cached_word_ngram(str(ngram.resolve()), versions[0], str(lexicon.resolve()), versions[1],
+                              tuple(tokenizer.tokens))

@@ -1,0 +1,252 @@
+"""`asr make-ngram`: a word or character n-gram LM counted from text, written as ARPA for KenLM.
+
+Interpolated modified Kneser-Ney (Chen & Goodman 1998), as KenLM's ``lmplz`` and SRILM's ``-kndiscount
+-interpolate`` make it, with no pruning: the highest order uses raw counts, lower orders continuation counts (how
+many distinct words precede the n-gram; n-grams that start with ``<s>`` keep raw counts), three discounts per order
+from the counts of counts, unigrams interpolated with the uniform distribution over the vocabulary and ``<unk>``.
+ARPA stores each n-gram's interpolated log10 probability and, for every n-gram that is a context, its backoff weight
+(the interpolation weight gamma), so every context's distribution sums to one.
+
+Units: ``word`` (normalized words, for beam search with a lexicon: one LM query per completed word) or ``char``
+(the model's characters with ``|`` for the space, the symbols beam search without a lexicon queries). Text lines are
+normalized like transcripts; gzip-compressed text works too.
+
+    asr make-ngram data/lm/words3.arpa data/lm/train.txt --order 3 --dev data/lm/dev.txt
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from tqdm.auto import tqdm
+
+from asr.atomic import atomic_path
+from asr.text import normalize_text
+from asr.word_list import read_text_lines
+
+BOS, EOS, UNK = "<s>", "</s>", "<unk>"
+UNITS = ("word", "char")
+_FALLBACK_DISCOUNTS = (0.5, 1.0, 1.5)  # when the counts of counts are too few to estimate them (tiny texts)
+
+
+def sentence_units(line: str, unit: str) -> list[str]:
+    """The LM symbols of one line of text: normalized words, or characters with ``|`` for the space."""
+    text = normalize_text(line)
+    if unit == "word":
+        return text.split()
+    if unit == "char":
+        return ["|" if c == " " else c for c in text]
+    raise ValueError(f"unknown n-gram unit {unit!r}: choose {', '.join(UNITS)}")
+
+
+def sentences(paths: Iterable[str | Path], unit: str) -> Iterator[list[str]]:
+    for path in map(Path, paths):
+        if not path.is_file():
+            raise FileNotFoundError(f"{path}: no such text file")
+        for line in tqdm(read_text_lines(path), desc=f"Counting n-grams of {path.name}", unit=" lines",
+                         mininterval=2.0):
+            units = sentence_units(line, unit)
+            if units:
+                yield units
+
+
+def count_ngrams(sents: Iterable[list[str]], order: int) -> list[Counter]:
+    """Raw counts of the 1..order-grams of the sentences, each padded with one ``<s>`` and one ``</s>``."""
+    if order < 2:
+        raise ValueError(f"the n-gram order must be at least 2 (KenLM reads no unigram model), got {order}")
+    counts = [Counter() for _ in range(order)]
+    for units in sents:
+        seq = (BOS, *units, EOS)
+        for n in range(1, order + 1):
+            counts[n - 1].update(seq[i:i + n] for i in range(len(seq) - n + 1))
+    del counts[0][(BOS,)]  # <s> is only ever a context
+    return counts
+
+
+def adjusted_counts(raw: list[Counter]) -> list[Counter]:
+    """Kneser-Ney's counts: raw at the highest order and for n-grams starting with ``<s>``, else the number of
+    distinct words seen before the n-gram."""
+    adjusted = [Counter() for _ in raw]
+    adjusted[-1] = Counter(raw[-1])
+    for n in range(len(raw) - 1):  # order n + 1, from the left extensions at order n + 2
+        for gram in raw[n + 1]:
+            adjusted[n][gram[1:]] += 1
+        for gram, count in raw[n].items():
+            if gram[0] == BOS:
+                adjusted[n][gram] = count
+    return adjusted
+
+
+def discounts(counts: Counter) -> tuple[float, float, float]:
+    """D1, D2, D3+ from the numbers of n-grams seen once .. four times (Chen & Goodman's estimates)."""
+    n = Counter(c for c in counts.values() if c <= 4)
+    n1, n2, n3, n4 = (n[k] for k in (1, 2, 3, 4))
+    if min(n1, n2, n3, n4) == 0:
+        return _FALLBACK_DISCOUNTS
+    y = n1 / (n1 + 2 * n2)
+    d = (1 - 2 * y * n2 / n1, 2 - 3 * y * n3 / n2, 3 - 4 * y * n4 / n3)
+    if not all(0 < dk < k for k, dk in zip((1, 2, 3), d)):
+        return _FALLBACK_DISCOUNTS
+    return d
+
+
+@dataclass
+class NgramLM:
+    """Interpolated probabilities and backoff weights, by order (index 0: unigrams)."""
+
+    prob: list[dict[tuple[str, ...], float]]  # n-gram -> P(last | the rest), interpolated
+    backoff: list[dict[tuple[str, ...], float]]  # context n-gram -> gamma (missing: 1)
+    discounts: list[tuple[float, float, float]]
+
+    @property
+    def order(self) -> int:
+        return len(self.prob)
+
+    def vocabulary(self) -> set[str]:
+        return {g[0] for g in self.prob[0]}
+
+
+def estimate(raw: list[Counter]) -> NgramLM:
+    adjusted = adjusted_counts(raw)
+    vocab = {g[0] for g in adjusted[0]} | {UNK}
+    prob: list[dict] = []
+    backoff: list[dict] = []
+    ds: list[tuple[float, float, float]] = []
+    for n, counts in enumerate(adjusted):
+        d = discounts(counts)
+        ds.append(d)
+        total: dict[tuple, float] = defaultdict(float)
+        mass: dict[tuple, float] = defaultdict(float)  # the discounted mass: gamma * total
+        for gram, c in counts.items():
+            total[gram[:-1]] += c
+            mass[gram[:-1]] += d[min(c, 3) - 1]
+        gamma = {h: mass[h] / total[h] for h in total}
+        lower = prob[n - 1] if n else None
+        p = {}
+        for gram, c in counts.items():
+            h = gram[:-1]
+            below = lower[gram[1:]] if lower is not None else 1.0 / len(vocab)
+            p[gram] = (c - d[min(c, 3) - 1]) / total[h] + gamma[h] * below
+        if n == 0:
+            p[(UNK,)] = gamma[()] / len(vocab)
+        prob.append(p)
+        backoff.append({h: g for h, g in gamma.items() if h})  # the unigram context () has no ARPA entry
+    return NgramLM(prob, backoff, ds)
+
+
+def _log10(x: float) -> str:
+    return f"{math.log10(x):.7f}"
+
+
+def write_arpa(lm: NgramLM, path: str | Path) -> Path:
+    """The model in ARPA format (log10), written atomically; ``<s>`` gets the conventional -99."""
+    path = Path(path)
+    entries = [dict(p) for p in lm.prob]
+    entries[0][(BOS,)] = 0.0  # listed for its backoff weight only
+    with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8") as f:
+        f.write("\\data\\\n")
+        for n, grams in enumerate(entries, 1):
+            f.write(f"ngram {n}={len(grams)}\n")
+        for n, grams in enumerate(entries):
+            f.write(f"\n\\{n + 1}-grams:\n")
+            contexts = lm.backoff[n + 1] if n + 1 < lm.order else {}
+            for gram in sorted(grams):
+                logp = "-99" if gram == (BOS,) else _log10(grams[gram])
+                bow = f"\t{_log10(contexts[gram])}" if gram in contexts else ""
+                f.write(f"{logp}\t{' '.join(gram)}{bow}\n")
+        f.write("\n\\end\\\n")
+    return path
+
+
+def arpa_unigrams(path: str | Path) -> set[str] | None:
+    """The unigram symbols of an ARPA file; None for a KenLM binary file (its vocabulary cannot be read here)."""
+    path = Path(path)
+    with open(path, "rb") as f:
+        if not f.read(4096).lstrip().startswith(b"\\data\\"):
+            return None
+    symbols, in_unigrams = set(), False
+    for line in read_text_lines(path):
+        fields = line.split()
+        if fields == ["\\1-grams:"]:
+            in_unigrams = True
+        elif in_unigrams and fields and fields[0].startswith("\\"):
+            break
+        elif in_unigrams and len(fields) >= 2:
+            symbols.add(fields[1])
+    return symbols
+
+
+def ngram_unit(path: str | Path) -> str:
+    """``word`` or ``char``: what an ARPA file's unigrams are (one character or ``|`` each: char). KenLM binary
+    files cannot be read here: they count as character n-grams."""
+    symbols = arpa_unigrams(path) or set()
+    return "word" if any(len(s) > 1 for s in symbols - {BOS, EOS, UNK}) else "char"
+
+
+@dataclass(frozen=True)
+class Perplexity:
+    perplexity: float
+    symbols: int  # scored: every word or character of the text and one end of sentence per line
+    oov: int  # symbols not in the model's vocabulary (scored as <unk>); -1 when it cannot be read (binary)
+    sentences: int
+
+
+def perplexity(model: str | Path, paths: Iterable[str | Path], unit: str | None = None) -> Perplexity:
+    """Perplexity of text under an ARPA or KenLM binary n-gram, as KenLM itself scores it (unknown symbols get
+    ``<unk>``'s probability)."""
+    from flashlight.lib.text.decoder.kenlm import KenLM
+    from flashlight.lib.text.dictionary import Dictionary
+
+    model = Path(model)
+    if not model.is_file():
+        raise FileNotFoundError(f"{model}: no such n-gram file")
+    unit = unit or ngram_unit(model)
+    sents = list(sentences(paths, unit))
+    if not sents:
+        raise ValueError("no text to score: every line is empty")
+    symbols = sorted({s for units in sents for s in units})
+    dictionary = Dictionary(symbols)
+    try:
+        lm = KenLM(str(model), dictionary)
+    except Exception as e:  # noqa: BLE001 - KenLM raises RuntimeError subclasses with its own text
+        raise ValueError(f"{model}: not a readable KenLM model ({e})") from e
+    vocab = arpa_unigrams(model)
+    log10_total, count, oov = 0.0, 0, 0
+    for units in sents:
+        state = lm.start(False)
+        for s in units:
+            state, score = lm.score(state, dictionary.get_index(s))
+            log10_total += score
+            oov += vocab is not None and s not in vocab
+        _, score = lm.finish(state)
+        log10_total += score
+        count += len(units) + 1
+    return Perplexity(10 ** (-log10_total / count), count, oov if vocab is not None else -1, len(sents))
+
+
+def make_ngram(texts: list[str | Path], out: str | Path, order: int = 3, unit: str = "word") -> NgramLM:
+    """Count, smooth and write ``out`` (ARPA); the model is returned for its statistics."""
+    if unit not in UNITS:
+        raise ValueError(f"unknown n-gram unit {unit!r}: choose {', '.join(UNITS)}")
+    raw = count_ngrams(sentences(texts, unit), order)
+    if not raw[0]:
+        raise ValueError(f"{', '.join(map(str, texts))}: no text to count (every line is empty)")
+    lm = estimate(raw)
+    write_arpa(lm, out)
+    return lm
+
+
+def cli_make_ngram(args) -> int:
+    lm = make_ngram(args.texts, args.out, args.order, args.unit)
+    sizes = ", ".join(f"{len(p) + (n == 1)} {n}-grams" for n, p in enumerate(lm.prob, 1))  # + <s>
+    print(f"{args.out}: {args.unit} {lm.order}-gram, {sizes}; discounts "
+          + " / ".join(",".join(f"{d:.2f}" for d in ds) for ds in lm.discounts))
+    if args.dev:
+        ppl = perplexity(args.out, args.dev, args.unit)
+        print(f"perplexity on {', '.join(map(str, args.dev))}: {ppl.perplexity:.2f} ({ppl.symbols} {args.unit}s "
+              f"incl. sentence ends, {ppl.oov} out of vocabulary)")
+    return 0

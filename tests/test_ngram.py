@@ -1,0 +1,113 @@
+"""`asr make-ngram`: Kneser-Ney n-grams as KenLM reads them, and the word n-gram inside a lexicon beam search."""
+
+import gzip
+import math
+import subprocess
+import sys
+
+import pytest
+import torch
+from flashlight.lib.text.decoder.kenlm import KenLM
+from flashlight.lib.text.dictionary import Dictionary
+
+from asr.decoding.beam import BeamSearch
+from asr.decoding.config import DecodeSettings
+from asr.ngram import UNK, make_ngram, ngram_unit, perplexity
+from test_lexicon import TOK, _emissions, _lexicon, _spell
+
+
+def _text(tmp_path, name: str, lines: list[str]):
+    path = tmp_path / name
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def _kenlm_sum(arpa, vocab: list[str], history: list[str]) -> float:
+    """sum over every next symbol (the vocabulary, <unk> and the sentence end) of P(symbol | history), by KenLM."""
+    dictionary = Dictionary(vocab + [UNK])
+    lm = KenLM(str(arpa), dictionary)
+    state = lm.start(False)
+    for w in history:
+        state, _ = lm.score(state, dictionary.get_index(w))
+    total = sum(10 ** lm.score(state, dictionary.get_index(w))[1] for w in vocab + [UNK])
+    return total + 10 ** lm.finish(state)[1]
+
+
+def test_kneser_ney_probabilities_by_hand_and_as_kenlm_reads_them(tmp_path):
+    """Bigram on "THE CAT" x2 + "CAT" (too few counts to estimate discounts: 0.5 / 1 / 1.5). Continuation counts:
+    THE 1, CAT 2, </s> 1 -> P(THE) = 0.5/4 + 0.5/4 = .25 (gamma 2/4 over 4 symbols with <unk>); P(CAT) = .375;
+    P(THE|<s>) = 1/3 + .5 * .25; P(CAT|THE) = 1/2 + .5 * .375; P(</s>|CAT) = 1.5/3 + .5 * .25."""
+    arpa = tmp_path / "ab.arpa"
+    make_ngram([_text(tmp_path, "t.txt", ["the cat", "The Cat.", "cat", ""])], arpa, order=2)
+    expected = (1 / 3 + 0.125) * (0.5 + 0.5 * 0.375) * (0.5 + 0.125)
+    ppl = perplexity(arpa, [_text(tmp_path, "d.txt", ["the cat"])])
+    assert ppl.perplexity == pytest.approx(expected ** (-1 / 3), rel=1e-5)
+    assert (ppl.symbols, ppl.oov, ppl.sentences) == (3, 0, 1)
+
+
+@pytest.mark.parametrize("order", [2, 3, 5])
+def test_every_context_distribution_sums_to_one(tmp_path, order):
+    words = "THE CAT SAT ON A MAT DOG RAN FAR AWAY AND THEN CAME BACK HOME".split()
+    g = torch.Generator().manual_seed(order)
+    lines = [" ".join(words[i] for i in torch.randint(0, len(words), (int(n),), generator=g))
+             for n in torch.randint(1, 9, (300,), generator=g)]
+    arpa = tmp_path / "lm.arpa"
+    make_ngram([_text(tmp_path, "t.txt", lines)], arpa, order=order)
+    for history in ([], ["THE"], ["THE", "CAT"], [UNK, "CAT", "SAT"], ["HOME", "HOME", "HOME"]):
+        assert _kenlm_sum(arpa, words, history) == pytest.approx(1.0, abs=1e-4)
+
+
+def test_units_order_and_bad_input(tmp_path):
+    text = _text(tmp_path, "t.txt", ["the cat sat", "a cat ran"])
+    lm = make_ngram([text], tmp_path / "w.arpa", order=3)
+    assert lm.order == 3 and ("CAT", "SAT") in lm.prob[1] and ngram_unit(tmp_path / "w.arpa") == "word"
+    lm = make_ngram([text], tmp_path / "c.arpa", order=5, unit="char")
+    assert ("C", "A", "T", "|", "S") in lm.prob[4] and ngram_unit(tmp_path / "c.arpa") == "char"
+    (tmp_path / "lm.bin").write_bytes(b"mmap lm http://kheafield.com/code format version 5\n\0\0")
+    assert ngram_unit(tmp_path / "lm.bin") == "char"  # a KenLM binary: a character n-gram, as before
+    gz = tmp_path / "t.txt.gz"
+    gz.write_bytes(gzip.compress(b"the cat sat\n"))
+    assert ("THE", "CAT", "SAT") in make_ngram([gz], tmp_path / "g.arpa").prob[2]
+    with pytest.raises(FileNotFoundError, match="none.txt"):
+        make_ngram([tmp_path / "none.txt"], tmp_path / "x.arpa")
+    with pytest.raises(ValueError, match="empty.txt: no text"):
+        make_ngram([_text(tmp_path, "empty.txt", ["", "..."])], tmp_path / "x.arpa")
+    with pytest.raises(ValueError, match="order"):
+        make_ngram([text], tmp_path / "x.arpa", order=1)
+    with pytest.raises(ValueError, match="unit"):
+        make_ngram([text], tmp_path / "x.arpa", unit="phone")
+    assert not (tmp_path / "x.arpa").exists()
+
+
+def test_make_ngram_command_writes_arpa_and_prints_perplexity(tmp_path):
+    train = _text(tmp_path, "train.txt", ["the cat sat on the mat", "the dog sat"] * 5)
+    dev = _text(tmp_path, "dev.txt", ["the cat sat", "a zebra sat"])
+    out = subprocess.run([sys.executable, "-m", "asr.cli", "make-ngram", str(tmp_path / "lm.arpa"), str(train),
+                          "--order", "2", "--dev", str(dev)], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert "word 2-gram, 9 1-grams" in out.stdout  # THE CAT SAT ON MAT DOG </s> <s> <unk>
+    assert "(8 words incl. sentence ends, 2 out of vocabulary)" in out.stdout
+    ppl = float(out.stdout.split("perplexity on ")[1].split(": ")[1].split()[0])
+    assert ppl == pytest.approx(perplexity(tmp_path / "lm.arpa", [dev]).perplexity, rel=1e-3)
+    assert (tmp_path / "lm.arpa").read_text().startswith("\\data\\\nngram 1=9\nngram 2=")
+
+
+def test_a_word_ngram_chooses_between_listed_words_and_needs_a_lexicon(tmp_path):
+    """"?AT SAT": CAT and HAT sound alike here (C a close second to H); the word n-gram saw "CAT SAT" only."""
+    arpa = tmp_path / "words.arpa"
+    make_ngram([_text(tmp_path, "t.txt", ["the cat sat", "a cat sat on the mat", "the hat"])], arpa, order=3)
+    lexicon = _lexicon(tmp_path, ["CAT", "HAT", "SAT", "ON", "ZEBRA"])
+    lp = _emissions(_spell("HAT SAT", near={"H": "C"}))
+    plain = BeamSearch(TOK, DecodeSettings(method="beam", beam_size=8, lexicon=lexicon)).decode_one(lp)[0]
+    settings = DecodeSettings(method="beam", beam_size=8, lexicon=lexicon, ngram=str(arpa), ngram_weight=2.0)
+    with_lm = BeamSearch(TOK, settings).decode_one(lp)[0]
+    assert (plain.text, with_lm.text) == ("HAT SAT", "CAT SAT")
+    # the LM score is the word n-gram's: log10 P(CAT|<s>) + log10 P(SAT|<s> CAT) + log10 P(</s>|CAT SAT)
+    dictionary = Dictionary(["CAT", "SAT"])
+    lm = KenLM(str(arpa), dictionary)
+    s, a = lm.score(lm.start(False), 0)
+    s, b = lm.score(s, 1)
+    assert with_lm.ngram == pytest.approx(a + b + lm.finish(s)[1], abs=1e-4)
+    assert math.isfinite(with_lm.score) and len(with_lm.path) == lp.shape[0]
+    with pytest.raises(ValueError, match="words.arpa: a word n-gram needs a lexicon"):
+        BeamSearch(TOK, DecodeSettings(method="beam", ngram=str(arpa), ngram_weight=1.0))
