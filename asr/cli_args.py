@@ -20,7 +20,7 @@ COMMANDS = {
     "export": "turn a training checkpoint into a model package (safetensors + YAML + tokens)",
     "transcribe": "transcribe audio files, directories or stdin (text, JSON with word times, SRT, WebVTT)",
     "evaluate": "score a model on a LibriSpeech-layout directory or a cuts manifest (WER, CER, RTF)",
-    "lm": "character LSTM language model: `asr lm train [overrides]`, `asr lm perplexity LM TEXT`",
+    "lm": "character LSTM language model: `asr lm train [overrides]`, `asr lm perplexity LM TEXT` (or an n-gram)",
     "tune": "search LM weight, word bonus and beam size on a dev set; store the best in the model package",
     "plot": "figures as PNG: `plot curves EXP_DIR` (loss, dev WER/CER, LR), `plot alignment MODEL FILE` (posteriors)",
     "info": "print a model package's model card (architecture, training data, measured figures, decoding)",
@@ -170,7 +170,8 @@ def build_parser() -> argparse.ArgumentParser:
                                help="also a PNG per subset and method: WER by length and by speaker, confusions")
     for name in ("transcribe", "evaluate"):
         p[name].add_argument("--lm", type=Path, help="an LM package (from `asr lm train`): beam + LM rescoring")
-        p[name].add_argument("--ngram", type=Path, help="a KenLM character n-gram inside the beam (ARPA or binary)")
+        p[name].add_argument("--ngram", type=Path, help="a KenLM n-gram inside the beam: characters (ARPA or "
+                             "binary) or words (ARPA; needs a lexicon)")
         p[name].add_argument("--ngram-weight", type=float, help="its weight (default: the tuned one, else 0.5)")
         p[name].add_argument("--lexicon", type=Path,
                              help="a word list (one per line): beam search emits only these words")
@@ -206,13 +207,16 @@ def build_parser() -> argparse.ArgumentParser:
     p["serve"].add_argument("--decode", choices=["greedy", "beam", "beam_lm"])
 
     p["lm"].add_argument("action", choices=["perplexity"], help="`perplexity LM TEXT` (training: `asr lm train`)")
-    p["lm"].add_argument("lm", type=Path, help="an LM package directory")
+    p["lm"].add_argument("lm", type=Path, help="an LM package directory, or an n-gram file (`asr make-ngram`)")
     p["lm"].add_argument("text", type=Path, help="a text file, one sentence per line")
 
     p["tune"].add_argument("model", type=Path, help="the model package to tune (its config.yaml gets the result)")
     p["tune"].add_argument("--lm", type=Path, help="an LSTM LM package (or --ngram)")
-    p["tune"].add_argument("--ngram", type=Path, help="a KenLM character n-gram (ARPA or binary; tokens as symbols, "
-                           "| for the space): tune its weight and the word bonus instead")
+    p["tune"].add_argument("--ngram", type=Path, help="a KenLM n-gram instead (`asr make-ngram`): characters (ARPA or "
+                           "binary; tokens as symbols, | for the space) or words (ARPA, with --lexicon): tune its "
+                           "weight and word bonus; stored beside the LSTM LM's settings")
+    p["tune"].add_argument("--if-better", action="store_true", help="with --ngram: make it the package's decoding "
+                           "only if it beats the package's current one tuned on the same --data")
     p["tune"].add_argument("--ngram-weights", type=float, nargs="+", default=[0.2, 0.5, 0.8, 1.2])
     p["tune"].add_argument("--lexicon", type=Path, help="a word list (one per line): every beam search is restricted "
                            "to its words, and the package gets a copy with the tuned weights")

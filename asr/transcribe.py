@@ -173,13 +173,17 @@ def load_model(path: str | Path, device: str = "cpu", lm: str | Path | None = No
     default, beam_lm with the package's tuned settings when an LM is given, else greedy. A package may carry its
     LM in ``lm/`` (as the shipped English model does): it is used unless ``decode`` says otherwise. ``runtime``:
     torch, or onnx / onnx-int8 to run the acoustic model exported by `asr export --format onnx` with onnxruntime.
-    ``ngram``: a KenLM character n-gram (ARPA or binary) inside the beam, with ``ngram_weight`` (default: the
-    package's tuned weight, else 0.5); decoding is then beam search unless ``decode`` says otherwise.
+    ``ngram``: a KenLM n-gram inside the beam (characters: ARPA or binary; words: ARPA, with a lexicon), with
+    ``ngram_weight`` (default: the package's tuned weight, else 0.5); decoding is then beam search unless ``decode``
+    says otherwise. A package whose tuned decoding is its n-gram (method beam) does not load its bundled LSTM LM
+    unless ``decode`` is beam_lm.
     ``lexicon``: a word list; beam search (with or without an LM) emits only its words (default: the package's
     tuned one, a path relative to the package); decoding is then beam search unless ``decode`` says otherwise."""
     package = load_package(path, device)
     bundled = Path(path) / "lm"
-    if lm is None and ngram is None and decode in (None, "beam_lm") and (bundled / "config.yaml").is_file():
+    tuned_method = (package.decode or {}).get("method")
+    if lm is None and ngram is None and (decode == "beam_lm" or (decode is None and tuned_method != "beam")) and (
+            bundled / "config.yaml").is_file():
         lm = bundled
     acoustic = acoustic_runtime(path, package.model, runtime)
     lm_model = None

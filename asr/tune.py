@@ -5,7 +5,8 @@ distinct hypothesis once, and each (LM weight, word bonus) point is then arithme
 inside the beam, ``--fusion-lm-weights``): every point is a beam search of the dev set, so its grid is kept small
 and runs at the widest beam only, like the word bonus of beam search without an LM (``--beam-word-bonuses``: with a
 lexicon, a penalty keeps short listed words out of the gaps; stored as ``beam_word_bonus``). A KenLM n-gram
-(``--ngram``): its weight x word bonus, a beam search each. With a lexicon (``--lexicon``) every beam search emits
+(``--ngram``, a character or word n-gram): its weight x word bonus, a beam search each, stored beside the LSTM
+LM's settings (``--if-better``: made the package's decoding only if it beats it on the same dev set). With a lexicon (``--lexicon``) every beam search emits
 only its words. The best point is written into the package with the LM it was tuned with, and a copy of the
 lexicon (``lexicon.txt``) beside it.
 """
@@ -37,7 +38,7 @@ def tune(model: Path, lm: Path | None, data: Path, lm_weights: list[float], word
          write: bool = True, fusion_lm_weights: list[float] = (),
          fusion_word_bonuses: list[float] = (), ngram: Path | None = None,
          ngram_weights: list[float] = (0.2, 0.5, 0.8, 1.2), lexicon: Path | None = None,
-         beam_word_bonuses: list[float] = ()) -> "TuneResult":
+         beam_word_bonuses: list[float] = (), if_better: bool = False) -> "TuneResult":
     """The LSTM LM (``lm``: rescoring grid and fusion points), or a KenLM character n-gram (``ngram``: its weight x
     word bonus, each point a beam search at the widest beam). The best point goes into the package with the LM it
     was tuned with (path and sha256). ``lexicon``: every beam search restricted to its words (without it, lexicon-free,
@@ -45,7 +46,8 @@ def tune(model: Path, lm: Path | None, data: Path, lm_weights: list[float], word
     if (lm is None) == (ngram is None):
         raise ValueError("asr tune needs one LM: --lm (an LSTM LM package) or --ngram (a KenLM n-gram)")
     if ngram is not None:
-        return _tune_ngram(model, ngram, data, ngram_weights, word_bonuses, max(beam_sizes), output, write, lexicon)
+        return _tune_ngram(model, ngram, data, ngram_weights, word_bonuses, max(beam_sizes), output, write, lexicon,
+                           if_better)
     recognizer = load_model(model, lm=lm, decode="beam_lm", lexicon=lexicon)
     dev = _DevSet(recognizer, data)
     base = replace(recognizer.settings, lexicon=str(lexicon) if lexicon else None)
@@ -86,18 +88,27 @@ def tune(model: Path, lm: Path | None, data: Path, lm_weights: list[float], word
 
 
 def _tune_ngram(model: Path, ngram: Path, data: Path, weights: list[float], bonuses: list[float], beam_size: int,
-                output: Path | None, write: bool, lexicon: Path | None = None) -> "TuneResult":
+                output: Path | None, write: bool, lexicon: Path | None = None,
+                if_better: bool = False) -> "TuneResult":
+    """The n-gram's weight x word bonus. Its best is stored beside the package's other settings (the LSTM LM's stay);
+    it becomes the package's decoding (method beam) unless ``if_better`` and the package's current decoding, tuned
+    on the same dev set, is at least as good."""
     recognizer = load_model(model, ngram=ngram, decode="beam", lexicon=lexicon)
+    stored = dict(recognizer.package.decode or {})
     dev = _DevSet(recognizer, data)
     base = replace(recognizer.settings, lexicon=str(lexicon) if lexicon else None)
     for weight, bonus in tqdm(list(itertools.product(weights, bonuses)), desc="n-gram grid"):
         settings = DecodeSettings(method="beam", beam_size=beam_size, beam_threshold=base.beam_threshold,
-                                  ngram=str(ngram), ngram_weight=weight, word_bonus=bonus, lexicon=base.lexicon)
+                                  ngram=str(ngram), ngram_weight=weight, ngram_word_bonus=bonus, lexicon=base.lexicon)
         dev.add("beam_ngram", beam_size, dev.decode(settings), weight, bonus)
     best = min(dev.rows[1:], key=lambda r: (r["wer"], r["cer"]))
-    tuned = DecodeSettings(method="beam", beam_size=beam_size, beam_threshold=base.beam_threshold,
-                           ngram=str(Path(ngram).resolve()), ngram_weight=best["lm_weight"],
-                           word_bonus=best["word_bonus"], lexicon=base.lexicon)
+    tuned = replace(DecodeSettings.from_dict(stored), ngram=str(Path(ngram).resolve()), ngram_weight=best["lm_weight"],
+                    ngram_word_bonus=best["word_bonus"], lexicon=base.lexicon)
+    current = stored.get("tuned_wer") if stored.get("tuned_on") == str(data) else None
+    if if_better and current is not None and current <= best["wer"]:
+        kept = {k: stored[k] for k in ("tuned_on", "tuned_wer", "lm") if k in stored}
+        return dev.finish(model, best, tuned, ngram, output, write, kept=(tuned.method, kept))
+    tuned = replace(tuned, method="beam", beam_size=beam_size, beam_threshold=base.beam_threshold)
     return dev.finish(model, best, tuned, ngram, output, write)
 
 
@@ -122,7 +133,8 @@ class _DevSet:
                           "wer": word_errors(self.refs, hyps).rate, "cer": char_errors(self.refs, hyps).rate})
 
     def finish(self, model: Path, best: dict, tuned: DecodeSettings, lm: Path, output: Path | None,
-               write: bool) -> "TuneResult":
+               write: bool, kept: tuple[str, dict] | None = None) -> "TuneResult":
+        """``kept``: the package's decoding method and its record (tuned_on, tuned_wer, lm) stay as they were."""
         table = _table(self.rows)
         if output:
             write_text_atomic(output, table)
@@ -133,10 +145,12 @@ class _DevSet:
                     with atomic_path(target) as tmp:
                         shutil.copyfile(tuned.lexicon, tmp)
                 tuned = replace(tuned, lexicon=target.name)
-            update_decode_settings(model, {**tuned.to_dict(), "tuned_on": str(self.data), "tuned_wer": best["wer"],
-                                           "lm": {"path": str(lm), "sha256": file_digest(lm)}})
+            record = kept[1] if kept else {"tuned_on": str(self.data), "tuned_wer": best["wer"],
+                                           "lm": {"path": str(lm), "sha256": file_digest(lm)}}
+            update_decode_settings(model, {**tuned.to_dict(), **record})
         return TuneResult(self.rows, best, table, len(self.waves), sum(len(w) for w in self.waves) / SAMPLE_RATE,
-                          Path(model) / "config.yaml" if write else None)
+                          Path(model) / "config.yaml" if write else None,
+                          (kept[0], kept[1].get("tuned_wer")) if kept else None)
 
 
 def _best_plain_beam(rows: list[dict]) -> dict:
@@ -160,6 +174,7 @@ class TuneResult:
     utterances: int
     audio_seconds: float
     written: Path | None  # the config.yaml the best setting went into
+    kept: tuple[str, float] | None = None  # an n-gram tuned with if_better that lost: the package's method and WER
 
     def summary(self) -> str:
         b, greedy = self.best, self.rows[0]
@@ -173,7 +188,10 @@ class TuneResult:
             plain = _best_plain_beam(self.rows)
             lines.append(f"beam without LM (beam {plain['beam_size']}): word bonus {plain['word_bonus']}: WER "
                          f"{100 * plain['wer']:.2f}%")
-        if self.written:
+        if self.written and self.kept:
+            lines.append(f"kept the package's decoding ({self.kept[0]}, dev WER {100 * self.kept[1]:.2f}%): the "
+                         f"n-gram is not better; its weights are written into {self.written} for --decode beam")
+        elif self.written:
             lines.append(f"written into {self.written}")
         return "\n".join(lines)
 
@@ -182,6 +200,6 @@ def cli_tune(args) -> int:
     result = tune(args.model, args.lm, args.data, args.lm_weights, args.word_bonuses, args.beam_sizes, args.nbest,
                   args.random, output=args.output, write=not args.dry_run, fusion_lm_weights=args.fusion_lm_weights,
                   fusion_word_bonuses=args.fusion_word_bonuses, ngram=args.ngram, ngram_weights=args.ngram_weights,
-                  lexicon=args.lexicon, beam_word_bonuses=args.beam_word_bonuses)
+                  lexicon=args.lexicon, beam_word_bonuses=args.beam_word_bonuses, if_better=args.if_better)
     print(result.summary())
     return 0

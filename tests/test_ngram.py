@@ -111,3 +111,62 @@ def test_a_word_ngram_chooses_between_listed_words_and_needs_a_lexicon(tmp_path)
     assert math.isfinite(with_lm.score) and len(with_lm.path) == lp.shape[0]
     with pytest.raises(ValueError, match="words.arpa: a word n-gram needs a lexicon"):
         BeamSearch(TOK, DecodeSettings(method="beam", ngram=str(arpa), ngram_weight=1.0))
+
+
+def test_a_word_ngram_from_the_command_line_tuned_into_the_package(tiny_corpus, tmp_path):
+    """make-ngram -> evaluate / transcribe with `--ngram --lexicon` -> tune stores the n-gram, the lexicon and the
+    weights, and the package decodes with them from then on; without a lexicon the error says what is missing."""
+    import shutil
+    from pathlib import Path
+
+    import yaml
+    from test_lm import run
+
+    pkg = tmp_path / "pkg"
+    shutil.copytree(Path(__file__).parent / "data" / "small_model", pkg)
+    dev = tiny_corpus / "LibriSpeech" / "dev-clean-2"
+    lines = [line.split(" ", 1)[1] for f in dev.rglob("*.trans.txt") for line in f.read_text().splitlines()]
+    words = {w for line in lines for w in line.split()}
+    lexicon = _text(tmp_path, "words.txt", sorted(words))
+    arpa = tmp_path / "words.arpa"
+    made = run("make-ngram", arpa, _text(tmp_path, "lm.txt", lines), "--order", "3")
+    assert "word 3-gram" in made.stdout and arpa.is_file()
+    audio = sorted(dev.rglob("*.flac"))[0]
+    listed = run("transcribe", pkg, audio, "--ngram", arpa, "--lexicon", lexicon, "--ngram-weight", "1").stdout
+    assert listed.strip() and set(listed.split()) <= words
+    unlisted = run("transcribe", pkg, audio, "--ngram", arpa, check=False)
+    assert unlisted.returncode == 1 and "words.arpa: a word n-gram needs a lexicon" in unlisted.stderr
+
+    def wer(*extra) -> float:
+        out = run("evaluate", pkg, dev, "--lexicon", lexicon, "--output-dir", tmp_path / "eval", *extra).stdout
+        return float(out.split("[beam]: WER ")[1].split("%")[0])
+
+    # an n-gram of the very sentences spoken (this checks the plumbing, not a real LM): fewer word errors
+    assert wer("--ngram", arpa, "--ngram-weight", "2") < wer()
+    run("tune", pkg, "--ngram", arpa, "--lexicon", lexicon, "--data", dev, "--ngram-weights", "1", "2",
+        "--word-bonuses", "0", "--beam-sizes", "8")
+    decode = yaml.safe_load((pkg / "config.yaml").read_text())["decode"]
+    assert decode["method"] == "beam" and decode["ngram"] == str(arpa.resolve()) and decode["lexicon"] == "lexicon.txt"
+    weight = decode["ngram_weight"]
+    assert weight in (1.0, 2.0)
+    expected = run("transcribe", pkg, audio, "--ngram", arpa, "--lexicon", lexicon, "--ngram-weight", str(weight))
+    assert run("transcribe", pkg, audio).stdout == expected.stdout
+
+    # --if-better: the n-gram's weights are stored beside the LSTM LM's, and it becomes the package's decoding only
+    # if it beats the recorded dev WER (here a made-up record: 0% cannot be beaten, 900% is beaten by anything)
+    from asr.package import update_decode_settings
+
+    lstm = {"method": "beam_lm", "fusion": True, "lm_weight": 0.7, "word_bonus": 0.3, "tuned_on": str(dev),
+            "lm": {"path": "lstm", "sha256": "0" * 64}}
+    tune = ["tune", pkg, "--ngram", arpa, "--lexicon", lexicon, "--data", dev, "--ngram-weights", "1.5",
+            "--word-bonuses", "-1", "--beam-sizes", "8", "--if-better"]
+    update_decode_settings(pkg, {**lstm, "tuned_wer": 0.0})
+    assert "kept the package's decoding (beam_lm, dev WER 0.00%)" in run(*tune).stdout
+    decode = yaml.safe_load((pkg / "config.yaml").read_text())["decode"]
+    assert {k: decode[k] for k in lstm} == lstm and decode["tuned_wer"] == 0.0
+    assert (decode["ngram_weight"], decode["ngram_word_bonus"]) == (1.5, -1.0)
+    update_decode_settings(pkg, {**lstm, "tuned_wer": 9.0})
+    assert "written into" in run(*tune).stdout
+    decode = yaml.safe_load((pkg / "config.yaml").read_text())["decode"]
+    assert decode["method"] == "beam" and decode["tuned_wer"] < 9.0 and decode["lm"]["path"] == str(arpa)
+    assert (decode["fusion"], decode["lm_weight"], decode["word_bonus"]) == (True, 0.7, 0.3)  # the LSTM LM's stay

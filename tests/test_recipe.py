@@ -1,5 +1,6 @@
 """recipes/mini/run.sh through every stage at tiny scale, then again: finished stages are skipped."""
 
+import json
 import os
 import subprocess
 import sys
@@ -50,6 +51,14 @@ def test_mini_recipe_runs_every_stage_and_skips_done_ones(tmp_path):
     assert set((exp / "model" / "lexicon.txt").read_text().split()) == lexicon
     beam = (exp / "eval_lm" / "test-clean-2.beam_lm.per_utt.tsv").read_text().splitlines()[1:]
     assert all(set(row.split("\t")[5].split()) <= lexicon for row in beam)
+    # the word 3-gram of the LM text: its perplexity, tuned beside the LSTM LM, what `--decode beam` uses
+    assert "per word" in (exp / "perplexity_words3_dev.txt").read_text()
+    assert "best: n-gram in the beam" in (exp / "tune_ngram.txt").read_text()
+    decode = yaml.safe_load((exp / "model" / "config.yaml").read_text())["decode"]
+    assert decode["ngram"] == str((tmp_path / "data" / "lm" / "words3.arpa").resolve())
+    assert decode["ngram_weight"] in (0.8, 1.2, 1.6, 2.0) and decode["lexicon"] == "lexicon.txt"
+    assert json.loads((exp / "eval_lm" / "test-clean-2.beam.summary.json").read_text())["decode"]["ngram"]
+    assert "beam + 3-gram:" in out
 
     again = run_recipe(tmp_path, "--streaming", "--lexicon")
     for stage in range(10):

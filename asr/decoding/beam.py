@@ -81,7 +81,7 @@ class BeamSearch:
                 raise ValueError(f"{path}: a word n-gram needs a lexicon (--lexicon): the beam queries it once per "
                                  f"completed word, and only a lexicon search completes words")
             lm = None if word_lm else _kenlm(path, _lm_symbols(tokenizer))
-            weight, bonus = config.ngram_weight, config.word_bonus
+            weight, bonus = config.ngram_weight, config.ngram_word_bonus
         else:  # no LM in the beam; its own word bonus only for method beam (rescoring's N-best lists: none)
             lm, weight, bonus = ZeroLM(), 0.0, config.beam_word_bonus if config.method == "beam" else 0.0
         beam = dict(beam_size=config.beam_size, beam_size_token=min(config.beam_size_token, len(tokenizer)),

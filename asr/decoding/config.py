@@ -18,12 +18,13 @@ class DecodeSettings:
     beam_threshold: float = 25.0  # hypotheses this far below the best are pruned
     nbest: int = 16  # beam_lm by N-best rescoring: the hypotheses rescored
     lm_weight: float = 0.5  # the LSTM LM's weight (beam_lm: inside the beam with ``fusion``, else in rescoring)
-    word_bonus: float = 0.0  # added per word with any LM (negative: a word penalty)
+    word_bonus: float = 0.0  # added per word with the LSTM LM (negative: a word penalty)
     beam_word_bonus: float = 0.0  # added per word by beam search without an LM (method beam, no n-gram): with a
     # lexicon, a penalty keeps short listed words from filling the gaps (tuned by `asr tune`)
     fusion: bool = False  # beam_lm: the LSTM LM inside the beam (shallow fusion) instead of N-best rescoring
-    ngram: str | None = None  # a KenLM character n-gram used inside the beam (method beam)
+    ngram: str | None = None  # a KenLM n-gram inside the beam (method beam; a word n-gram needs the lexicon)
     ngram_weight: float = 0.0
+    ngram_word_bonus: float = 0.0  # added per word with the n-gram
     lexicon: str | None = None  # a word list: the beam emits only its words (beam and beam_lm; see lexicon.py)
 
     # names used before, by packages tuned with earlier versions: read, never written
@@ -41,6 +42,8 @@ class DecodeSettings:
                 value = d.pop(old)
                 if new not in d or (old == "beta" and d.get("method") == "beam_lm"):
                     d[new] = value
+        if d.get("ngram") and "ngram_word_bonus" not in d:  # tuned before the n-gram had its own word bonus
+            d["ngram_word_bonus"] = d.get("word_bonus", 0.0)
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in d.items() if k in known})
 

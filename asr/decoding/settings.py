@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 
@@ -33,6 +33,8 @@ def make_decoder(settings: DecodeSettings, tokenizer: Tokenizer, lm=None) -> Dec
         return greedy
     if settings.method == "beam_lm" and lm is None:
         raise ValueError("decoding method beam_lm needs a language model (--lm)")
+    if settings.method == "beam_lm":  # the LSTM LM; the package's n-gram (if any) is for method beam
+        settings = replace(settings, ngram=None)
     fused = settings.method == "beam_lm" and settings.fusion
     search = BeamSearch(tokenizer, settings, lm if fused else None)
     if settings.method == "beam" or fused:

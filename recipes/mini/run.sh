@@ -17,8 +17,9 @@
 # --streaming: also fine-tune the streaming model from the BiLSTM (stage 3, into EXP_DIR/stream: the same weights
 # run latency-controlled, model=blstm_chunked: 240 ms chunks + 120 ms right context), evaluate it (stage 4) and
 # transcribe the sample with `asr transcribe --stream` too.
-# Beam search keeps to a lexicon (the LM text's words and Debian's English word list, wamerican), made after stage 5;
-# stage 8 tunes the LM weights with it and puts a copy into the model package. --no-lexicon: lexicon-free decoding.
+# Beam search keeps to a lexicon (the LM text's words and Debian's English word list, wamerican), made after stage 5
+# with a word 3-gram of the LM text; stage 8 tunes the LSTM LM's weights and the 3-gram's with it, puts a copy into
+# the model package and makes the 3-gram its decoding if it is better on dev. --no-lexicon: lexicon-free decoding.
 set -euo pipefail
 
 stage=0
@@ -42,7 +43,7 @@ train_overrides=()
 recipe=mini
 # shellcheck source=../shared/stages.sh
 . "$(dirname "$0")/../shared/stages.sh"
-usage() { sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
+usage() { sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
 while [ $# -gt 0 ]; do
   common_option "$@"
   if [ "$consumed" -gt 0 ]; then shift "$consumed"; continue; fi
@@ -161,6 +162,8 @@ fi
 words=/usr/share/dict/american-english
 # shellcheck disable=SC2046  # no word or two words
 make_lexicon_once "$data_dir/lm/lexicon.txt" "$data_dir/lm/train.txt" $([ -f "$words" ] && echo --extra "$words")
+# and a word 3-gram of the LM text, tuned beside the LSTM LM in stage 8
+make_ngram_once "$data_dir/lm/words3.arpa" "$data_dir/lm/train.txt" "$data_dir/lm/dev.txt"
 
 if run_stage 6 "train the LSTM language model" "$exp_dir"; then
   # shellcheck disable=SC2086  # lm_args is a list of overrides
@@ -172,6 +175,10 @@ if run_stage 7 "LM perplexity on dev and test text" "$exp_dir"; then
   for t in dev test; do
     [ -s "$data_dir/lm/$t.txt" ] && asr lm perplexity "$lm_dir/lm" "$data_dir/lm/$t.txt" | tee "$exp_dir/perplexity_$t.txt"
   done
+  for t in dev test; do  # the word 3-gram's, per word (the LSTM LM's is per character)
+    [ -s "$data_dir/lm/$t.txt" ] && [ ${#ngram_arg[@]} -gt 0 ] && asr lm perplexity "$data_dir/lm/words3.arpa" \
+      "$data_dir/lm/$t.txt" | tee "$exp_dir/perplexity_words3_$t.txt"
+  done
   mark_done 7 "$exp_dir"
 fi
 
@@ -180,9 +187,15 @@ if run_stage 8 "tune LM weight, word bonus and beam size on dev" "$exp_dir"; the
   asr tune "$exp_dir/model" --lm "$lm_dir/lm" --data "$manifests/librispeech_cuts_dev-clean-2.jsonl.gz" \
     --fusion-lm-weights 0.5 0.8 1.1 --fusion-word-bonuses -0.5 0 0.5 --output "$exp_dir/tune.tsv" "${lexicon_arg[@]}" \
     | tee "$exp_dir/tune.txt"
+  if [ ${#ngram_arg[@]} -gt 0 ]; then  # the word 3-gram: the package's decoding only if better on dev
+    asr tune "$exp_dir/model" "${ngram_arg[@]}" --data "$manifests/librispeech_cuts_dev-clean-2.jsonl.gz" \
+      --ngram-weights 0.8 1.2 1.6 2 --word-bonuses -2 -1 0 1 --if-better --output "$exp_dir/tune_ngram.tsv" \
+      "${lexicon_arg[@]}" | tee "$exp_dir/tune_ngram.txt"
+  fi
   mark_done 8 "$exp_dir"
 fi
 
+# beam: with the word 3-gram when stage 8 tuned one (stored in the package beside the LSTM LM's settings)
 if run_stage 9 "evaluate test: greedy, beam, beam + LM" "$exp_dir"; then
   subset=test-clean-2
   [ -f "$manifests/librispeech_cuts_$subset.jsonl.gz" ] || subset=dev-clean-2  # the real mini corpus has no test
@@ -203,6 +216,9 @@ if [ 10 -ge "$stage" ] && [ 10 -le "$stop_stage" ]; then
   echo "reference: $(grep -h "^$(basename "$sample" .flac) " "$(dirname "$sample")"/*.trans.txt | cut -d' ' -f2-)"
   echo -n "greedy:    "; asr transcribe "$exp_dir/model" "$sample" --decode greedy
   if [ -d "$lm_dir/lm" ]; then echo -n "beam + LM: "; asr transcribe "$exp_dir/model" "$sample" --lm "$lm_dir/lm"; fi
+  if [ ${#ngram_arg[@]} -gt 0 ]; then
+    echo -n "beam + 3-gram: "; asr transcribe "$exp_dir/model" "$sample" --decode beam
+  fi
   if [ "$streaming" = true ]; then echo -n "streamed:  "; asr transcribe "$stream_dir/model" "$sample" --stream; fi
 fi
 log "done; results in $exp_dir/eval and $exp_dir/eval_lm"

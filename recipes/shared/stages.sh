@@ -41,6 +41,20 @@ make_lexicon_once() {
   return 0
 }
 
+# make_ngram_once FILE TEXT [DEV]: the word 3-gram beside the LSTM LM (asr make-ngram, seconds on the recipes' LM
+# text), made when it is not there yet and only with a lexicon (a word n-gram is queried per word of the lexicon);
+# then ngram_arg holds the `asr tune` option that uses it (empty without)
+make_ngram_once() {
+  local file=$1 text=$2 dev=${3:-}
+  ngram_arg=()
+  [ ${#lexicon_arg[@]} -gt 0 ] || return 0
+  if [ ! -s "$file" ] && [ -s "$text" ]; then
+    asr make-ngram "$file" "$text" --order 3 ${dev:+--dev "$dev"}
+  fi
+  [ -s "$file" ] && ngram_arg=(--ngram "$file")
+  return 0
+}
+
 # run_stage N NAME DONE_DIR: true when stage N is selected and DONE_DIR/.stageN.done does not exist yet
 run_stage() {
   [ "$1" -ge "$stage" ] && [ "$1" -le "$stop_stage" ] || return 1
