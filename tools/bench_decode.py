@@ -86,9 +86,9 @@ def main() -> None:
                                                      for e in as_numpy])
         print(f"{beam:>5} speed-up of asr over pyctcdecode: {peer_s / asr_s:.1f}x")
         if args.ngram:
-            with_ngram = BeamSearch(tok, DecodeSettings(method="beam", beam_size=beam, ngram=args.ngram,
-                                                        ngram_weight=args.ngram_weight, word_bonus=args.word_bonus,
-                                                        lexicon=args.lexicon))
+            settings = DecodeSettings(method="beam", beam_size=beam, ngram=args.ngram, ngram_weight=args.ngram_weight,
+                                      ngram_word_bonus=args.word_bonus, lexicon=args.lexicon)
+            with_ngram = BeamSearch(tok, settings)
             asr_s = timed(beam, "asr+ngram", lambda: [with_ngram.decode_one(e)[0].text for e in emissions])
             peer_s = timed(beam, "pyctc+ngram", lambda: [" ".join(peer_lm.decode(e, beam_width=beam).split())
                                                          for e in as_numpy])
