@@ -119,12 +119,11 @@ def cmd_lm(args: argparse.Namespace) -> int:
     from asr.lm_package import load_lm_package
 
     if args.lm.is_file():  # an n-gram (ARPA or KenLM binary): per word or per character, as it was counted
-        from asr.ngram import ngram_unit, perplexity as ngram_perplexity
+        from asr.ngram import perplexity as ngram_perplexity
 
-        unit = ngram_unit(args.lm)
-        ppl = ngram_perplexity(args.lm, [args.text], unit)
-        print(f"{args.text}: perplexity {ppl.perplexity:.3f} per {unit} ({ppl.sentences} sentences, {ppl.symbols} "
-              f"{unit}s incl. sentence ends, {ppl.oov} out of vocabulary)")
+        ppl = ngram_perplexity(args.lm, [args.text])
+        print(f"{args.text}: perplexity {ppl.perplexity:.3f} per {ppl.unit} ({ppl.sentences} sentences, "
+              f"{ppl.symbols} {ppl.unit}s incl. sentence ends, {ppl.oov} out of vocabulary)")
         return 0
     package = load_lm_package(args.lm)
     sentences, skipped = read_sentences(args.text, package.tokenizer)

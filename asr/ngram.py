@@ -26,7 +26,7 @@ from tqdm.auto import tqdm
 
 from asr.atomic import atomic_path
 from asr.text import normalize_text
-from asr.word_list import read_text_lines
+from asr.word_list import existing_text_files, read_text_lines
 
 BOS, EOS, UNK = "<s>", "</s>", "<unk>"
 UNITS = ("word", "char")
@@ -44,9 +44,7 @@ def sentence_units(line: str, unit: str) -> list[str]:
 
 
 def sentences(paths: Iterable[str | Path], unit: str) -> Iterator[list[str]]:
-    for path in map(Path, paths):
-        if not path.is_file():
-            raise FileNotFoundError(f"{path}: no such text file")
+    for path in existing_text_files(paths):
         for line in tqdm(read_text_lines(path), desc=f"Counting n-grams of {path.name}", unit=" lines",
                          mininterval=2.0):
             units = sentence_units(line, unit)
@@ -162,6 +160,16 @@ def write_arpa(lm: NgramLM, path: str | Path) -> Path:
     return path
 
 
+def load_kenlm(path: str | Path, dictionary):
+    """flashlight-text's KenLM over ``dictionary``'s symbols (ARPA or binary); a bad file is a ValueError naming it."""
+    from flashlight.lib.text.decoder.kenlm import KenLM
+
+    try:
+        return KenLM(str(path), dictionary)
+    except Exception as e:  # noqa: BLE001 - KenLM raises RuntimeError subclasses with its own text
+        raise ValueError(f"{path}: not a readable KenLM model ({e})") from e
+
+
 def arpa_unigrams(path: str | Path) -> set[str] | None:
     """The unigram symbols of an ARPA file; None for a KenLM binary file (its vocabulary cannot be read here)."""
     path = Path(path)
@@ -183,8 +191,11 @@ def arpa_unigrams(path: str | Path) -> set[str] | None:
 def ngram_unit(path: str | Path) -> str:
     """``word`` or ``char``: what an ARPA file's unigrams are (one character or ``|`` each: char). KenLM binary
     files cannot be read here: they count as character n-grams."""
-    symbols = arpa_unigrams(path) or set()
-    return "word" if any(len(s) > 1 for s in symbols - {BOS, EOS, UNK}) else "char"
+    return _unit_of(arpa_unigrams(path))
+
+
+def _unit_of(unigrams: set[str] | None) -> str:
+    return "word" if any(len(s) > 1 for s in (unigrams or set()) - {BOS, EOS, UNK}) else "char"
 
 
 @dataclass(frozen=True)
@@ -193,28 +204,24 @@ class Perplexity:
     symbols: int  # scored: every word or character of the text and one end of sentence per line
     oov: int  # symbols not in the model's vocabulary (scored as <unk>); -1 when it cannot be read (binary)
     sentences: int
+    unit: str  # word or char: what the symbols are
 
 
 def perplexity(model: str | Path, paths: Iterable[str | Path], unit: str | None = None) -> Perplexity:
     """Perplexity of text under an ARPA or KenLM binary n-gram, as KenLM itself scores it (unknown symbols get
-    ``<unk>``'s probability)."""
-    from flashlight.lib.text.decoder.kenlm import KenLM
+    ``<unk>``'s probability); ``unit`` by default: what the file's unigrams are (``ngram_unit``)."""
     from flashlight.lib.text.dictionary import Dictionary
 
     model = Path(model)
     if not model.is_file():
         raise FileNotFoundError(f"{model}: no such n-gram file")
-    unit = unit or ngram_unit(model)
+    vocab = arpa_unigrams(model)
+    unit = unit or _unit_of(vocab)
     sents = list(sentences(paths, unit))
     if not sents:
         raise ValueError("no text to score: every line is empty")
-    symbols = sorted({s for units in sents for s in units})
-    dictionary = Dictionary(symbols)
-    try:
-        lm = KenLM(str(model), dictionary)
-    except Exception as e:  # noqa: BLE001 - KenLM raises RuntimeError subclasses with its own text
-        raise ValueError(f"{model}: not a readable KenLM model ({e})") from e
-    vocab = arpa_unigrams(model)
+    dictionary = Dictionary(sorted({s for units in sents for s in units}))
+    lm = load_kenlm(model, dictionary)
     log10_total, count, oov = 0.0, 0, 0
     for units in sents:
         state = lm.start(False)
@@ -225,7 +232,7 @@ def perplexity(model: str | Path, paths: Iterable[str | Path], unit: str | None 
         _, score = lm.finish(state)
         log10_total += score
         count += len(units) + 1
-    return Perplexity(10 ** (-log10_total / count), count, oov if vocab is not None else -1, len(sents))
+    return Perplexity(10 ** (-log10_total / count), count, oov if vocab is not None else -1, len(sents), unit)
 
 
 def make_ngram(texts: list[str | Path], out: str | Path, order: int = 3, unit: str = "word") -> NgramLM:

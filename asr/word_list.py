@@ -50,13 +50,14 @@ def read_text_lines(path: Path) -> Iterator[str]:
 def word_counts(paths: list[Path]) -> Counter:
     """How often each normalized word occurs in the text files (one sentence or word per line)."""
     counts: Counter = Counter()
-    for path in _existing(paths):
+    for path in existing_text_files(paths):
         for line in tqdm(read_text_lines(path), desc=f"Counting words of {path.name}", unit=" lines", mininterval=2.0):
             counts.update(normalize_text(line).split())
     return counts
 
 
-def _existing(paths) -> list[Path]:
+def existing_text_files(paths) -> list[Path]:
+    """The paths, after checking that every one is a file (before any is read)."""
     for path in map(Path, paths):
         if not path.is_file():
             raise FileNotFoundError(f"{path}: no such text file")
@@ -67,7 +68,7 @@ def make_word_list(texts: list[Path], max_words: int | None = None, min_count: i
                    tokenizer: Tokenizer = Tokenizer()) -> WordList:
     if max_words is not None and max_words < 1:
         raise ValueError(f"--max-words must be positive, got {max_words}")
-    extra = _existing(extra)
+    extra = existing_text_files(extra)
     counts = word_counts(texts)
     unspellable = {word for word in counts if tokenizer.unknown_chars(word)}
     ranked = sorted(((w, n) for w, n in counts.items() if w not in unspellable), key=lambda item: (-item[1], item[0]))

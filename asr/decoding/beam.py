@@ -45,15 +45,6 @@ def _lm_symbols(tokenizer: Tokenizer) -> list[str]:
     return ["|" if t == " " else t for t in tokenizer.tokens]
 
 
-def _kenlm(path: Path, symbols: list[str]):
-    from flashlight.lib.text.decoder.kenlm import KenLM
-
-    try:
-        return KenLM(str(path), Dictionary(symbols))
-    except Exception as e:  # noqa: BLE001 - KenLM raises RuntimeError subclasses with its own text
-        raise ValueError(f"{path}: not a readable KenLM model ({e})") from e
-
-
 class BeamSearch:
     def __init__(self, tokenizer: Tokenizer, config: DecodeSettings | None = None, lm=None):
         """``config``: beam size, threshold and N-best (``search_nbest``), the n-gram and its weight, the word
@@ -74,13 +65,13 @@ class BeamSearch:
             path = Path(config.ngram)
             if not path.is_file():
                 raise FileNotFoundError(f"{path}: no such n-gram file")
-            from asr.ngram import ngram_unit
+            from asr.ngram import load_kenlm, ngram_unit
 
             word_lm = ngram_unit(path) == "word"
             if word_lm and not config.lexicon:
                 raise ValueError(f"{path}: a word n-gram needs a lexicon (--lexicon): the beam queries it once per "
                                  f"completed word, and only a lexicon search completes words")
-            lm = None if word_lm else _kenlm(path, _lm_symbols(tokenizer))
+            lm = None if word_lm else load_kenlm(path, Dictionary(_lm_symbols(tokenizer)))
             weight, bonus = config.ngram_weight, config.ngram_word_bonus
         else:  # no LM in the beam; its own word bonus only for method beam (rescoring's N-best lists: none)
             lm, weight, bonus = ZeroLM(), 0.0, config.beam_word_bonus if config.method == "beam" else 0.0

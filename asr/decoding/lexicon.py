@@ -95,15 +95,12 @@ def load_lexicon(path: str | Path, tokenizer: Tokenizer) -> tuple[Lexicon, Trie]
 @lru_cache(maxsize=2)
 def _cached_word_ngram(ngram: str, ngram_version: tuple[int, int], lexicon: str, lexicon_version: tuple[int, int],
                        tokens: tuple[str, ...]):
-    from flashlight.lib.text.decoder.kenlm import KenLM
     from flashlight.lib.text.dictionary import Dictionary
 
+    from asr.ngram import load_kenlm
+
     words, _ = _cached(lexicon, *lexicon_version, tokens)
-    dictionary = Dictionary(list(words.words))  # word i of the lexicon is label i of the tree and of the LM's map
-    try:
-        lm = KenLM(ngram, dictionary)
-    except Exception as e:  # noqa: BLE001 - KenLM raises RuntimeError subclasses with its own text
-        raise ValueError(f"{ngram}: not a readable KenLM model ({e})") from e
+    lm = load_kenlm(ngram, Dictionary(list(words.words)))  # word i of the lexicon: label i of the tree and the LM
     tokenizer = Tokenizer(tokens)
     space = tokenizer.tokens.index(" ")
     start = lm.start(False)
