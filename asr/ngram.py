@@ -20,6 +20,7 @@ import math
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 from tqdm.auto import tqdm
@@ -190,7 +191,14 @@ def arpa_unigrams(path: str | Path) -> set[str] | None:
 
 def ngram_unit(path: str | Path) -> str:
     """``word`` or ``char``: what an ARPA file's unigrams are (one character or ``|`` each: char). KenLM binary
-    files cannot be read here: they count as character n-grams."""
+    files cannot be read here: they count as character n-grams. Read once per file version (a tuning grid builds
+    many beam searches over the same file)."""
+    stat = Path(path).stat()
+    return _cached_unit(str(Path(path).resolve()), stat.st_mtime_ns, stat.st_size)
+
+
+@lru_cache(maxsize=8)
+def _cached_unit(path: str, mtime_ns: int, size: int) -> str:
     return _unit_of(arpa_unigrams(path))
 
 

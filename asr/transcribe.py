@@ -204,9 +204,13 @@ def load_model(path: str | Path, device: str = "cpu", lm: str | Path | None = No
             raise FileNotFoundError(f"{ngram}: no such n-gram file")
         weight = ngram_weight if ngram_weight is not None else (settings.ngram_weight or 0.5)
         settings = replace(settings, ngram=str(ngram), ngram_weight=weight)
-    elif settings.ngram and not Path(settings.ngram).is_file():
-        log.warning("%s: the package's n-gram %s is not there; decoding without it", path, settings.ngram)
-        settings = replace(settings, ngram=None, method="greedy" if settings.method == "beam" else settings.method)
+    elif settings.ngram:
+        stored = Path(path) / settings.ngram  # absolute, or relative to the package (`asr tune` copies it there)
+        if stored.is_file():
+            settings = replace(settings, ngram=str(stored))
+        else:
+            log.warning("%s: the package's n-gram %s is not there; decoding without it", path, settings.ngram)
+            settings = replace(settings, ngram=None, method="greedy" if settings.method == "beam" else settings.method)
     if lexicon is not None:
         if not Path(lexicon).is_file():
             raise FileNotFoundError(f"{lexicon}: no such lexicon file")

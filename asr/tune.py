@@ -106,7 +106,7 @@ def _tune_ngram(model: Path, ngram: Path, data: Path, weights: list[float], bonu
                     ngram_word_bonus=best["word_bonus"], lexicon=base.lexicon)
     current = stored.get("tuned_wer") if stored.get("tuned_on") == str(data) else None
     if if_better and current is not None and current <= best["wer"]:
-        kept = {k: stored[k] for k in ("tuned_on", "tuned_wer", "lm") if k in stored}
+        kept = {k: stored[k] for k in ("tuned_on", "tuned_wer") if k in stored}
         return dev.finish(model, best, tuned, ngram, output, write, kept=(tuned.method, kept))
     tuned = replace(tuned, method="beam", beam_size=beam_size, beam_threshold=base.beam_threshold)
     return dev.finish(model, best, tuned, ngram, output, write)
@@ -134,23 +134,38 @@ class _DevSet:
 
     def finish(self, model: Path, best: dict, tuned: DecodeSettings, lm: Path, output: Path | None,
                write: bool, kept: tuple[str, dict] | None = None) -> "TuneResult":
-        """``kept``: the package's decoding method and its record (tuned_on, tuned_wer, lm) stay as they were."""
+        """``kept``: the package's decoding method and its record (tuned_on, tuned_wer) stay as they were. The LM
+        tuned here is recorded (path, sha256) as ``lm`` (LSTM) or ``ngram_lm``, beside the other's record."""
         table = _table(self.rows)
         if output:
             write_text_atomic(output, table)
         if write:
-            if tuned.lexicon:  # the package carries its lexicon: it decodes the same wherever it is copied to
-                target = Path(model) / "lexicon.txt"
-                if not (target.exists() and target.samefile(tuned.lexicon)):
-                    with atomic_path(target) as tmp:
-                        shutil.copyfile(tuned.lexicon, tmp)
-                tuned = replace(tuned, lexicon=target.name)
-            record = kept[1] if kept else {"tuned_on": str(self.data), "tuned_wer": best["wer"],
-                                           "lm": {"path": str(lm), "sha256": file_digest(lm)}}
+            # the package carries its lexicon and n-gram: it decodes the same wherever it is copied to
+            if tuned.lexicon:
+                tuned = replace(tuned, lexicon=_copy_into(model, tuned.lexicon, "lexicon.txt"))
+            if tuned.ngram:
+                tuned = replace(tuned, ngram=_copy_into(model, tuned.ngram, "ngram" + (Path(tuned.ngram).suffix
+                                                                                        or ".arpa")))
+            # the record names the LM of the package's decoding; an n-gram's is kept apart from the LSTM LM's
+            # (whose weights stay beside it, and which `--lm` checks against)
+            stored = self.recognizer.package.decode or {}
+            record = {k: stored[k] for k in ("lm", "ngram_lm") if k in stored and (k == "lm" or tuned.ngram)}
+            record["ngram_lm" if best["decode"] == "beam_ngram" else "lm"] = {"path": str(lm),
+                                                                             "sha256": file_digest(lm)}
+            record.update(kept[1] if kept else {"tuned_on": str(self.data), "tuned_wer": best["wer"]})
             update_decode_settings(model, {**tuned.to_dict(), **record})
         return TuneResult(self.rows, best, table, len(self.waves), sum(len(w) for w in self.waves) / SAMPLE_RATE,
                           Path(model) / "config.yaml" if write else None,
                           (kept[0], kept[1].get("tuned_wer")) if kept else None)
+
+
+def _copy_into(model: Path, source: str, name: str) -> str:
+    """``source`` copied into the package directory as ``name`` (unless it is that file); returns ``name``."""
+    target = Path(model) / name
+    if not (target.exists() and target.samefile(source)):
+        with atomic_path(target) as tmp:
+            shutil.copyfile(source, tmp)
+    return name
 
 
 def _best_plain_beam(rows: list[dict]) -> dict:

@@ -301,6 +301,8 @@ def test_ngram_from_the_command_line_and_tuned_into_the_package(tiny_corpus, tmp
     import shutil
     from pathlib import Path
 
+    from asr.transcribe import file_digest
+
     pkg = tmp_path / "pkg"
     shutil.copytree(Path(__file__).parent / "data" / "small_model", pkg)
     arpa = _arpa(tmp_path / "e.arpa", "E")
@@ -315,8 +317,8 @@ def test_ngram_from_the_command_line_and_tuned_into_the_package(tiny_corpus, tmp
                 "--ngram-weights", "0", "3", "--word-bonuses", "0", "--beam-sizes", "4")
     assert "n-gram in the beam" in tuned.stdout or "N-best" not in tuned.stdout
     decode = yaml.safe_load((pkg / "config.yaml").read_text())["decode"]
-    assert decode["method"] == "beam" and decode["ngram"] == str(arpa.resolve())
-    assert decode["ngram_weight"] in (0.0, 3.0) and len(decode["lm"]["sha256"]) == 64
+    assert decode["method"] == "beam" and decode["ngram"] == "ngram.arpa"
+    assert decode["ngram_weight"] in (0.0, 3.0) and decode["ngram_lm"]["sha256"] == file_digest(arpa)
     # the tuned n-gram is what the package now decodes with, without --ngram
     again = run("transcribe", pkg, audio).stdout.strip()
     weight = decode["ngram_weight"]
@@ -376,13 +378,16 @@ def test_lexicon_from_the_command_line_and_tuned_into_the_package(tiny_corpus, t
     hyps = [line.split("\t")[5] for line in (tmp_path / "eval" / "dev-clean-2.beam.per_utt.tsv").read_text()
             .splitlines()[1:]]
     assert all(set(h.split()) <= words for h in hyps)
-    run("tune", pkg, "--ngram", _arpa(tmp_path / "e.arpa", "E"), "--lexicon", lexicon, "--data", dev,
+    arpa = _arpa(tmp_path / "e.arpa", "E")
+    run("tune", pkg, "--ngram", arpa, "--lexicon", lexicon, "--data", dev,
         "--ngram-weights", "0", "--word-bonuses", "0", "--beam-sizes", "4")
     decode = yaml.safe_load((pkg / "config.yaml").read_text())["decode"]
     assert decode["lexicon"] == "lexicon.txt" and (pkg / "lexicon.txt").read_text() == lexicon.read_text()
-    moved = tmp_path / "moved"  # the package carries its lexicon: a copy elsewhere decodes the same
+    assert decode["ngram"] == "ngram.arpa" and (pkg / "ngram.arpa").read_text() == arpa.read_text()
+    moved = tmp_path / "moved"  # the package carries its lexicon and n-gram: a copy elsewhere decodes the same
     shutil.copytree(pkg, moved)
     lexicon.unlink()
+    arpa.unlink()
     tuned = run("transcribe", moved, audio)
     assert set(tuned.stdout.split()) <= words and "is not there" not in tuned.stderr
     shipped = tmp_path / "shipped"  # tools/ship_model.py takes the lexicon along
@@ -390,6 +395,8 @@ def test_lexicon_from_the_command_line_and_tuned_into_the_package(tiny_corpus, t
                     shipped, "--training-data", "tiny", "--limitations", "a test"], check=True, capture_output=True)
     assert yaml.safe_load((shipped / "config.yaml").read_text())["decode"]["lexicon"] == "lexicon.txt"
     assert (shipped / "lexicon.txt").read_text() == (moved / "lexicon.txt").read_text()
+    assert yaml.safe_load((shipped / "config.yaml").read_text())["decode"]["ngram"] == "ngram.arpa"
+    assert (shipped / "ngram.arpa").read_text() == (moved / "ngram.arpa").read_text()
     (moved / "lexicon.txt").unlink()
     gone = run("transcribe", moved, audio)
     assert gone.returncode == 0 and "lexicon.txt is not there" in gone.stderr

@@ -146,7 +146,8 @@ def test_a_word_ngram_from_the_command_line_tuned_into_the_package(tiny_corpus, 
     run("tune", pkg, "--ngram", arpa, "--lexicon", lexicon, "--data", dev, "--ngram-weights", "1", "2",
         "--word-bonuses", "0", "--beam-sizes", "8")
     decode = yaml.safe_load((pkg / "config.yaml").read_text())["decode"]
-    assert decode["method"] == "beam" and decode["ngram"] == str(arpa.resolve()) and decode["lexicon"] == "lexicon.txt"
+    assert decode["method"] == "beam" and decode["ngram"] == "ngram.arpa" and decode["lexicon"] == "lexicon.txt"
+    assert (pkg / "ngram.arpa").read_text() == arpa.read_text()  # the package carries it
     weight = decode["ngram_weight"]
     assert weight in (1.0, 2.0)
     expected = run("transcribe", pkg, audio, "--ngram", arpa, "--lexicon", lexicon, "--ngram-weight", str(weight))
@@ -168,5 +169,6 @@ def test_a_word_ngram_from_the_command_line_tuned_into_the_package(tiny_corpus, 
     update_decode_settings(pkg, {**lstm, "tuned_wer": 9.0})
     assert "written into" in run(*tune).stdout
     decode = yaml.safe_load((pkg / "config.yaml").read_text())["decode"]
-    assert decode["method"] == "beam" and decode["tuned_wer"] < 9.0 and decode["lm"]["path"] == str(arpa)
+    assert decode["method"] == "beam" and decode["tuned_wer"] < 9.0 and decode["ngram_lm"]["path"] == str(arpa)
     assert (decode["fusion"], decode["lm_weight"], decode["word_bonus"]) == (True, 0.7, 0.3)  # the LSTM LM's stay
+    assert decode["lm"] == lstm["lm"]  # and its record: `--lm` checks the LSTM LM against it, not the n-gram

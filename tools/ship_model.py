@@ -1,6 +1,6 @@
 """Put a trained model package (and its LM) into models/<name>/ as the shipped default: float16 weights (loading
-casts them back), the LM in <name>/lm/, the lexicon it was tuned with (if any), and a model card written from what
-is known about it.
+casts them back), the LM in <name>/lm/, the lexicon and n-gram it was tuned with (if any), and a model card written
+from what is known about it.
 
     python tools/ship_model.py exp/en/model --lm exp/en/lm/lm --results bench_accuracy.json \
         --training-data "..." --limitations "..." [--name en]
@@ -42,14 +42,16 @@ def main() -> int:
                            for r in json.loads(args.results.read_text()) if r["system"].startswith("asr")]
     meta["weights"] = "float16 (cast back to float32 when loaded)"
     package.meta = meta
-    lexicon = (package.decode or {}).get("lexicon")  # `asr tune --lexicon` keeps it beside the weights
-    if lexicon:
-        lexicon = Path(args.model) / lexicon
-        package.decode = {**package.decode, "lexicon": "lexicon.txt"}
+    files = {}  # the lexicon and n-gram `asr tune` keeps beside the weights, shipped with them
+    for key in ("lexicon", "ngram"):
+        name = (package.decode or {}).get(key)
+        if name:
+            files[Path(name).name] = Path(args.model) / name
+            package.decode = {**package.decode, key: Path(name).name}
     out = args.output_dir or ROOT / "models" / args.name
     save_package(package, out, dtype=torch.float16)
-    if lexicon:
-        shutil.copyfile(lexicon, out / "lexicon.txt")
+    for name, source in files.items():
+        shutil.copyfile(source, out / name)
     if args.lm:
         shutil.copytree(args.lm, out / "lm")
     size = sum(f.stat().st_size for f in out.rglob("*") if f.is_file())
