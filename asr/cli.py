@@ -78,7 +78,7 @@ def cmd_download(args: argparse.Namespace) -> int:
         print("\n".join(expand_parts(args.parts)))
         return 0
     corpus = download_librispeech(args.target_dir, args.parts, args.base_url, lm_text=args.lm_text,
-                                  keep_archives=not args.delete_archives, verify=not args.no_verify)
+                                  lm_arpa=args.lm_arpa, keep_archives=not args.delete_archives, verify=not args.no_verify)
     print(f"downloaded{'' if args.no_verify else ' and verified'}: {corpus}")
     return 0
 

@@ -113,6 +113,9 @@ def build_parser() -> argparse.ArgumentParser:
                                help="accept files whose md5 sum is unknown or not checked (not recommended)")
     p["download"].add_argument("--lm-text", action="store_true",
                                help="also the LM corpus librispeech-lm-norm.txt.gz (OpenSLR 11)")
+    p["download"].add_argument("--lm-arpa", action="store_true",
+                               help="also the pruned word 3-gram 3-gram.pruned.1e-7.arpa.gz (OpenSLR 11), unpacked "
+                               "to TARGET_DIR/3-gram.pruned.1e-7.arpa")
     p["download"].add_argument("--delete-archives", action="store_true", help="delete each tarball once extracted")
 
     p["prepare"].add_argument("corpus_dir", type=Path, help="directory holding LibriSpeech/<subset>/ (or the "

@@ -60,9 +60,17 @@ def test_same_plan_and_seed_give_identical_bytes(tiny_corpus, tmp_path):
 def test_tarballs_and_md5_as_openslr(tiny_corpus, tmp_path):
     sums = dict(reversed(line.split("  ")) for line in (tiny_corpus / "md5sum.txt").read_text().splitlines())
     assert set(sums) == {"train-clean-5.tar.gz", "dev-clean-2.tar.gz", "test-clean-2.tar.gz",
-                         "librispeech-lm-norm.txt.gz"}
+                         "librispeech-lm-norm.txt.gz", "3-gram.pruned.1e-7.arpa.gz"}
     lm_text = gzip.decompress((tiny_corpus / "librispeech-lm-norm.txt.gz").read_bytes()).decode()
     assert lm_text == (tiny_corpus / "lm-text.txt").read_text()
+    # the word 3-gram of that text, an ARPA file KenLM reads
+    from asr.ngram import perplexity
+
+    arpa = tmp_path / "3gram.arpa"
+    arpa.write_bytes(gzip.decompress((tiny_corpus / "3-gram.pruned.1e-7.arpa.gz").read_bytes()))
+    assert arpa.read_text().startswith("\\data\\\nngram 1=") and "ngram 3=" in arpa.read_text()
+    ppl = perplexity(arpa, [tiny_corpus / "lm-text.txt"])
+    assert ppl.unit == "word" and ppl.oov == 0 and 1 < ppl.perplexity < 50
     for name, md5 in sums.items():
         assert md5sum(tiny_corpus / name) == md5
     with tarfile.open(tiny_corpus / "dev-clean-2.tar.gz") as tar:

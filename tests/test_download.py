@@ -27,6 +27,29 @@ def test_download_verifies_extracts_and_skips_done_parts(tiny_librispeech, tmp_p
         assert not [r for r in mirror.requests[n:] if r[0] == "GET" and r[1].endswith(".tar.gz")]
 
 
+def test_the_pruned_word_3gram_is_fetched_checked_and_unpacked_once(tiny_librispeech, tmp_path):
+    import gzip
+
+    from asr.corpora.download import LM_ARPA
+
+    with Mirror(tiny_librispeech) as mirror:
+        download_librispeech(tmp_path, [], mirror.url, lm_arpa=True)
+        assert any(p.endswith(f"/11/{LM_ARPA}") for _, p, _ in mirror.requests)
+        arpa = tmp_path / "3-gram.pruned.1e-7.arpa"
+        assert arpa.read_bytes() == gzip.decompress((tiny_librispeech / LM_ARPA).read_bytes())
+        n = len(mirror.requests)
+        download_librispeech(tmp_path, [], mirror.url, lm_arpa=True)
+        assert len(mirror.requests) == n  # unpacked already: nothing fetched
+        arpa.unlink()
+        sums = (tiny_librispeech / "md5sum.txt").read_text()
+        good = next(line.split()[0] for line in sums.splitlines() if line.endswith(LM_ARPA))
+        mirror.overrides["md5sum.txt"] = sums.replace(good, "0" * 32).encode()
+        (tmp_path / f".{LM_ARPA}.md5-ok").unlink()
+        with pytest.raises(ChecksumError, match=r"3-gram\.pruned\.1e-7\.arpa\.gz: md5 .* does not match"):
+            download_librispeech(tmp_path, [], mirror.url, lm_arpa=True)
+        assert not arpa.exists()  # nothing unverified is unpacked
+
+
 def test_interrupted_download_resumes_with_range(tiny_librispeech, tmp_path):
     size = (tiny_librispeech / "dev-clean.tar.gz").stat().st_size
     with Mirror(tiny_librispeech) as mirror:

@@ -180,6 +180,13 @@ def test_librispeech_recipe_from_a_local_mirror_through_every_stage(tiny_librisp
         assert (exp / "model" / "lexicon.txt").read_text().split() == lexicon
         beam = (exp / "eval" / "test-clean.beam_lm.per_utt.tsv").read_text().splitlines()[1:]
         assert all(set(row.split("\t")[5].split()) <= set(lexicon) for row in beam)
+        # OpenSLR's word 3-gram (here the mirror's), downloaded md5-checked, tuned in the lexicon beam after the
+        # LSTM LM; the package keeps its weights and a copy of it whichever decoding won on dev-clean
+        assert "best: " in (exp / "tune_ngram.txt").read_text()
+        assert (exp / "tune_ngram.tsv").read_text().count("beam_ngram") == 16  # 4 weights x 4 word bonuses
+        decode = yaml.safe_load((exp / "model" / "config.yaml").read_text())["decode"]
+        assert decode["ngram"] == "ngram.arpa" and (exp / "model" / "ngram.arpa").read_bytes() == \
+            (tmp_path / "data" / "download" / "3-gram.pruned.1e-7.arpa").read_bytes()
         downloads = len(mirror.requests)
         again = run_librispeech(tmp_path, mirror.url)
         for stage in range(9):
@@ -224,6 +231,8 @@ def test_stage_and_stop_stage_are_honoured_by_both_recipes(tmp_path, tiny_libris
     assert "stage 2:" in second.stdout and "stage 1" not in second.stdout and "stage 3" not in second.stdout
     assert (tmp_path / "m" / "cmvn.json").is_file() and not (tmp_path / "me" / "model").exists()
     with Mirror(tiny_librispeech) as mirror:
+        # the optional word 3-gram arrives damaged (md5 mismatch): stage 0 says so and finishes without it
+        mirror.overrides["3-gram.pruned.1e-7.arpa.gz"] = b"damaged"
         libri = subprocess.run(["bash", str(LIBRISPEECH_RUN), "--size", "100", "--ngpu", "0", "--base-url", mirror.url,
                                 "--data-dir", str(tmp_path / "l"), "--exp-dir", str(tmp_path / "le"),
                                 "--stop-stage", "0"], capture_output=True, text=True, env=env, timeout=600)
@@ -231,3 +240,5 @@ def test_stage_and_stop_stage_are_honoured_by_both_recipes(tmp_path, tiny_libris
     assert "stage 0:" in libri.stdout and "stage 1" not in libri.stdout
     assert (tmp_path / "l" / "download" / "LibriSpeech" / "dev-clean" / ".completed").is_file()
     assert not (tmp_path / "l" / "manifests").exists()
+    assert "no word 3-gram" in libri.stdout and "3-gram.pruned.1e-7.arpa.gz: md5" in libri.stderr
+    assert not (tmp_path / "l" / "download" / "3-gram.pruned.1e-7.arpa").exists()

@@ -11,6 +11,7 @@ into a temporary directory and moved into place, with a done-marker per part.
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import http.client
 import logging
@@ -23,6 +24,8 @@ from pathlib import Path
 from lhotse.utils import resumable_download
 from tqdm.auto import tqdm
 
+from asr.atomic import atomic_path
+
 log = logging.getLogger(__name__)
 
 OPENSLR = "https://www.openslr.org/resources"
@@ -30,7 +33,12 @@ LIBRISPEECH_PARTS = ("dev-clean", "dev-other", "test-clean", "test-other", "trai
                      "train-other-500")
 MINI_LIBRISPEECH_PARTS = ("dev-clean-2", "train-clean-5")
 LM_TEXT = "librispeech-lm-norm.txt.gz"  # OpenSLR 11: the LibriSpeech LM corpus (books not in dev/test)
-RESOURCE = {**{p: "12" for p in LIBRISPEECH_PARTS}, **{p: "31" for p in MINI_LIBRISPEECH_PARTS}, LM_TEXT: "11"}
+# OpenSLR 11: the word 3-gram of that corpus over its 200,000-word vocabulary, pruned (1e-7), as ARPA; unpacked
+# beside it (KenLM reads plain ARPA)
+LM_ARPA = "3-gram.pruned.1e-7.arpa.gz"
+LM_FILES = (LM_TEXT, LM_ARPA)  # single files, not tarballs
+RESOURCE = {**{p: "12" for p in LIBRISPEECH_PARTS}, **{p: "31" for p in MINI_LIBRISPEECH_PARTS},
+            **{f: "11" for f in LM_FILES}}
 # md5 sums published by OpenSLR (https://www.openslr.org/resources/12/md5sum.txt and resources/11/md5sum.txt)
 PUBLISHED_MD5 = {
     "dev-clean.tar.gz": "42e2234ba48799c1f50f24a7926300a1",
@@ -80,7 +88,7 @@ def expand_parts(parts: str | list[str]) -> list[str]:
 
 
 def file_name(part: str) -> str:
-    return part if part == LM_TEXT else f"{part}.tar.gz"
+    return part if part in LM_FILES else f"{part}.tar.gz"
 
 
 def published_md5(base_url: str, resource: str) -> tuple[dict[str, str], str]:
@@ -180,15 +188,19 @@ def extract(tar_path: Path, target_dir: Path, part: str) -> Path:
 
 def download_librispeech(target_dir: str | Path, parts: str | list[str] = "mini_librispeech",
                          base_url: str = OPENSLR, lm_text: bool = False, keep_archives: bool = True,
-                         verify: bool = True) -> Path:
-    """Download, verify and extract LibriSpeech parts (and the LM text) under ``target_dir``; returns
-    ``target_dir/LibriSpeech``. Rerunning resumes partial downloads and skips finished parts."""
+                         verify: bool = True, lm_arpa: bool = False) -> Path:
+    """Download, verify and extract LibriSpeech parts (and the LM text, the pruned word 3-gram, unpacked to
+    ``target_dir/3-gram.pruned.1e-7.arpa``) under ``target_dir``; returns ``target_dir/LibriSpeech``. Rerunning
+    resumes partial downloads and skips finished parts."""
     target_dir = Path(target_dir)
-    names = expand_parts(parts) + ([LM_TEXT] if lm_text else [])
+    names = expand_parts(parts) + ([LM_TEXT] if lm_text else []) + ([LM_ARPA] if lm_arpa else [])
     sums: dict[str, tuple[dict[str, str], str]] = {}
     for part in names:
         resource = RESOURCE[part]
-        if part != LM_TEXT and (target_dir / "LibriSpeech" / part / ".completed").exists():
+        if part == LM_ARPA and (target_dir / Path(part).stem).exists():
+            log.info("%s: already downloaded and unpacked", part)
+            continue
+        if part not in LM_FILES and (target_dir / "LibriSpeech" / part / ".completed").exists():
             log.info("%s: already downloaded and extracted", part)
             continue
         if resource not in sums:
@@ -197,8 +209,20 @@ def download_librispeech(target_dir: str | Path, parts: str | list[str] = "mini_
         name = file_name(part)
         path = fetch(f"{base_url.rstrip('/')}/{resource}/{name}", target_dir / name, table.get(name), source,
                      verify=verify)
-        if part != LM_TEXT:
+        if part == LM_ARPA:
+            gunzip(path, target_dir / Path(part).stem)
+        elif part != LM_TEXT:
             extract(path, target_dir, part)
             if not keep_archives:
                 path.unlink()
     return target_dir / "LibriSpeech"
+
+
+def gunzip(path: Path, out: Path) -> Path:
+    """``path`` (gzip) unpacked to ``out``, atomically (a cut-short file is not left behind as ``out``)."""
+    try:
+        with gzip.open(path, "rb") as src, atomic_path(out) as tmp, open(tmp, "wb") as dst:
+            shutil.copyfileobj(src, dst, 1 << 20)
+    except (OSError, EOFError) as e:
+        raise RuntimeError(f"{path}: cannot unpack ({e})") from e
+    return out

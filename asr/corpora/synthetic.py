@@ -7,7 +7,8 @@ disjoint speakers and disjoint sentences. Same plan + seed = byte-identical file
     <root>/LibriSpeech/<subset>/<speaker>/<chapter>/<speaker>-<chapter>-<NNNN>.flac   (16 kHz mono)
     <root>/LibriSpeech/<subset>/<speaker>/<chapter>/<speaker>-<chapter>.trans.txt
     <root>/LibriSpeech/SPEAKERS.TXT
-    <root>/<subset>.tar.gz + librispeech-lm-norm.txt.gz + md5sum.txt                 (with ``tarballs=True``)
+    <root>/<subset>.tar.gz + librispeech-lm-norm.txt.gz + 3-gram.pruned.1e-7.arpa.gz + md5sum.txt
+                                                                                      (with ``tarballs=True``)
     <root>/lm-text.txt: pool sentences not used in dev/test, for language models
 """
 
@@ -33,7 +34,8 @@ from tqdm.auto import tqdm
 from asr.atomic import atomic_path, write_bytes_atomic, write_text_atomic
 from asr.audio import resample
 from asr.corpora import kokoro, voice_warp
-from asr.corpora.download import LM_TEXT, md5sum
+from asr.corpora.download import LM_ARPA, LM_TEXT, md5sum
+from asr.ngram import make_ngram
 
 log = logging.getLogger(__name__)
 SAMPLE_RATE = 16000
@@ -335,12 +337,18 @@ def make_corpus(root: str | Path, plan: str | CorpusPlan = "mini", seed: int = 0
                 _deterministic_tar(tar_path, root, members)
             sums.append(f"{md5sum(tar_path)}  {tar_path.name}")
         # the LM text as OpenSLR 11 publishes the LibriSpeech LM corpus (gzip with no name or time: same bytes)
-        lm_gz = root / LM_TEXT
-        if not lm_gz.exists():
-            with atomic_path(lm_gz) as tmp, open(tmp, "wb") as f, \
-                    gzip.GzipFile(fileobj=f, mode="wb", filename="", mtime=0) as gz:
-                gz.write(lm_text.read_bytes())
-        sums.append(f"{md5sum(lm_gz)}  {lm_gz.name}")
+        # and its pruned word 3-gram as OpenSLR 11 publishes LibriSpeech's (here: made from the LM text, unpruned)
+        lm_arpa = root / "lm-3gram.arpa"
+        if not (root / LM_ARPA).exists():
+            make_ngram([lm_text], lm_arpa, order=3)
+        for name, source in ((LM_TEXT, lm_text), (LM_ARPA, lm_arpa)):
+            lm_gz = root / name
+            if not lm_gz.exists():
+                with atomic_path(lm_gz) as tmp, open(tmp, "wb") as f, \
+                        gzip.GzipFile(fileobj=f, mode="wb", filename="", mtime=0) as gz:
+                    gz.write(source.read_bytes())
+            sums.append(f"{md5sum(lm_gz)}  {lm_gz.name}")
+        lm_arpa.unlink(missing_ok=True)
         (root / "md5sum.txt").write_text("\n".join(sums) + "\n")
     return corpus
 

@@ -4,7 +4,9 @@
 # dev-clean -> evaluate test-clean and test-other (greedy, beam, beam + LM) -> RESULTS.md table.
 # Every stage calls `asr` only and leaves a done-marker, so a rerun skips finished stages (and resumes training).
 # Beam search keeps to a lexicon: the LM corpus's 200,000 most frequent words (what LibriSpeech's own
-# librispeech-vocab.txt is), made from the LM text after stage 4; --no-lexicon: lexicon-free decoding.
+# librispeech-vocab.txt is), made from the LM text after stage 4; --no-lexicon: lexicon-free decoding. With the
+# lexicon, OpenSLR's pruned word 3-gram (3-gram.pruned.1e-7.arpa.gz, downloaded in stage 0) is tuned in the beam
+# after the LSTM LM (stage 6) and becomes the package's `beam` decoding only if it is better on dev-clean.
 #
 #   bash recipes/librispeech/run.sh [--stage N] [--stop-stage N] [--size 100|460|960] [--ngpu N]
 #        [--data-dir DIR] [--exp-dir DIR] [--base-url URL] [--nj N] [--experiment NAME] [--no-lexicon]
@@ -34,7 +36,7 @@ train_overrides=()
 recipe=librispeech
 # shellcheck source=../shared/stages.sh
 . "$(dirname "$0")/../shared/stages.sh"
-usage() { sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
+usage() { sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
 while [ $# -gt 0 ]; do
   common_option "$@"
   if [ "$consumed" -gt 0 ]; then shift "$consumed"; continue; fi
@@ -72,6 +74,9 @@ fi
 
 if run_stage 0 "download ${train_parts[*]} ${eval_parts[*]} and the LM text (md5-checked)" "$data_dir"; then
   asr download "$data_dir/download" "${train_parts[@]}" "${eval_parts[@]}" --lm-text --base-url "$base_url"
+  # the word 3-gram is optional: without it (no md5 sum on the mirror, say) the beam uses the LSTM LM only
+  asr download "$data_dir/download" 3-gram.pruned.1e-7.arpa.gz --base-url "$base_url" \
+    || log "stage 0: no word 3-gram (the error is above); decoding goes on with the LSTM LM only"
   mark_done 0 "$data_dir"
 fi
 
@@ -108,6 +113,9 @@ if run_stage 4 "LM text: every k-th sentence of the LibriSpeech LM corpus (no de
 fi
 
 make_lexicon_once "$data_dir/lm/lexicon.txt" "$data_dir/lm/train.txt" --max-words "$lexicon_words"
+ngram_arg=()  # OpenSLR's word 3-gram in the lexicon beam (a word n-gram needs the lexicon)
+arpa=$data_dir/download/3-gram.pruned.1e-7.arpa
+if [ ${#lexicon_arg[@]} -gt 0 ] && [ -s "$arpa" ]; then ngram_arg=(--ngram "$arpa"); fi
 
 lm_dir=$exp_dir/lm
 if run_stage 5 "train the LSTM language model" "$exp_dir"; then
@@ -124,9 +132,15 @@ fi
 if run_stage 6 "tune LM weight, word bonus and beam size on dev-clean" "$exp_dir"; then
   asr tune "$exp_dir/model" --lm "$lm_dir/lm" --data "$(cuts dev-clean)" --output "$exp_dir/tune.tsv" \
     --fusion-lm-weights 0.3 0.5 0.8 --fusion-word-bonuses -0.5 0 0.5 1.0 "${lexicon_arg[@]}" | tee "$exp_dir/tune.txt"
+  if [ ${#ngram_arg[@]} -gt 0 ]; then  # the word 3-gram: the package's `beam` decoding only if better on dev-clean
+    asr tune "$exp_dir/model" "${ngram_arg[@]}" --data "$(cuts dev-clean)" --ngram-weights 0.5 0.8 1.2 1.6 \
+      --word-bonuses -1 0 1 2 --if-better --output "$exp_dir/tune_ngram.tsv" "${lexicon_arg[@]}" \
+      | tee "$exp_dir/tune_ngram.txt"
+  fi
   mark_done 6 "$exp_dir"
 fi
 
+# beam: with the word 3-gram when stage 6 tuned one (stored in the package beside the LSTM LM's settings)
 if run_stage 7 "evaluate dev and test sets: greedy, beam, beam + LM" "$exp_dir"; then
   for p in "${eval_parts[@]}"; do
     asr evaluate "$exp_dir/model" "$(cuts "$p")" --decode greedy beam beam_lm --lm "$lm_dir/lm" \
