@@ -238,7 +238,7 @@ def build_parser() -> argparse.ArgumentParser:
     p["tune"].add_argument("--fusion-word-bonuses", "--fusion-betas", dest="fusion_word_bonuses", type=float,
                            nargs="*", default=[],
                            help="word bonuses for shallow fusion (default 0)")
-    p["tune"].add_argument("--beam-word-bonuses", type=float, nargs="*", default=[-2.0, -1.0, -0.5],
+    p["tune"].add_argument("--beam-word-bonuses", type=float, nargs="*", default=[-4.0, -3.0, -2.0, -1.0, -0.5],
                            help="word bonuses for beam search without an LM (`--decode beam`), tried at the widest "
                            "beam beside 0; with a lexicon a penalty keeps short words out (none: leave it at 0)")
     p["tune"].add_argument("--random", type=int, default=0,
