@@ -160,10 +160,10 @@ def test_tune_prints_table_and_writes_package(lm_setup, tiny_corpus):
     assert "best: " in out.stdout and "greedy" in out.stdout
     rows = [r.split("\t") for r in (lm_setup / "tune.tsv").read_text().splitlines()]
     # header, greedy, per beam: plain beam + 4 rescoring points; at the widest beam (4): 2 fusion points and the
-    # beam without LM at the 3 default word bonuses besides 0
-    assert len(rows) == 1 + 1 + 2 * (1 + 4) + 2 + 3
+    # beam without LM at the 5 default word bonuses besides 0
+    assert len(rows) == 1 + 1 + 2 * (1 + 4) + 2 + 5
     plain = [(float(r[3]), float(r[4])) for r in rows if r[0] == "beam" and r[1] == "4"]
-    assert sorted(b for b, _ in plain) == [-2.0, -1.0, -0.5, 0.0]
+    assert sorted(b for b, _ in plain) == [-4.0, -3.0, -2.0, -1.0, -0.5, 0.0]
     assert [(r[0], r[1], r[2]) for r in rows if r[0] == "beam_lm_fusion"] == [("beam_lm_fusion", "4", "0.3"),
                                                                              ("beam_lm_fusion", "4", "0.6")]
     decode = yaml.safe_load((model / "config.yaml").read_text())["decode"]
