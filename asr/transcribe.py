@@ -166,6 +166,22 @@ def file_digest(path: str | Path) -> str:
     return sha256_file(path / "lm.safetensors" if path.is_dir() else path)
 
 
+def _given_file(path: str | Path, what: str) -> str:
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"{path}: no such {what} file")
+    return str(path)
+
+
+def _package_file(package: str | Path, name: str, what: str) -> str | None:
+    """A file the package's decode settings name: absolute, or relative to the package (`asr tune` copies its
+    lexicon and n-gram there); None, with a warning, when it is not there."""
+    stored = Path(package) / name
+    if stored.is_file():
+        return str(stored)
+    log.warning("%s: the package's %s %s is not there; decoding without it", package, what, name)
+    return None
+
+
 def load_model(path: str | Path, device: str = "cpu", lm: str | Path | None = None,
                decode: str | None = None, runtime: str = "torch", ngram: str | Path | None = None,
                ngram_weight: float | None = None, lexicon: str | Path | None = None) -> Recognizer:
@@ -200,28 +216,16 @@ def load_model(path: str | Path, device: str = "cpu", lm: str | Path | None = No
         log.warning("%s: the decoding weights in %s were tuned with another LM (%s); run `asr tune` for this one",
                     lm, path, tuned_with.get("path"))
     if ngram is not None:
-        if not Path(ngram).is_file():
-            raise FileNotFoundError(f"{ngram}: no such n-gram file")
         weight = ngram_weight if ngram_weight is not None else (settings.ngram_weight or 0.5)
-        settings = replace(settings, ngram=str(ngram), ngram_weight=weight)
+        settings = replace(settings, ngram=_given_file(ngram, "n-gram"), ngram_weight=weight)
     elif settings.ngram:
-        stored = Path(path) / settings.ngram  # absolute, or relative to the package (`asr tune` copies it there)
-        if stored.is_file():
-            settings = replace(settings, ngram=str(stored))
-        else:
-            log.warning("%s: the package's n-gram %s is not there; decoding without it", path, settings.ngram)
-            settings = replace(settings, ngram=None, method="greedy" if settings.method == "beam" else settings.method)
+        settings = replace(settings, ngram=_package_file(path, settings.ngram, "n-gram"))
+        if settings.ngram is None and settings.method == "beam":
+            settings = replace(settings, method="greedy")
     if lexicon is not None:
-        if not Path(lexicon).is_file():
-            raise FileNotFoundError(f"{lexicon}: no such lexicon file")
-        settings = replace(settings, lexicon=str(lexicon))
+        settings = replace(settings, lexicon=_given_file(lexicon, "lexicon"))
     elif settings.lexicon:
-        stored = Path(path) / settings.lexicon  # absolute, or relative to the package (`asr tune` copies it there)
-        if stored.is_file():
-            settings = replace(settings, lexicon=str(stored))
-        else:
-            log.warning("%s: the package's lexicon %s is not there; decoding without it", path, settings.lexicon)
-            settings = replace(settings, lexicon=None)
+        settings = replace(settings, lexicon=_package_file(path, settings.lexicon, "lexicon"))
     method = decode or ("beam_lm" if lm is not None else ("beam" if ngram is not None or lexicon is not None else (
         "greedy" if settings.method == "beam_lm" else settings.method)))
     return Recognizer(package, device, settings.with_method(method), lm_model, acoustic=acoustic)
