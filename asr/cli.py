@@ -13,8 +13,12 @@ __all__ = ["COMMANDS", "build_parser", "main"]
 
 
 def cmd_make_corpus(args: argparse.Namespace) -> int:
-    from asr.corpora.synthetic import make_corpus
+    from asr.corpora.synthetic import PLANS, make_corpus
 
+    if args.extends and PLANS[args.plan].extends != args.extends:
+        raise ValueError(f"--plan {args.plan} does not extend {args.extends} (it extends "
+                         f"{PLANS[args.plan].extends or 'no plan'}): its training speakers could repeat "
+                         f"{args.extends}'s, and its dev and test subsets would not be {args.extends}'s")
     corpus = make_corpus(args.root, args.plan, args.seed, args.tarballs, args.num_jobs)
     print(f"corpus written: {corpus}")
     return 0
@@ -78,7 +82,8 @@ def cmd_download(args: argparse.Namespace) -> int:
         print("\n".join(expand_parts(args.parts)))
         return 0
     corpus = download_librispeech(args.target_dir, args.parts, args.base_url, lm_text=args.lm_text,
-                                  lm_arpa=args.lm_arpa, keep_archives=not args.delete_archives, verify=not args.no_verify)
+                                  lm_arpa=args.lm_arpa, keep_archives=not args.delete_archives,
+                                  verify=not args.no_verify)
     print(f"downloaded{'' if args.no_verify else ' and verified'}: {corpus}")
     return 0
 

@@ -49,6 +49,9 @@ def build_parser() -> argparse.ArgumentParser:
     p["make-corpus"].add_argument("--tarballs", action="store_true",
                                   help="also write <subset>.tar.gz and md5sum.txt as OpenSLR publishes them")
     p["make-corpus"].add_argument("--num-jobs", type=int, default=2)
+    p["make-corpus"].add_argument("--extends", metavar="PLAN",
+                                  help="check that --plan extends PLAN (new training speakers beside PLAN's corpus, "
+                                  "its dev and test subsets) before making anything")
 
     p["make-noise"].add_argument("out_dir", type=Path, help="gets the noise FLAC files and noise_cuts.jsonl.gz")
     p["make-noise"].add_argument("--babble-from", type=Path, nargs="+",

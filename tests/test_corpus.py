@@ -120,3 +120,23 @@ def test_missing_tts_engine_names_the_package(monkeypatch, tmp_path):
     with pytest.raises(RuntimeError, match="apt-get install .*espeak-ng"):
         make_corpus(tmp_path, "tiny")
     assert synthetic.ENGINE_PACKAGES["text2wave"].startswith("festival")
+
+
+def test_make_corpus_extends_check_refuses_a_plan_that_extends_another(tmp_path):
+    """`asr make-corpus --plan P --extends BASE` (the recipes' --extra-plan) stops before making anything when P is
+    not BASE's extension, and goes on when it is."""
+    import subprocess
+    import sys
+
+    def make(plan: str, base: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "asr.cli", "make-corpus", str(tmp_path / plan), "--plan", plan,
+                               "--extends", base], capture_output=True, text=True, timeout=600)
+
+    wrong = make("natural-extra", "mini")
+    assert wrong.returncode == 1
+    assert "--plan natural-extra does not extend mini (it extends mini-natural)" in wrong.stderr
+    assert not (tmp_path / "natural-extra").exists()
+    assert PLANS["tiny-extra"].extends == "tiny"
+    right = make("tiny-extra", "tiny")
+    assert right.returncode == 0, right.stderr[-2000:]
+    assert sorted((tmp_path / "tiny-extra" / "LibriSpeech" / "train-clean-5").rglob("*.flac"))
