@@ -28,6 +28,7 @@ from asr.decoding.beam import BeamSearch
 from asr.decoding.config import DecodeSettings
 from asr.decoding.rescore import choose, lm_scores
 from asr.decoding.settings import make_decoder
+from asr.ngram import ngram_unit
 from asr.package import update_decode_settings
 from asr.scoring import char_errors, word_errors
 from asr.transcribe import file_digest, load_model
@@ -80,10 +81,15 @@ def tune(model: Path, lm: Path | None, data: Path, lm_weights: list[float], word
     best = min((r for r in dev.rows if r["decode"].startswith("beam_lm")),
                key=lambda r: (r["wer"], r["cer"], r["beam_size"]))
     plain = _best_plain_beam(dev.rows)
+    # an n-gram tuned before (`--ngram`) keeps its file and weights beside the LSTM LM's (`--decode beam` uses them),
+    # unless it is a word n-gram and this tuning has no lexicon for it
+    ngram_kept = base.ngram if base.ngram and (base.lexicon or ngram_unit(base.ngram) == "char") else None
     tuned = DecodeSettings(method="beam_lm", beam_size=best["beam_size"], nbest=nbest, lm_weight=best["lm_weight"],
                            word_bonus=best["word_bonus"], beam_threshold=base.beam_threshold,
                            fusion=best["decode"] == "beam_lm_fusion", lexicon=base.lexicon,
-                           beam_word_bonus=plain["word_bonus"])
+                           beam_word_bonus=plain["word_bonus"], ngram=ngram_kept,
+                           ngram_weight=base.ngram_weight if ngram_kept else 0.0,
+                           ngram_word_bonus=base.ngram_word_bonus if ngram_kept else 0.0)
     return dev.finish(model, best, tuned, lm, output, write)
 
 

@@ -354,6 +354,24 @@ def test_tune_records_its_lm_and_warns_about_another(lm_setup, tiny_corpus, tmp_
         load_model(model, lm=other)
     assert "tuned with another LM" in caplog.text
     shutil.rmtree(other)
+    # an n-gram tuned as the package's decoding: its record is its own, so the LSTM LM is still the one tuned for
+    # beam_lm; tuning the LSTM LM again keeps the n-gram's file and weights for `--decode beam`
+    arpa = _arpa(tmp_path / "e.arpa", "E")
+    run("tune", model, "--ngram", arpa, "--data", tiny_corpus / "LibriSpeech" / "dev-clean-2", "--ngram-weights",
+        "1.5", "--word-bonuses", "0", "--beam-sizes", "2")
+    decode = yaml.safe_load((model / "config.yaml").read_text())["decode"]
+    assert decode["method"] == "beam" and decode["ngram_lm"]["sha256"] == file_digest(arpa)
+    assert decode["lm"]["sha256"] == file_digest(lm)
+    caplog.clear()
+    with caplog.at_level("WARNING"):
+        load_model(model, lm=lm)
+    assert "tuned with another LM" not in caplog.text
+    run("tune", model, "--lm", lm, "--data", tiny_corpus / "LibriSpeech" / "dev-clean-2", "--lm-weights", "0.5",
+        "--word-bonuses", "0", "--beam-sizes", "2")
+    decode = yaml.safe_load((model / "config.yaml").read_text())["decode"]
+    assert decode["method"] == "beam_lm" and decode["ngram"] == "ngram.arpa" and decode["ngram_weight"] == 1.5
+    assert decode["ngram_lm"]["sha256"] == file_digest(arpa) and decode["lm"]["sha256"] == file_digest(lm)
+    assert load_model(model, decode="beam").settings.ngram == str(model / "ngram.arpa")
 
 
 def test_lexicon_from_the_command_line_and_tuned_into_the_package(tiny_corpus, tmp_path):
