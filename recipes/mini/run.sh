@@ -92,7 +92,7 @@ if run_stage 1 "lhotse manifests" "$data_dir"; then
   if [ "$real_dev" = true ]; then
     asr make-real-dev "$data_dir/real"
   fi
-  [ -z "$extra_plan" ] || make_extra_corpus "$data_dir" "$extra_plan" "$nj"
+  [ -z "$extra_plan" ] || make_extra_corpus "$data_dir" "$extra_plan" "$nj" "$plan"
   mark_done 1 "$data_dir"
 fi
 
@@ -103,7 +103,7 @@ fi
 
 extra_cuts=()  # the extra corpus's training cuts beside the corpus's own (made here too if stage 1 ran without it)
 if [ -n "$extra_plan" ] && [ 3 -ge "$stage" ] && [ 3 -le "$stop_stage" ]; then
-  make_extra_corpus "$data_dir" "$extra_plan" "$nj"
+  make_extra_corpus "$data_dir" "$extra_plan" "$nj" "$plan"
   extra_cuts=("$(with_extra_cuts "$data_dir")")
 fi
 if run_stage 3 "train the acoustic model" "$exp_dir"; then

@@ -95,18 +95,19 @@ extra_train_cuts=librispeech_cuts_train-clean-5.jsonl.gz  # the training manifes
 # with_extra_cuts DATA_DIR: the `asr train` override that trains on DATA_DIR's corpus and the extra one beside it
 with_extra_cuts() { echo "data.train_cuts=[$1/manifests/$extra_train_cuts,$1/extra/manifests/$extra_train_cuts]"; }
 
-# make_extra_corpus DATA_DIR PLAN NJ: a corpus plan that extends DATA_DIR/corpus's (`asr make-corpus --plan PLAN`,
-# e.g. natural-extra beside mini-natural: new training speakers) under DATA_DIR/extra, with its train manifest in
-# DATA_DIR/extra/manifests. Its dev and test subsets are the extended corpus's own (the same speakers and sentences,
-# tests/test_kokoro.py), so they are linked, not synthesized again. Nothing to do when the manifest is there.
+# make_extra_corpus DATA_DIR PLAN NJ BASE: a corpus plan that extends DATA_DIR/corpus's plan BASE (`asr make-corpus
+# --plan PLAN --extends BASE`, which refuses a PLAN that does not; e.g. natural-extra beside mini-natural: new
+# training speakers) under DATA_DIR/extra, with its train manifest in DATA_DIR/extra/manifests. Its dev and test
+# subsets are the extended corpus's own (the same speakers and sentences, tests/test_kokoro.py), so they are linked,
+# not synthesized again. Nothing to do when the manifest is there.
 make_extra_corpus() {
-  local extra=$1/extra plan=$2 nj=$3 subset
+  local extra=$1/extra plan=$2 nj=$3 base=$4 subset
   [ -s "$extra/manifests/$extra_train_cuts" ] && return 0
   mkdir -p "$extra/corpus/LibriSpeech"
   for subset in dev-clean-2 test-clean-2; do
     [ -e "$extra/corpus/LibriSpeech/$subset" ] || [ ! -e "$1/corpus/LibriSpeech/$subset" ] ||
       cp -al "$1/corpus/LibriSpeech/$subset" "$extra/corpus/LibriSpeech/"
   done
-  asr make-corpus "$extra/corpus" --plan "$plan" --num-jobs "$nj"
+  asr make-corpus "$extra/corpus" --plan "$plan" --extends "$base" --num-jobs "$nj"
   asr prepare "$extra/corpus" "$extra/manifests" --subsets train-clean-5 --num-jobs "$nj"
 }
