@@ -25,8 +25,9 @@ pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a C
 CONFIGS = [AcousticConfig(num_layers=2, hidden_size=48),
            AcousticConfig(num_layers=2, hidden_size=48, rnn="gru"),
            AcousticConfig(num_layers=2, hidden_size=48, projection_size=40, subsampling="conv", subsampling_factor=4),
-           AcousticConfig(num_layers=2, hidden_size=48, normalization="utterance")]
-IDS = ["blstm", "bgru", "blstmp-conv", "utterance-norm"]
+           AcousticConfig(num_layers=2, hidden_size=48, normalization="utterance"),
+           AcousticConfig(num_layers=2, hidden_size=48, subsampling="conv2d", normalization="utterance_mv")]
+IDS = ["blstm", "bgru", "blstmp-conv", "utterance-norm", "conv2d-utterance-mv"]  # the last: experiment=general_extra
 
 
 @pytest.fixture(autouse=True)

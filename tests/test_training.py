@@ -131,3 +131,33 @@ def test_init_from_a_package_or_checkpoint_for_fine_tuning(straight_run):
     wider = AcousticModel(AcousticConfig(**{**pkg.model.config.__dict__, "hidden_size": 48}))
     with pytest.raises(ValueError, match="do not fit"):
         init_weights(wider, straight_run / "model")
+
+
+def test_weight_noise_is_in_the_training_forward_pass_only(straight_run, tiny_manifests, tmp_path):
+    """optim.weight_noise: the training loss is computed at noisy weights, while the weights the optimizer steps
+    from, validation and the checkpoints stay clean (with lr 0 the weights end exactly where they started)."""
+    runs = {}
+    for std in (0.0, 0.3):
+        exp = tmp_path / f"noise{std}"
+        run_training(tiny_cfg(tiny_manifests, exp, f"init_from={straight_run / 'model'}", "optim.lr=0.0",
+                              f"optim.weight_noise={std}", "trainer.max_epochs=1"))
+        rows = list(csv.DictReader(open(exp / "csv" / "version_0" / "metrics.csv")))
+        runs[std] = ([float(r["train/loss"]) for r in rows if r.get("train/loss")],
+                     [float(r["val/loss"]) for r in rows if r.get("val/loss")], final_weights(exp)[0])
+    start = load_package(straight_run / "model").model.state_dict()
+    (clean_train, clean_val, clean_weights), (noisy_train, noisy_val, noisy_weights) = runs[0.0], runs[0.3]
+    for name, value in noisy_weights.items():
+        if name.startswith("model.") and "normalizer" not in name:
+            torch.testing.assert_close(value, start[name.removeprefix("model.")], rtol=0, atol=0)
+            torch.testing.assert_close(value, clean_weights[name], rtol=0, atol=0)
+    assert len(noisy_train) == len(clean_train) > 0
+    assert all(n != c for n, c in zip(noisy_train, clean_train))
+    assert sum(noisy_train) > sum(clean_train)  # noise on trained weights costs loss
+    assert noisy_val == clean_val
+
+
+def test_weight_noise_must_be_positive():
+    from asr.training.callbacks import WeightNoise
+
+    with pytest.raises(ValueError, match="weight noise"):
+        WeightNoise(-0.1)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import lightning as L
+import torch
 from lightning.pytorch.callbacks import Callback, ModelCheckpoint
 
 
@@ -42,3 +43,40 @@ class StepCheckpoint(ModelCheckpoint):
                            batch_idx: int) -> None:
         if batch_idx + 1 < trainer.num_training_batches:
             super().on_train_batch_end(trainer, pl_module, outputs, batch, batch_idx)
+
+
+class WeightNoise(Callback):
+    """Gaussian weight noise (Graves, "Practical variational inference for neural networks", 2011; used for the
+    deep BiLSTM CTC models of Graves et al., ICASSP 2013): for every training batch, each weight of the model gets
+    noise of standard deviation ``std``; the gradient is computed at the noisy weights and applied to the clean
+    ones. A regularizer that makes the network's function flat around its weights, usually applied by fine-tuning a
+    converged model. The clean weights are back before every optimizer step and after every batch, so validation,
+    checkpoints and the exported package never see noise."""
+
+    def __init__(self, std: float):
+        if std <= 0:
+            raise ValueError(f"weight noise std must be > 0, not {std}")
+        self.std = float(std)
+        self._clean: list[tuple[torch.nn.Parameter, torch.Tensor]] = []
+
+    def on_train_batch_start(self, trainer: L.Trainer, pl_module: L.LightningModule, batch: Any,
+                             batch_idx: int) -> None:
+        self._restore()
+        with torch.no_grad():
+            for p in pl_module.parameters():
+                if p.requires_grad:
+                    self._clean.append((p, p.detach().clone()))
+                    p.add_(torch.randn_like(p), alpha=self.std)
+
+    def on_before_optimizer_step(self, trainer: L.Trainer, pl_module: L.LightningModule, optimizer: Any) -> None:
+        self._restore()
+
+    def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any,
+                           batch_idx: int) -> None:
+        self._restore()  # a batch without a step (no usable utterance, gradient accumulation)
+
+    def _restore(self) -> None:
+        with torch.no_grad():
+            for p, clean in self._clean:
+                p.copy_(clean)
+        self._clean = []

@@ -25,7 +25,7 @@ from asr.package import (
     save_package,
 )
 from asr.text import DEFAULT_TOKENS, Tokenizer
-from asr.training.callbacks import StepCheckpoint, TrackTrainBatches
+from asr.training.callbacks import StepCheckpoint, TrackTrainBatches, WeightNoise
 from asr.training.ctc_system import CTCSystem
 from asr.training.datamodule import AsrDataModule
 from asr.training.launch import job_dir
@@ -98,6 +98,8 @@ def run_training(cfg: DictConfig) -> Path:
         callbacks.append(StepCheckpoint(dirpath=exp_dir / "checkpoints", filename="step{step:06d}",
                                         every_n_train_steps=t.checkpoint_every_n_steps, save_top_k=-1,
                                         auto_insert_metric_name=False))
+    if cfg.optim.get("weight_noise"):
+        callbacks.append(WeightNoise(cfg.optim.weight_noise))
     average_last = int(t.get("average_last") or 0)
     if average_last > 1:  # keep the last N epochs' checkpoints, averaged into the exported package
         epochs = ModelCheckpoint(dirpath=exp_dir / "checkpoints", filename="avg-epoch{epoch:03d}", monitor="epoch",
