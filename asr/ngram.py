@@ -1,11 +1,16 @@
 """`asr make-ngram`: a word or character n-gram LM counted from text, written as ARPA for KenLM.
 
 Interpolated modified Kneser-Ney (Chen & Goodman 1998), as KenLM's ``lmplz`` and SRILM's ``-kndiscount
--interpolate`` make it, with no pruning: the highest order uses raw counts, lower orders continuation counts (how
+-interpolate`` make it: the highest order uses raw counts, lower orders continuation counts (how
 many distinct words precede the n-gram; n-grams that start with ``<s>`` keep raw counts), three discounts per order
 from the counts of counts, unigrams interpolated with the uniform distribution over the vocabulary and ``<unk>``.
 ARPA stores each n-gram's interpolated log10 probability and, for every n-gram that is a context, its backoff weight
 (the interpolation weight gamma), so every context's distribution sums to one.
+
+Pruning (``--prune``, as lmplz's): n-grams of order n whose Kneser-Ney count is at most the n-th threshold are left
+out, their probability mass moved to their context's backoff weight (the discounts come from the unpruned counts),
+and the distributions still sum to one. An n-gram that is the context or the suffix of one kept at the order above
+stays, as ARPA needs; unigrams are never pruned.
 
 Units: ``word`` (normalized words, for beam search with a lexicon: one LM query per completed word) or ``char``
 (the model's characters with ``|`` for the space, the symbols beam search without a lexicon queries). Text lines are
@@ -109,8 +114,32 @@ class NgramLM:
         return {g[0] for g in self.prob[0]}
 
 
-def estimate(raw: list[Counter]) -> NgramLM:
+def prune_thresholds(prune: list[int] | None, order: int) -> list[int]:
+    """lmplz's ``--prune``: one count threshold per order from unigrams on, non-decreasing, the last repeated for
+    the higher orders; the unigrams' must be 0."""
+    values = [int(v) for v in (prune or [0])]
+    if values[0] != 0 or any(v < 0 for v in values) or values != sorted(values):
+        raise ValueError(f"--prune {' '.join(map(str, values))}: thresholds must be non-decreasing counts >= 0, the "
+                         "unigrams' 0 (unigrams are never pruned), e.g. --prune 0 1 1")
+    if len(values) > order:
+        raise ValueError(f"--prune gives {len(values)} thresholds for an order-{order} model")
+    return (values + [values[-1]] * order)[:order]
+
+
+def kept_ngrams(adjusted: list[Counter], thresholds: list[int]) -> list[set]:
+    """By order: the n-grams above their order's threshold, and every context and suffix of one kept above."""
+    kept: list[set] = [set() for _ in adjusted]
+    needed: set = set()
+    for n in range(len(adjusted) - 1, -1, -1):
+        kept[n] = {g for g, c in adjusted[n].items() if c > thresholds[n] or g in needed}
+        needed = {g[:-1] for g in kept[n]} | {g[1:] for g in kept[n]}
+    return kept
+
+
+def estimate(raw: list[Counter], prune: list[int] | None = None) -> NgramLM:
     adjusted = adjusted_counts(raw)
+    thresholds = prune_thresholds(prune, len(raw))
+    kept = kept_ngrams(adjusted, thresholds) if any(thresholds) else None
     vocab = {g[0] for g in adjusted[0]} | {UNK}
     prob: list[dict] = []
     backoff: list[dict] = []
@@ -122,11 +151,14 @@ def estimate(raw: list[Counter]) -> NgramLM:
         mass: dict[tuple, float] = defaultdict(float)  # the discounted mass: gamma * total
         for gram, c in counts.items():
             total[gram[:-1]] += c
-            mass[gram[:-1]] += d[min(c, 3) - 1]
+            # a pruned n-gram's whole count goes to the backoff: it is then predicted through the lower order
+            mass[gram[:-1]] += c if kept is not None and gram not in kept[n] else d[min(c, 3) - 1]
         gamma = {h: mass[h] / total[h] for h in total}
         lower = prob[n - 1] if n else None
         p = {}
         for gram, c in counts.items():
+            if kept is not None and gram not in kept[n]:
+                continue
             h = gram[:-1]
             below = lower[gram[1:]] if lower is not None else 1.0 / len(vocab)
             p[gram] = (c - d[min(c, 3) - 1]) / total[h] + gamma[h] * below
@@ -243,20 +275,23 @@ def perplexity(model: str | Path, paths: Iterable[str | Path], unit: str | None 
     return Perplexity(10 ** (-log10_total / count), count, oov if vocab is not None else -1, len(sents), unit)
 
 
-def make_ngram(texts: list[str | Path], out: str | Path, order: int = 3, unit: str = "word") -> NgramLM:
-    """Count, smooth and write ``out`` (ARPA); the model is returned for its statistics."""
+def make_ngram(texts: list[str | Path], out: str | Path, order: int = 3, unit: str = "word",
+               prune: list[int] | None = None) -> NgramLM:
+    """Count, smooth, prune (``prune``: count thresholds by order, see module doc) and write ``out`` (ARPA); the
+    model is returned for its statistics."""
     if unit not in UNITS:
         raise ValueError(f"unknown n-gram unit {unit!r}: choose {', '.join(UNITS)}")
+    prune_thresholds(prune, order)  # bad thresholds fail before the counting
     raw = count_ngrams(sentences(texts, unit), order)
     if not raw[0]:
         raise ValueError(f"{', '.join(map(str, texts))}: no text to count (every line is empty)")
-    lm = estimate(raw)
+    lm = estimate(raw, prune)
     write_arpa(lm, out)
     return lm
 
 
 def cli_make_ngram(args) -> int:
-    lm = make_ngram(args.texts, args.out, args.order, args.unit)
+    lm = make_ngram(args.texts, args.out, args.order, args.unit, args.prune)
     sizes = ", ".join(f"{len(p) + (n == 1)} {n}-grams" for n, p in enumerate(lm.prob, 1))  # + <s>
     print(f"{args.out}: {args.unit} {lm.order}-gram, {sizes}; discounts "
           + " / ".join(",".join(f"{d:.2f}" for d in ds) for ds in lm.discounts))

@@ -57,6 +57,48 @@ def test_every_context_distribution_sums_to_one(tmp_path, order):
         assert _kenlm_sum(arpa, words, history) == pytest.approx(1.0, abs=1e-4)
 
 
+@pytest.mark.parametrize("prune", [[0, 1], [0, 1, 2], [0, 0, 1]])
+def test_pruned_models_still_sum_to_one_and_keep_what_arpa_needs(tmp_path, prune):
+    """--prune (lmplz's): n-grams counted at most the threshold are left out, their mass goes to the backoff, so
+    every context still sums to one; contexts and suffixes of kept n-grams stay; the model gets smaller and fits its
+    own text a little worse."""
+    words = "THE CAT SAT ON A MAT DOG RAN FAR AWAY AND THEN CAME BACK HOME".split()
+    g = torch.Generator().manual_seed(7)
+    weights = torch.tensor([1.0 / (i + 1) for i in range(len(words))])  # Zipf: many rare n-grams
+    lines = [" ".join(words[i] for i in torch.multinomial(weights, int(n), replacement=True, generator=g))
+             for n in torch.randint(1, 9, (300,), generator=g)]
+    text = _text(tmp_path, "t.txt", lines)
+    full = make_ngram([text], tmp_path / "full.arpa", order=3)
+    lm = make_ngram([text], tmp_path / "pruned.arpa", order=3, prune=prune)
+    thresholds = (prune + [prune[-1]] * 3)[:3]
+    assert len(lm.prob[0]) == len(full.prob[0])  # unigrams stay
+    for n in (1, 2):
+        if thresholds[n]:
+            assert len(lm.prob[n]) < len(full.prob[n])
+    for gram in lm.prob[2]:  # what KenLM needs of a kept trigram
+        assert gram[:-1] in lm.prob[1] and gram[1:] in lm.prob[1]
+    for history in ([], ["THE"], ["HOME"], ["THE", "CAT"], ["HOME", "HOME"], ["CAME", "BACK"], [UNK, "CAT", "SAT"]):
+        assert _kenlm_sum(tmp_path / "pruned.arpa", words, history) == pytest.approx(1.0, abs=1e-4)
+    own = perplexity(tmp_path / "pruned.arpa", [text]).perplexity
+    assert perplexity(tmp_path / "full.arpa", [text]).perplexity < own < 2 * perplexity(tmp_path / "full.arpa",
+                                                                                         [text]).perplexity
+
+
+def test_prune_thresholds_are_checked_before_counting(tmp_path):
+    text = _text(tmp_path, "t.txt", ["the cat sat"])
+    for bad in ([1, 1], [0, 2, 1], [0, -1], [0, 1, 1, 1]):
+        with pytest.raises(ValueError, match="--prune"):
+            make_ngram([text], tmp_path / "x.arpa", order=3, prune=bad)
+    assert not (tmp_path / "x.arpa").exists()
+    # trigrams: <s> THE CAT, THE CAT SAT, CAT SAT </s> twice, the rest once; bigrams: <s> THE (raw count) 2, the
+    # rest once (continuation counts), kept where a kept trigram needs them (THE CAT, CAT SAT, SAT </s>)
+    text = _text(tmp_path, "t.txt", ["the cat sat", "the cat sat", "a dog ran"])
+    out = subprocess.run([sys.executable, "-m", "asr.cli", "make-ngram", str(tmp_path / "p.arpa"), str(text),
+                          "--prune", "0", "1"], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert "word 3-gram, 9 1-grams, 4 2-grams, 3 3-grams" in out.stdout
+
+
 def test_units_order_and_bad_input(tmp_path):
     text = _text(tmp_path, "t.txt", ["the cat sat", "a cat ran"])
     lm = make_ngram([text], tmp_path / "w.arpa", order=3)
