@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,19 @@ from lightning.pytorch.callbacks import Callback, TQDMProgressBar
 from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 
 from asr.training.fault_tolerance import AtomicCheckpointIO, RngState
+
+
+class _NoAdvert(logging.Filter):
+    """Lightning advertises a cloud logger at every run's start ("💡 Tip: ... litlogger"): not for a toolkit's
+    users, whose logs are TensorBoard and CSV files."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "litlogger" not in record.getMessage()
+
+
+_rank_zero_log = logging.getLogger("lightning.pytorch.utilities.rank_zero")
+if not any(isinstance(f, _NoAdvert) for f in _rank_zero_log.filters):
+    _rank_zero_log.addFilter(_NoAdvert())
 
 
 def make_trainer(t: Any, exp_dir: Path, callbacks: list[Callback], grad_clip: float | None = None,
