@@ -195,9 +195,10 @@ def download_librispeech(target_dir: str | Path, parts: str | list[str] = "mini_
     target_dir = Path(target_dir)
     names = expand_parts(parts) + ([LM_TEXT] if lm_text else []) + ([LM_ARPA] if lm_arpa else [])
     sums: dict[str, tuple[dict[str, str], str]] = {}
+    arpa = target_dir / Path(LM_ARPA).stem  # the 3-gram, unpacked
     for part in names:
         resource = RESOURCE[part]
-        if part == LM_ARPA and (target_dir / Path(part).stem).exists():
+        if part == LM_ARPA and arpa.exists():
             log.info("%s: already downloaded and unpacked", part)
             continue
         if part not in LM_FILES and (target_dir / "LibriSpeech" / part / ".completed").exists():
@@ -210,7 +211,7 @@ def download_librispeech(target_dir: str | Path, parts: str | list[str] = "mini_
         path = fetch(f"{base_url.rstrip('/')}/{resource}/{name}", target_dir / name, table.get(name), source,
                      verify=verify)
         if part == LM_ARPA:
-            gunzip(path, target_dir / Path(part).stem)
+            gunzip(path, arpa)
         elif part != LM_TEXT:
             extract(path, target_dir, part)
             if not keep_archives:
