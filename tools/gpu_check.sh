@@ -10,7 +10,13 @@
 # Prepare on a machine with the TTS engines (tools/setup.sh), from the repository root:
 #   python -c "from asr.corpora.synthetic import make_corpus as m; m('.gpu/tiny_corpus', 'tiny', seed=0, tarballs=True)"
 #   python -c "from asr.corpora.librispeech import prepare_librispeech as p; p('.gpu/tiny_corpus', '.gpu/tiny_manifests')"
-# and, where the GPU machine cannot reach PyPI, wheels of the missing packages in .whl/ (installed to /tmp/site).
+# and, where the GPU machine cannot reach PyPI, wheels of the missing packages in .whl/ (installed to /tmp/site). On
+# an image with torch, Lightning, numpy, scipy, numba, msgpack and the like (2026-12, Python 3.12) these were missing:
+#   pip download --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
+#       --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 -d .whl \
+#       hydra-core omegaconf librosa soxr audioread pooch platformdirs soundfile cffi pycparser jiwer rapidfuzz \
+#       lhotse intervaltree lilcom cytoolz flashlight-text decorator
+#   pip wheel --no-deps -w .whl antlr4-python3-runtime==4.9.3     # (no wheel on PyPI; pure Python)
 set -uo pipefail
 log_dir=${1:-${OUT:-.gpu/log}}
 mkdir -p "$log_dir"
