@@ -240,6 +240,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_compare(args: argparse.Namespace) -> int:
+    from asr.significance import compare_files, report_comparison
+
+    print(report_comparison(args.a, args.b, compare_files(args.a, args.b, samples=args.samples)))
+    return 0
+
+
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from asr.evaluate import evaluate, report
 

@@ -20,6 +20,8 @@ COMMANDS = {
     "export": "turn a training checkpoint into a model package (safetensors + YAML + tokens)",
     "transcribe": "transcribe audio files, directories or stdin (text, JSON with word times, SRT, WebVTT)",
     "evaluate": "score a model on a LibriSpeech-layout directory or a cuts manifest (WER, CER, RTF)",
+    "compare": "compare two systems' `asr evaluate` results on the same utterances (paired bootstrap: interval, "
+               "probability of improvement)",
     "lm": "character LSTM language model: `asr lm train [overrides]`, `asr lm perplexity LM TEXT` (or an n-gram)",
     "tune": "search LM weight, word bonus and beam size on a dev set; store the best in the model package",
     "plot": "figures as PNG: `plot curves EXP_DIR` (loss, dev WER/CER, LR), `plot alignment MODEL FILE` (posteriors)",
@@ -83,6 +85,9 @@ def build_parser() -> argparse.ArgumentParser:
     p["make-lm-text"].add_argument("--exclude", type=Path, nargs="*", default=[],
                                    help="text files (e.g. dev and test transcripts) whose lines must not be written")
 
+    p["compare"].add_argument("a", type=Path, help="system A's per-utterance file (`asr evaluate`: *.per_utt.tsv)")
+    p["compare"].add_argument("b", type=Path, help="system B's, on the same utterances")
+    p["compare"].add_argument("--samples", type=int, default=10000, help="bootstrap resamplings (default 10000)")
     p["make-ngram"].add_argument("out", type=Path, help="the ARPA file to write")
     p["make-ngram"].add_argument("texts", type=Path, nargs="+", help="text files (.gz too), one sentence per line")
     p["make-ngram"].add_argument("--order", type=int, default=3, help="n (default 3)")

@@ -12,6 +12,7 @@ from asr.audio import SAMPLE_RATE
 from asr.cuts import load_cut_waves, load_eval_cuts
 from asr.decoding.settings import make_decoder
 from asr.scoring import ErrorCounts, char_errors, word_errors
+from asr.significance import wer_interval
 from asr.transcribe import load_model
 
 
@@ -26,6 +27,7 @@ class EvalResult:
     chars: ErrorCounts
     audio_seconds: float
     decode_seconds: float
+    wer_interval: tuple[float, float] | None = None  # 95%, by bootstrap over utterances (asr.significance)
 
     @property
     def rtf(self) -> float:
@@ -40,8 +42,9 @@ def score(name: str, refs: list[str], hyps: list[str], ids: list[str], skipped: 
         w = word_errors([ref], [hyp])
         rows.append({"id": utt, "errors": w.errors, "words": w.reference_length, "wer": round(w.rate, 4),
                      "ref": ref, "hyp": hyp})
+    interval = wer_interval([r["errors"] for r in rows], [r["words"] for r in rows]) if rows else None
     return EvalResult(name, len(ids), skipped, words.rate, chars.rate, words, chars, audio_seconds,
-                      decode_seconds), rows
+                      decode_seconds, interval), rows
 
 
 @dataclass
@@ -107,6 +110,10 @@ def report(evaluations: dict[str, list[MethodResult]], worst: int = 5) -> str:
                          f"{w.substitutions} sub, {w.deletions} del, {w.insertions} ins)  CER {100 * r.cer:.2f}% "
                          f"({c.errors}/{c.reference_length})  utterances {r.utterances} (skipped {r.skipped})  "
                          f"RTF {r.rtf:.4f}")
+            if r.wer_interval:
+                low, high = r.wer_interval
+                lines.append(f"  WER 95% interval {100 * low:.2f}-{100 * high:.2f}% (bootstrap over utterances; "
+                             f"`asr compare` for two systems)")
             for row in sorted(m.rows, key=lambda row: (-row["errors"], row["id"]))[:worst]:
                 lines.append(f"  {row['id']} ({row['errors']} errors)\n    REF: {row['ref']}\n    HYP: {row['hyp']}")
             lines.append(f"  per-utterance results: {m.per_utt_path}")

@@ -41,7 +41,8 @@ def trained(tiny_corpus, tmp_path_factory):
 
 
 EXPECTED_COMMANDS = ["make-corpus", "make-noise", "make-real-dev", "degrade", "make-lm-text", "make-lexicon",
-                     "make-ngram", "download", "prepare", "compute-cmvn", "train", "export", "transcribe", "evaluate", "lm", "tune",
+                     "make-ngram", "download", "prepare", "compute-cmvn", "train", "export", "transcribe", "evaluate", "compare", "lm",
+                     "tune",
                      "plot", "info", "serve"]
 
 
@@ -189,6 +190,12 @@ def test_evaluate_writes_reports(trained, tiny_corpus, tmp_path):
     assert summary["utterances"] == 4 and summary["rtf"] > 0 and any(hyps)
     assert summary["wer"] == pytest.approx(jiwer.wer(refs, hyps)) and summary["cer"] == pytest.approx(jiwer.cer(refs, hyps))
     assert 0 < summary["cer"] < 1  # a real model: neither perfect nor empty on unseen tiny-corpus voices
+    low, high = summary["wer_interval"]  # by bootstrap over the 4 utterances
+    assert low <= summary["wer"] <= high and low < high
+    assert f"WER 95% interval {100 * low:.2f}-{100 * high:.2f}%" in out.stdout
+    compared = asr("compare", tmp_path / "eval" / "test-clean-2.greedy.per_utt.tsv",
+                   tmp_path / "eval" / "test-clean-2.greedy.per_utt.tsv")
+    assert "B - A: +0.00 points" in compared.stdout  # a system against itself
     assert sum(int(r[1]) for r in rows[1:]) == jiwer.process_words(refs, hyps).substitutions + \
         jiwer.process_words(refs, hyps).deletions + jiwer.process_words(refs, hyps).insertions
     # a manifest works as DATA too
