@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from asr.cuts import load_cut_waves, load_eval_cuts
-from asr.scoring import char_errors, word_errors
+from asr.evaluate import score
 from asr.significance import paired_bootstrap
 from asr.text import normalize_text
 
@@ -143,8 +143,8 @@ def main() -> int:
     sets = {}
     for d in args.data:
         for name, cuts in load_eval_cuts(d).items():
-            waves, refs, _, skipped = load_cut_waves(cuts).as_numpy()
-            sets[name] = (waves, [normalize(r) for r in refs], skipped)
+            waves, refs, ids, skipped = load_cut_waves(cuts).as_numpy()
+            sets[name] = (waves, [normalize(r) for r in refs], ids, skipped)
     results = []
     per_utt: dict[tuple[str, str], tuple[list[int], list[int]]] = {}
     for system in args.systems:
@@ -153,15 +153,15 @@ def main() -> int:
         except ImportError as e:
             print(f"{system}: not installed ({e}); skipped", file=sys.stderr)
             continue
-        for name, (waves, refs, skipped) in sets.items():
+        for name, (waves, refs, ids, skipped) in sets.items():
             run(waves[:1])  # warm-up (model load, first-call allocations)
             start = time.perf_counter()
             hyps = [normalize(h) for h in run(waves)]
             seconds = time.perf_counter() - start
             audio = sum(len(w) for w in waves) / 16000
-            w, c = word_errors(refs, hyps), char_errors(refs, hyps)
-            per_utt[system, name] = ([word_errors([r], [h]).errors for r, h in zip(refs, hyps)],
-                                     [len(r.split()) for r in refs])
+            result, rows = score(name, refs, hyps, ids, skipped, audio, seconds)  # as `asr evaluate` scores
+            w, c = result.words, result.chars
+            per_utt[system, name] = ([r["errors"] for r in rows], [r["words"] for r in rows])
             results.append({"system": system, "data": name, "utterances": len(waves), "skipped": skipped,
                             "wer": round(100 * w.rate, 2), "cer": round(100 * c.rate, 2),
                             "rtf": round(seconds / audio, 4), "words": w.reference_length})
