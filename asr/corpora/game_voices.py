@@ -38,7 +38,7 @@ from tqdm.auto import tqdm
 
 from asr.audio import SAMPLE_RATE, load_audio_bytes
 from asr.corpora.real_dev import Utterance, clean_transcript, write_dev_set
-from asr.text import DEFAULT_TOKENS
+from asr.text import Tokenizer
 
 log = logging.getLogger(__name__)
 SUBSET = "train-games"
@@ -49,7 +49,6 @@ HEDGEWARS_PACKS = ("British", "Classic", "Default", "Default_uk", "HillBilly", "
 WARZONE_BASE = "usr/share/games/warzone2100/base.wz"
 WARZONE_VOICES = ("audio/tutorial/", "audio/memressp/", "sequenceaudio/")
 MIN_SECONDS = 0.3
-ALPHABET = set(DEFAULT_TOKENS[1:])
 
 Clip = tuple[int, str, bytes]  # (speaker, source name, audio file bytes)
 Labeller = Callable[[np.ndarray], str]  # 16 kHz mono audio -> text
@@ -112,7 +111,7 @@ def warzone_clips(deb: Path) -> list[Clip]:
 
 def label_clips(clips: list[Clip], labeller: Labeller) -> tuple[list[Utterance], Counter]:
     """Each clip with its transcript (see the module's docstring), and the counted reasons for the ones left out."""
-    kept, skipped = [], Counter()
+    kept, skipped, tokenizer = [], Counter(), Tokenizer()
     for speaker, name, data in tqdm(clips, desc="Labelling clips", unit="clip"):
         try:
             audio = load_audio_bytes(data, name)
@@ -126,7 +125,7 @@ def label_clips(clips: list[Clip], labeller: Labeller) -> tuple[list[Utterance],
         text = clean_transcript(labeller(audio))
         if sum(c.isalpha() for c in text) < 2:
             skipped["no words heard"] += 1
-        elif not set(text) <= ALPHABET:
+        elif tokenizer.unknown_chars(text):
             skipped["characters outside the alphabet (digits)"] += 1
         else:
             kept.append((speaker, name, data, text))
