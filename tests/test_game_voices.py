@@ -17,6 +17,7 @@ from asr.corpora.game_voices import (
     HEDGEWARS_VOICES,
     KTUBERLING_EN,
     MEGAGLEST_UNITS,
+    PACKAGES,
     TUXPAINT_STAMPS,
     WARZONE_BASE,
     deb_members,
@@ -110,7 +111,7 @@ def debs(tmp_path: Path) -> Path:
 @needs_dpkg
 def test_game_voices_layout_and_skips(debs: Path, tmp_path: Path) -> None:
     out = tmp_path / "games"
-    subset = make_game_voices(out, labeller, debs)
+    subset = make_game_voices(out, labeller, debs, packages=PACKAGES)
     assert subset == out / "LibriSpeech" / "train-games"
     texts = {p.name: p.read_text().split("\n")[0] for p in subset.glob("*/*/*.trans.txt")}
     assert texts == {"9107-91070.trans.txt": "9107-91070-0000 AHOY MATEY",  # Pirate is the 7th pack
@@ -126,7 +127,7 @@ def test_game_voices_layout_and_skips(debs: Path, tmp_path: Path) -> None:
     report = prepare_librispeech(out, out / "manifests", ["train-games"])
     assert (out / "manifests" / "librispeech_cuts_train-games.jsonl.gz").is_file() and report
     # idempotent: a second call labels nothing
-    assert make_game_voices(out, lambda audio: pytest.fail("labelled again"), debs) == subset
+    assert make_game_voices(out, lambda audio: pytest.fail("labelled again"), debs, packages=PACKAGES) == subset
 
 
 def test_label_clips_counts_each_skip() -> None:
@@ -164,9 +165,9 @@ def test_tool_writes_a_repeated_manifest_that_trains_beside_others(debs: Path, t
 
     monkeypatch.setattr(tool, "whisper_system", lambda threads, beam_size: lambda waves: [labeller(w) for w in waves])
     out = tmp_path / "games"
-    assert tool.main([str(out), "--deb-dir", str(debs), "--repeat", "3"]) == 0
+    assert tool.main([str(out), "--deb-dir", str(debs), "--repeat", "3"]) == 0  # the default: two packages
     manifests = out / "manifests"
     single = load_cuts(manifests / "librispeech_cuts_train-games.jsonl.gz")
     repeated = load_cuts([manifests / "cuts_train-games_x3.jsonl.gz"])  # a list: the combining path, id checks on
-    assert len(single) == 8 and len(repeated) == 24
+    assert len(single) == 3 and len(repeated) == 9
     assert Counter(cut_text(c) for c in repeated) == {cut_text(c): 3 for c in single}
