@@ -128,6 +128,10 @@ def test_game_voices_layout_and_skips(debs: Path, tmp_path: Path) -> None:
     assert (out / "manifests" / "librispeech_cuts_train-games.jsonl.gz").is_file() and report
     # idempotent: a second call labels nothing
     assert make_game_voices(out, lambda audio: pytest.fail("labelled again"), debs, packages=PACKAGES) == subset
+    # made from six packages: asking for two is an error that names the subset, not the six-package subset
+    with pytest.raises(ValueError, match=r"train-games: made from \['hedgewars-data'.*not \['hedgewars-data', "
+                                         r"'warzone2100-data'\]"):
+        make_game_voices(out, labeller, debs)
 
 
 def test_label_clips_counts_each_skip() -> None:

@@ -13,7 +13,7 @@ that moved dev-real; recipes/en/RESULTS.md):
   (audio/memressp) and the research briefings (sequenceaudio/*.ogg): ~9 min, three voices. Speakers 9201-9203.
 - megaglest-data: the units' spoken answers when selected or given an order (``*_select*``, ``*_sel*``,
   ``*_ack*``; their attack cries, hits and deaths are left out: shouts and groans), 36 units, ~6 min; speaker 9301 +
-  the unit's index in name order (a unit is one actor; one actor may voice several units).
+  the unit's index in name order (one speaker id per unit, although one actor may voice several).
 - tuxpaint-stamps-default: the English spoken names of the stamps (``<stamp>_desc.ogg``: "a frog"), one voice,
   ~1 min. Speaker 9401.
 - qabcs-data: the English (US and UK) words of the alphabet game (``words/<word>.ogg``), ~2 min. Speakers 9501,
@@ -200,7 +200,8 @@ def label_clips(clips: list[Clip], labeller: Labeller) -> tuple[list[Utterance],
 
 def make_game_voices(out: str | Path, labeller: Labeller, deb_dir: str | Path | None = None,
                      packages: tuple[str, ...] = DEFAULT_PACKAGES) -> Path:
-    """Write ``out/LibriSpeech/train-games`` from ``packages`` (idempotent: a done-marker); returns the subset."""
+    """Write ``out/LibriSpeech/train-games`` from ``packages`` (idempotent: a done-marker that names the packages;
+    asking the same ``out`` for other packages is an error, not the old subset); returns the subset directory."""
     unknown = [p for p in packages if p not in SOURCES]
     if unknown:
         raise ValueError(f"unknown source package(s) {unknown}; known: {list(SOURCES)}")
@@ -208,6 +209,9 @@ def make_game_voices(out: str | Path, labeller: Labeller, deb_dir: str | Path | 
     subset = out / "LibriSpeech" / SUBSET
     done = out / f".{SUBSET}.done"
     if done.exists():
+        made_from = done.read_text().split() or list(DEFAULT_PACKAGES)  # an empty marker: made before the choice
+        if sorted(made_from) != sorted(packages):
+            raise ValueError(f"{subset}: made from {made_from}, not {list(packages)}; choose another output directory")
         return subset
     debs = fetch_debs(Path(deb_dir) if deb_dir else out / "debs", tuple(packages))
     clips = [clip for package, deb in debs.items() for clip in SOURCES[package](deb)]
@@ -216,5 +220,5 @@ def make_game_voices(out: str | Path, labeller: Labeller, deb_dir: str | Path | 
         raise ValueError(f"{out}: no clip was kept ({dict(skipped)})")
     write_dev_set(out, utterances, SUBSET)
     log.info("%s: %d clips kept, %d skipped %s", subset, len(utterances), sum(skipped.values()), dict(skipped))
-    done.touch()
+    done.write_text(" ".join(packages) + "\n")
     return subset
