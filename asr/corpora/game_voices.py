@@ -25,11 +25,12 @@ or conversational speech, and far from enough to train on alone; what it is for 
 the synthetic corpus (see recipes/en/RESULTS.md for what it does).
 
 Transcripts: the three children's packages (tuxpaint, qabcs, ktuberling) say the word a picture shows, so the text
-is the package's own (the stamp's English description, the file name). The game packages carry none that can be
-trusted (a hedgewars file name is a cue, not what is said: the pirate's "Hello" says "Ahoy"; the lines in warzone's
-tutorial script differ from what its recordings say in about half of them; megaglest's names say when a line is
-played, not what it says), so each of their clips is labelled by a speech recognizer given as ``labeller`` (the
-tool uses Whisper tiny.en: pseudo-labels, with its errors). Clips under 0.3 s, or whose text is empty or has
+is the package's own (the stamp's English description, the file name, whose "_" and "-" clean_transcript turns into
+spaces like any punctuation). The game packages carry none that can be trusted (a hedgewars file name is a cue, not
+what is said: the pirate's "Hello" says "Ahoy"; the lines in warzone's tutorial script differ from what its
+recordings say in about half of them; megaglest's names say when a line is played, not what it says), so each of
+their clips is labelled by a speech recognizer given as ``labeller`` (the tool uses Whisper tiny.en: pseudo-labels,
+with its errors). Clips under 0.3 s, or whose text is empty or has
 characters outside the alphabet (digits), are counted skips.
 """
 
@@ -154,7 +155,7 @@ def qabcs_clips(deb: Path) -> list[Clip]:
     for path, data in deb_members(deb):
         folder, _, name = path.rpartition("/")
         if folder + "/" in QABCS_WORDS and name.endswith(".ogg"):
-            out.append((QABCS_WORDS[folder + "/"], path, data, name.removesuffix(".ogg").replace("_", " ")))
+            out.append((QABCS_WORDS[folder + "/"], path, data, name.removesuffix(".ogg")))
     return sorted(out, key=lambda clip: clip[1])
 
 
@@ -164,7 +165,7 @@ def ktuberling_clips(deb: Path) -> list[Clip]:
         if path.startswith(KTUBERLING_EN) and path.endswith(".ogg"):
             word = path[len(KTUBERLING_EN):].removesuffix(".ogg")
             theme = next((t for t in KTUBERLING_THEMES if word.startswith(t)), "")
-            out.append((9601, path, data, word[len(theme):].replace("_", " ")))
+            out.append((9601, path, data, word[len(theme):]))
     return sorted(out, key=lambda clip: clip[1])
 
 
