@@ -30,8 +30,8 @@ spaces like any punctuation). The game packages carry none that can be trusted (
 what is said: the pirate's "Hello" says "Ahoy"; the lines in warzone's tutorial script differ from what its
 recordings say in about half of them; megaglest's names say when a line is played, not what it says), so each of
 their clips is labelled by a speech recognizer given as ``labeller`` (the tool uses Whisper tiny.en: pseudo-labels,
-with its errors). Clips under 0.3 s, or whose text is empty or has
-characters outside the alphabet (digits), are counted skips.
+with its errors). Clips under 0.3 s, or whose text is empty or has characters outside the alphabet (digits), are
+counted skips.
 """
 
 from __future__ import annotations
