@@ -184,8 +184,8 @@ def build_parser() -> argparse.ArgumentParser:
                                help="also a PNG per subset and method: WER by length and by speaker, confusions")
     for name in ("transcribe", "evaluate"):
         p[name].add_argument("--lm", type=Path, help="an LM package (from `asr lm train`): beam + LM rescoring")
-        p[name].add_argument("--ngram", type=Path, help="a KenLM n-gram inside the beam: characters (ARPA or "
-                             "binary) or words (ARPA; needs a lexicon)")
+        p[name].add_argument("--ngram", type=Path, help="a KenLM n-gram inside the beam (ARPA or KenLM "
+                             "binary): characters, or words (needs a lexicon)")
         p[name].add_argument("--ngram-weight", type=float, help="its weight (default: the tuned one, else 0.5)")
         p[name].add_argument("--lexicon", type=Path,
                              help="a word list (one per line): beam search emits only these words")
@@ -226,9 +226,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p["tune"].add_argument("model", type=Path, help="the model package to tune (its config.yaml gets the result)")
     p["tune"].add_argument("--lm", type=Path, help="an LSTM LM package (or --ngram)")
-    p["tune"].add_argument("--ngram", type=Path, help="a KenLM n-gram instead (`asr make-ngram`): characters (ARPA or "
-                           "binary; tokens as symbols, | for the space) or words (ARPA, with --lexicon): tune its "
-                           "weight and word bonus; stored beside the LSTM LM's settings")
+    p["tune"].add_argument("--ngram", type=Path, help="a KenLM n-gram instead (`asr make-ngram`; ARPA or KenLM "
+                           "binary): characters (tokens as symbols, | for the space) or words (with --lexicon): tune "
+                           "its weight and word bonus; stored beside the LSTM LM's settings")
     p["tune"].add_argument("--if-better", action="store_true", help="with --ngram: make it the package's decoding "
                            "only if it beats the package's current one tuned on the same --data")
     p["tune"].add_argument("--ngram-weights", type=float, nargs="+", default=[0.2, 0.5, 0.8, 1.2])

@@ -222,20 +222,39 @@ def arpa_unigrams(path: str | Path) -> set[str] | None:
 
 
 def ngram_unit(path: str | Path) -> str:
-    """``word`` or ``char``: what an ARPA file's unigrams are (one character or ``|`` each: char). KenLM binary
-    files cannot be read here: they count as character n-grams. Read once per file version (a tuning grid builds
-    many beam searches over the same file)."""
+    """``word`` or ``char``: what an n-gram's symbols are. An ARPA file's unigrams say it (one character or ``|``
+    each: char); a KenLM binary file's vocabulary cannot be listed, so the model is asked (``_probe_unit``). Read
+    once per file version (a tuning grid builds many beam searches over the same file)."""
     stat = Path(path).stat()
     return _cached_unit(str(Path(path).resolve()), stat.st_mtime_ns, stat.st_size)
 
 
 @lru_cache(maxsize=8)
 def _cached_unit(path: str, mtime_ns: int, size: int) -> str:
-    return _unit_of(arpa_unigrams(path))
+    unigrams = arpa_unigrams(path)
+    return _unit_of(unigrams) if unigrams is not None else _probe_unit(path)
 
 
 def _unit_of(unigrams: set[str] | None) -> str:
     return "word" if any(len(s) > 1 for s in (unigrams or set()) - {BOS, EOS, UNK}) else "char"
+
+
+# words every English word n-gram has (upper case, as the toolkit's text, and lower case, as many published LMs)
+PROBE_WORDS = ("THE", "AND", "OF", "TO", "IN", "THAT", "IS", "WAS", "HE", "IT", "FOR", "WITH")
+
+
+def _probe_unit(path: str | Path) -> str:
+    """A KenLM binary's unit, asked of the model: what it knows gets another probability than an unknown symbol
+    (``<unk>``'s). A character n-gram knows ``|``, the space between words, and no common word; a word n-gram
+    knows common words, or at least no ``|``."""
+    from flashlight.lib.text.dictionary import Dictionary
+
+    symbols = ["QZXJQZXJ", "|", *PROBE_WORDS, *(w.lower() for w in PROBE_WORDS)]
+    lm = load_kenlm(path, Dictionary(symbols))
+    start = lm.start(False)
+    unknown = lm.score(start, 0)[1]
+    known = [abs(lm.score(start, i)[1] - unknown) > 1e-6 for i in range(len(symbols))]
+    return "char" if known[1] and not any(known[2:]) else "word"
 
 
 @dataclass(frozen=True)
@@ -256,7 +275,7 @@ def perplexity(model: str | Path, paths: Iterable[str | Path], unit: str | None 
     if not model.is_file():
         raise FileNotFoundError(f"{model}: no such n-gram file")
     vocab = arpa_unigrams(model)
-    unit = unit or _unit_of(vocab)
+    unit = unit or ngram_unit(model)
     sents = list(sentences(paths, unit))
     if not sents:
         raise ValueError("no text to score: every line is empty")

@@ -189,7 +189,7 @@ def load_model(path: str | Path, device: str = "cpu", lm: str | Path | None = No
     default, beam_lm with the package's tuned settings when an LM is given, else greedy. A package may carry its
     LM in ``lm/`` (as the shipped English model does): it is used unless ``decode`` says otherwise. ``runtime``:
     torch, or onnx / onnx-int8 to run the acoustic model exported by `asr export --format onnx` with onnxruntime.
-    ``ngram``: a KenLM n-gram inside the beam (characters: ARPA or binary; words: ARPA, with a lexicon), with
+    ``ngram``: a KenLM n-gram inside the beam (ARPA or KenLM binary; characters, or words with a lexicon), with
     ``ngram_weight`` (default: the package's tuned weight, else 0.5); decoding is then beam search unless ``decode``
     says otherwise. A package whose tuned decoding is its n-gram (method beam) does not load its bundled LSTM LM
     unless ``decode`` is beam_lm.

@@ -4,6 +4,8 @@ import gzip
 import math
 import subprocess
 import sys
+from dataclasses import replace
+from pathlib import Path
 
 import pytest
 import torch
@@ -106,7 +108,8 @@ def test_units_order_and_bad_input(tmp_path):
     lm = make_ngram([text], tmp_path / "c.arpa", order=5, unit="char")
     assert ("C", "A", "T", "|", "S") in lm.prob[4] and ngram_unit(tmp_path / "c.arpa") == "char"
     (tmp_path / "lm.bin").write_bytes(b"mmap lm http://kheafield.com/code format version 5\n\0\0")
-    assert ngram_unit(tmp_path / "lm.bin") == "char"  # a KenLM binary: a character n-gram, as before
+    with pytest.raises(ValueError, match="lm.bin: not a readable KenLM model"):  # a binary is asked, not guessed
+        ngram_unit(tmp_path / "lm.bin")
     gz = tmp_path / "t.txt.gz"
     gz.write_bytes(gzip.compress(b"the cat sat\n"))
     assert ("THE", "CAT", "SAT") in make_ngram([gz], tmp_path / "g.arpa").prob[2]
@@ -119,6 +122,43 @@ def test_units_order_and_bad_input(tmp_path):
     with pytest.raises(ValueError, match="unit"):
         make_ngram([text], tmp_path / "x.arpa", unit="phone")
     assert not (tmp_path / "x.arpa").exists()
+
+
+KENLM_BINARIES = Path(__file__).parent / "data" / "kenlm"  # build_binary of FIXTURE_TEXT's n-grams (data/README.md)
+FIXTURE_TEXT = ["the cat sat", "a cat sat on the mat", "the hat"]
+
+
+def test_kenlm_binaries_are_word_or_character_ngrams_as_their_arpa(tmp_path):
+    """A KenLM binary's vocabulary cannot be listed: ngram_unit asks the model. Binaries made by KenLM's
+    build_binary from `asr make-ngram`'s ARPA files are the units they were counted in and score as the ARPA does."""
+    text = _text(tmp_path, "t.txt", FIXTURE_TEXT)
+    make_ngram([text], tmp_path / "words.arpa", order=3)
+    make_ngram([text], tmp_path / "chars.arpa", order=5, unit="char")
+    for unit in ("word", "char"):
+        binary, arpa = KENLM_BINARIES / f"{unit}s.binary", tmp_path / f"{unit}s.arpa"
+        assert not binary.read_bytes().startswith(b"\\data\\")
+        assert ngram_unit(binary) == ngram_unit(arpa) == unit
+        dev = _text(tmp_path, "dev.txt", ["the cat sat on the hat", "a mat"])
+        assert perplexity(binary, [dev], unit).perplexity == pytest.approx(perplexity(arpa, [dev]).perplexity,
+                                                                            rel=1e-5)
+        assert perplexity(binary, [dev]).unit == unit
+
+
+def test_a_word_kenlm_binary_in_the_lexicon_beam(tmp_path):
+    """The word binary chooses CAT over HAT as its ARPA does (test below); before units were asked of binaries
+    it counted as a character n-gram and was scored per character, against symbols it does not have."""
+    lexicon = _lexicon(tmp_path, ["CAT", "HAT", "SAT", "ON", "ZEBRA"])
+    lp = _emissions(_spell("HAT SAT", near={"H": "C"}))
+    settings = DecodeSettings(method="beam", beam_size=8, lexicon=lexicon,
+                              ngram=str(KENLM_BINARIES / "words.binary"), ngram_weight=2.0)
+    best = BeamSearch(TOK, settings).decode_one(lp)[0]
+    assert best.text == "CAT SAT"
+    arpa = tmp_path / "words.arpa"
+    make_ngram([_text(tmp_path, "t.txt", FIXTURE_TEXT)], arpa, order=3)
+    from_arpa = BeamSearch(TOK, replace(settings, ngram=str(arpa))).decode_one(lp)[0]
+    assert best.ngram == pytest.approx(from_arpa.ngram, abs=1e-5) and best.score == pytest.approx(from_arpa.score)
+    with pytest.raises(ValueError, match="words.binary: a word n-gram needs a lexicon"):
+        BeamSearch(TOK, DecodeSettings(method="beam", ngram=str(KENLM_BINARIES / "words.binary")))
 
 
 def test_make_ngram_command_writes_arpa_and_prints_perplexity(tmp_path):

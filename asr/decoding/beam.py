@@ -3,8 +3,8 @@
 Lexicon-free by default (any character sequence), or restricted to the words of a lexicon (``lexicon.py``). Inside
 the beam, one optional LM: a character n-gram (KenLM ARPA or binary, over the token symbols with ``|`` for the
 space) or the character LSTM LM (shallow fusion, ``fusion.py``), scored per character; or, with a lexicon, a word
-n-gram (ARPA, ``asr make-ngram``), scored per completed word with its unigram look-ahead inside words. N-best lists
-come out for LSTM LM rescoring (``rescore.py``).
+n-gram (ARPA, ``asr make-ngram``, or KenLM binary), scored per completed word with its unigram look-ahead inside
+words. N-best lists come out for LSTM LM rescoring (``rescore.py``).
 """
 
 from __future__ import annotations
