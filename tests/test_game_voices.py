@@ -161,6 +161,27 @@ def test_not_a_deb_is_named(tmp_path: Path) -> None:
 
 
 @needs_dpkg
+def test_deb_members_streams_only_the_kept_files_and_a_caller_may_stop_early(tmp_path: Path) -> None:
+    """A game's data archive is hundreds of MB: only the files the caller keeps are read into memory, and a caller
+    that stops at the file it wanted ends dpkg-deb (blocked on a full pipe) instead of waiting for it forever."""
+    import threading
+
+    big = np.random.default_rng(0).bytes(4 << 20)  # far more than a pipe holds, after the wanted file
+    deb = build_deb(tmp_path, "bigdata", {"usr/share/a/first.ogg": b"one", "usr/share/z/big.bin": big,
+                                          "usr/share/z/last.ogg": b"two"})
+    kept = list(deb_members(deb, lambda path: path.endswith(".ogg")))
+    assert kept == [("usr/share/a/first.ogg", b"one"), ("usr/share/z/last.ogg", b"two")]
+    assert dict(deb_members(deb))["usr/share/z/big.bin"] == big  # everything by default
+
+    result = []
+    reader = threading.Thread(target=lambda: result.append(next(deb_members(deb))), daemon=True)
+    reader.start()
+    reader.join(timeout=60)
+    assert not reader.is_alive(), "stopping after the first file hung on dpkg-deb"
+    assert result and result[0][0].startswith("usr/share/")
+
+
+@needs_dpkg
 def test_tool_writes_a_repeated_manifest_that_trains_beside_others(debs: Path, tmp_path: Path,
                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     """tools/make_game_voices.py --repeat 3: each cut three times under distinct ids, which load_cuts combines."""

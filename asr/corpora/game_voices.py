@@ -92,31 +92,49 @@ def fetch_debs(deb_dir: Path, packages: tuple[str, ...]) -> dict[str, Path]:
     return found
 
 
-def deb_members(deb: Path) -> Iterator[tuple[str, bytes]]:
-    """(path without the leading ./, bytes) of each regular file in a .deb's data archive."""
+def deb_members(deb: Path, keep: Callable[[str], bool] = lambda path: True) -> Iterator[tuple[str, bytes]]:
+    """(path without the leading ./, bytes) of each regular file in a .deb's data archive whose path ``keep``
+    accepts. The archive streams from dpkg-deb: only the kept files' bytes are held (a game's data archive is
+    hundreds of MB, its voices a few)."""
     if shutil.which("dpkg-deb") is None:
         raise RuntimeError(f"{deb}: reading a .deb needs dpkg-deb (the dpkg package)")
-    done = subprocess.run(["dpkg-deb", "--fsys-tarfile", str(deb)], capture_output=True)
-    if done.returncode != 0:
-        raise ValueError(f"{deb}: not a readable .deb ({done.stderr.decode(errors='replace').strip()[-300:]})")
-    with tarfile.open(fileobj=io.BytesIO(done.stdout)) as tar:
-        for member in tar:
-            if member.isfile():
-                yield member.name.removeprefix("./"), tar.extractfile(member).read()
+    proc = subprocess.Popen(["dpkg-deb", "--fsys-tarfile", str(deb)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    try:
+        try:
+            tar = tarfile.open(fileobj=proc.stdout, mode="r|")
+        except tarfile.ReadError:  # dpkg-deb wrote nothing: its error says why
+            tar = None
+        if tar is not None:
+            with tar:
+                for member in tar:
+                    path = member.name.removeprefix("./")
+                    if member.isfile() and keep(path):
+                        yield path, tar.extractfile(member).read()
+        error = proc.stderr.read().decode(errors="replace").strip()
+        if proc.wait() != 0 or tar is None:
+            raise ValueError(f"{deb}: not a readable .deb ({error[-300:]})")
+    finally:  # a caller that stops early (the one file it wanted): end dpkg-deb, blocked on the full pipe
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()
+        proc.stdout.close()
+        proc.stderr.close()
 
 
 def hedgewars_clips(deb: Path) -> list[Clip]:
-    out = []
-    for path, data in deb_members(deb):
-        if path.startswith(HEDGEWARS_VOICES) and path.endswith(".ogg"):
-            pack, name = path[len(HEDGEWARS_VOICES):].split("/", 1)
-            if pack in HEDGEWARS_PACKS:
-                out.append((9101 + HEDGEWARS_PACKS.index(pack), f"{pack}/{name}", data, None))
+    def pack(path: str) -> str:
+        return path[len(HEDGEWARS_VOICES):].split("/", 1)[0]
+
+    wanted = (lambda path: path.startswith(HEDGEWARS_VOICES) and path.endswith(".ogg")
+              and pack(path) in HEDGEWARS_PACKS)
+    out = [(9101 + HEDGEWARS_PACKS.index(pack(path)), path[len(HEDGEWARS_VOICES):], data, None)
+           for path, data in deb_members(deb, wanted)]
     return sorted(out, key=lambda clip: clip[1])
 
 
 def warzone_clips(deb: Path) -> list[Clip]:
-    base = next((data for path, data in deb_members(deb) if path == WARZONE_BASE), None)
+    base = next((data for _, data in deb_members(deb, lambda path: path == WARZONE_BASE)), None)
     if base is None:
         raise ValueError(f"{deb}: no {WARZONE_BASE} in it")
     out = []
@@ -130,16 +148,17 @@ def warzone_clips(deb: Path) -> list[Clip]:
 
 def megaglest_clips(deb: Path) -> list[Clip]:
     spoken = {}
-    for path, data in deb_members(deb):
-        if path.startswith(MEGAGLEST_UNITS) and "/units/" in path and MEGAGLEST_SPOKEN.search(path):
-            spoken[path[len(MEGAGLEST_UNITS):]] = data  # <faction>/units/<unit>/sounds/<file>
+    wanted = (lambda path: path.startswith(MEGAGLEST_UNITS) and "/units/" in path
+              and MEGAGLEST_SPOKEN.search(path) is not None)
+    for path, data in deb_members(deb, wanted):
+        spoken[path[len(MEGAGLEST_UNITS):]] = data  # <faction>/units/<unit>/sounds/<file>
     units = sorted({name.split("/sounds/")[0] for name in spoken})
     return [(9301 + units.index(name.split("/sounds/")[0]), name, data, None) for name, data in sorted(spoken.items())]
 
 
 def tuxpaint_clips(deb: Path) -> list[Clip]:
-    files = {path: data for path, data in deb_members(deb)
-             if path.startswith(TUXPAINT_STAMPS) and path.endswith(("_desc.ogg", ".txt"))}
+    files = dict(deb_members(deb, lambda path: path.startswith(TUXPAINT_STAMPS)
+                             and path.endswith(("_desc.ogg", ".txt"))))
     out = []
     for path, data in sorted(files.items()):
         if path.endswith("_desc.ogg"):  # English; the translations are _desc_<lang>.ogg
@@ -152,20 +171,18 @@ def tuxpaint_clips(deb: Path) -> list[Clip]:
 
 def qabcs_clips(deb: Path) -> list[Clip]:
     out = []
-    for path, data in deb_members(deb):
+    for path, data in deb_members(deb, lambda p: p.rpartition("/")[0] + "/" in QABCS_WORDS and p.endswith(".ogg")):
         folder, _, name = path.rpartition("/")
-        if folder + "/" in QABCS_WORDS and name.endswith(".ogg"):
-            out.append((QABCS_WORDS[folder + "/"], path, data, name.removesuffix(".ogg")))
+        out.append((QABCS_WORDS[folder + "/"], path, data, name.removesuffix(".ogg")))
     return sorted(out, key=lambda clip: clip[1])
 
 
 def ktuberling_clips(deb: Path) -> list[Clip]:
     out = []
-    for path, data in deb_members(deb):
-        if path.startswith(KTUBERLING_EN) and path.endswith(".ogg"):
-            word = path[len(KTUBERLING_EN):].removesuffix(".ogg")
-            theme = next((t for t in KTUBERLING_THEMES if word.startswith(t)), "")
-            out.append((9601, path, data, word[len(theme):]))
+    for path, data in deb_members(deb, lambda p: p.startswith(KTUBERLING_EN) and p.endswith(".ogg")):
+        word = path[len(KTUBERLING_EN):].removesuffix(".ogg")
+        theme = next((t for t in KTUBERLING_THEMES if word.startswith(t)), "")
+        out.append((9601, path, data, word[len(theme):]))
     return sorted(out, key=lambda clip: clip[1])
 
 
