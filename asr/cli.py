@@ -13,7 +13,8 @@ __all__ = ["COMMANDS", "build_parser", "main"]
 
 
 def cmd_make_corpus(args: argparse.Namespace) -> int:
-    from asr.corpora.synthetic import PLANS, make_corpus
+    from asr.corpora.plans import PLANS
+    from asr.corpora.synthetic import make_corpus
 
     if args.extends and PLANS[args.plan].extends != args.extends:
         raise ValueError(f"--plan {args.plan} does not extend {args.extends} (it extends "

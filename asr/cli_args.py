@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from asr.corpora.plans import PLANS
+
 COMMANDS = {
     "make-corpus": "write a synthetic LibriSpeech-layout corpus spoken by TTS voices (offline smoke data)",
     "make-noise": "write a synthetic noise corpus (coloured noise, hum, babble) + cuts manifest for data.noise",
@@ -39,13 +41,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     p["make-corpus"].add_argument("root", type=Path, help="output directory (gets LibriSpeech/<subset>/...)")
     p["make-corpus"].add_argument("--plan", default="mini",
-                                  choices=["mini", "mini-natural", "mini-warp", "natural-extra", "tiny", "tiny-extra",
-                                           "tiny-librispeech"],
+                                  choices=list(PLANS),
                                   help="mini: 2.5 h train, ~8 min dev and test; mini-natural: the same with a third "
                                   "Kokoro voices (needs the voices extra); mini-warp: mini with half the training "
                                   "voices given other formants and pitch (needs the voices extra); natural-extra: 250 "
-                                  "more Kokoro speakers (same dev/test as mini-natural); tiny: seconds, for tests "
-                                  "(tiny-extra: 2 more training speakers beside it); "
+                                  "more Kokoro speakers (same dev/test as mini-natural); mbrola-extra: 250 speakers "
+                                  "of MBROLA's four English voices beside mini-natural (needs Debian's non-free "
+                                  "mbrola packages); tiny: seconds, for tests (tiny-extra: 2 more training speakers "
+                                  "beside it); "
                                   "tiny-librispeech: seconds, with LibriSpeech's part names")
     p["make-corpus"].add_argument("--seed", type=int, default=0)
     p["make-corpus"].add_argument("--tarballs", action="store_true",

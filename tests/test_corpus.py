@@ -8,7 +8,8 @@ import soundfile as sf
 
 from asr.corpora import synthetic
 from asr.corpora.download import md5sum
-from asr.corpora.synthetic import PLANS, load_sentence_pool, make_corpus, make_speakers
+from asr.corpora.plans import PLANS, CorpusPlan, SubsetPlan
+from asr.corpora.synthetic import load_sentence_pool, make_corpus, make_speakers
 from asr.text import Tokenizer
 
 
@@ -95,8 +96,6 @@ def test_mini_plan_sizes():
 
 def test_evaluation_speakers_do_not_depend_on_the_training_size():
     """Growing the training subset must leave dev and test as they are, so results stay comparable."""
-    from asr.corpora.synthetic import CorpusPlan, SubsetPlan
-
     small, large = (make_speakers(CorpusPlan((SubsetPlan("train-clean-5", n, 1, 6), SubsetPlan("dev-clean-2", 8, 1, 16),
                                                 SubsetPlan("test-clean-2", 8, 1, 16))), 0) for n in (40, 400))
     assert small["dev-clean-2"] == large["dev-clean-2"] and small["test-clean-2"] == large["test-clean-2"]
@@ -140,3 +139,52 @@ def test_make_corpus_extends_check_refuses_a_plan_that_extends_another(tmp_path)
     right = make("tiny-extra", "tiny")
     assert right.returncode == 0, right.stderr[-2000:]
     assert sorted((tmp_path / "tiny-extra" / "LibriSpeech" / "train-clean-5").rglob("*.flac"))
+
+
+def test_mbrola_extra_plan_adds_mbrola_speakers_with_ids_of_their_own():
+    """mbrola-extra, like natural-extra, adds training speakers beside mini-natural; both are trained on together
+    (`data.train_cuts`), so no speaker id (hence no utterance id) may be in two of the three training sets."""
+    speakers = make_speakers(PLANS["mbrola-extra"], 0)
+    train = speakers["train-clean-5"]
+    assert len(train) == PLANS["mbrola-extra"].subsets[0].speakers
+    assert sum(s.engine == "mbrola" for s in train) == len(train) - 2  # one each of flite and festival, as always
+    mbrola = [s for s in train if s.engine == "mbrola"]
+    assert {s.voice for s in mbrola} == {f"mb-{v}" for v in synthetic.MBROLA_VOICES}
+    assert all(s.sex == ("F" if s.voice == "mb-us1" else "M") for s in mbrola)
+    assert len({s.name for s in train}) == len(train)
+    base = make_speakers(PLANS["mini-natural"], 0)
+    assert speakers["dev-clean-2"] == base["dev-clean-2"] and speakers["test-clean-2"] == base["test-clean-2"]
+    ids = [{s.id for s in make_speakers(PLANS[p], 0)["train-clean-5"]}
+           for p in ("mini-natural", "natural-extra", "mbrola-extra")]
+    assert not ids[0] & ids[1] and not ids[0] & ids[2] and not ids[1] & ids[2]
+    assert min(ids[2]) == PLANS["mbrola-extra"].first_id
+
+
+def test_mbrola_without_its_voices_names_the_packages(monkeypatch, tmp_path):
+    """The mbrola program alone speaks nothing: a plan with MBROLA speakers stops before making anything when
+    a voice database is missing, and says which packages (and Debian section) have them."""
+    monkeypatch.setattr(shutil, "which", lambda name: f"/usr/bin/{name}")
+    monkeypatch.setattr(synthetic, "MBROLA_DIR", tmp_path / "mbrola")
+    plan = CorpusPlan((SubsetPlan("train-clean-5", 4, 1, 1, mbrola_share=0.5), SubsetPlan("dev-clean-2", 1, 1, 1),
+                       SubsetPlan("test-clean-2", 1, 1, 1)))
+    with pytest.raises(RuntimeError, match=r"apt-get install mbrola mbrola-us1 .*mbrola-en1.*non-free"):
+        make_corpus(tmp_path / "corpus", plan)
+    assert not (tmp_path / "corpus").exists()
+
+
+@pytest.mark.skipif(not all((synthetic.MBROLA_DIR / v / v).is_file() for v in synthetic.MBROLA_VOICES)
+                    or shutil.which("mbrola") is None,
+                    reason="MBROLA and its English voices not installed (Debian non-free: mbrola mbrola-us1 ...)")
+def test_mbrola_voices_speak():
+    from asr.corpora.synthetic import Speaker, synthesize
+
+    text = "the north wind and the sun were disputing which was the stronger"
+    espeak = synthesize(Speaker(1, "espeak", "en-us", 1.0, 1.0, "M"), text)
+    for voice in synthetic.MBROLA_VOICES:
+        audio = synthesize(Speaker(2, "mbrola", f"mb-{voice}", 1.0, 1.0, "M"), text)
+        assert 2.0 < len(audio) / synthetic.SAMPLE_RATE < 8.0
+        assert abs(float(abs(audio).max()) - 0.5) < 1e-3  # scaled like every voice
+        # speech, not silence or a buzz: energy that comes and goes, and not espeak's own formant voice
+        frames = (audio[: len(audio) // 400 * 400].reshape(-1, 400) ** 2).mean(axis=1)
+        assert (frames > 1e-3).mean() > 0.4 and (frames < 1e-5).mean() > 0.02
+        assert len(audio) != len(espeak)

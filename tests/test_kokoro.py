@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from asr.corpora import kokoro
+from asr.corpora.plans import PLANS
 from asr.corpora.synthetic import (
-    PLANS,
     Speaker,
     load_sentence_pool,
     make_speakers,

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from asr.corpora import voice_warp
-from asr.corpora.synthetic import PLANS, CorpusPlan, SubsetPlan, Speaker, make_speakers, synthesize
+from asr.corpora.plans import PLANS, CorpusPlan, SubsetPlan
+from asr.corpora.synthetic import Speaker, make_speakers, synthesize
 
 needs_praat = pytest.mark.skipif(not voice_warp.available(),
                                  reason="praat-parselmouth not installed (pip install '.[voices]')")

