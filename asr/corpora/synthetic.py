@@ -203,7 +203,7 @@ def synthesize(speaker: Speaker, text: str) -> np.ndarray:
 
 
 def _synthesize_engine(speaker: Speaker, spoken: str) -> np.ndarray:
-    """espeak-ng, flite or festival at 16 kHz, before padding and scaling."""
+    """espeak-ng (with its own or MBROLA's voices), flite or festival at 16 kHz, before padding and scaling."""
     with tempfile.TemporaryDirectory() as tmp:
         wav = Path(tmp) / "out.wav"
         if speaker.engine in ("espeak", "mbrola"):  # espeak-ng speaks through MBROLA's voices too
