@@ -3,6 +3,7 @@ import hashlib
 import shutil
 import tarfile
 
+import numpy as np
 import pytest
 import soundfile as sf
 
@@ -176,15 +177,22 @@ def test_mbrola_without_its_voices_names_the_packages(monkeypatch, tmp_path):
                     or shutil.which("mbrola") is None,
                     reason="MBROLA and its English voices not installed (Debian non-free: mbrola mbrola-us1 ...)")
 def test_mbrola_voices_speak():
+    """Each of the four voices speaks (energy that comes and goes, not silence or a buzz), and in its own voice: us1,
+    the one woman (MBROLA_VOICES's sexes), at a far higher pitch than the three men."""
+    import librosa
+
     from asr.corpora.synthetic import Speaker, synthesize
 
     text = "the north wind and the sun were disputing which was the stronger"
-    espeak = synthesize(Speaker(1, "espeak", "en-us", 1.0, 1.0, "M"), text)
-    for voice in synthetic.MBROLA_VOICES:
-        audio = synthesize(Speaker(2, "mbrola", f"mb-{voice}", 1.0, 1.0, "M"), text)
+    pitch = {}
+    for voice, sex in synthetic.MBROLA_VOICES.items():
+        audio = synthesize(Speaker(2, "mbrola", f"mb-{voice}", 1.0, 1.0, sex), text)
         assert 2.0 < len(audio) / synthetic.SAMPLE_RATE < 8.0
         assert abs(float(abs(audio).max()) - 0.5) < 1e-3  # scaled like every voice
-        # speech, not silence or a buzz: energy that comes and goes, and not espeak's own formant voice
         frames = (audio[: len(audio) // 400 * 400].reshape(-1, 400) ** 2).mean(axis=1)
         assert (frames > 1e-3).mean() > 0.4 and (frames < 1e-5).mean() > 0.02
-        assert len(audio) != len(espeak)
+        f0 = librosa.yin(audio, fmin=60, fmax=400, sr=synthetic.SAMPLE_RATE)
+        rms = librosa.feature.rms(y=audio)[0][: len(f0)]
+        pitch[voice] = float(np.median(f0[: len(rms)][rms > 0.05]))  # voiced, loud frames
+    men = [pitch[v] for v, sex in synthetic.MBROLA_VOICES.items() if sex == "M"]
+    assert all(70 < p < 150 for p in men) and pitch["us1"] > 1.5 * max(men), pitch
