@@ -29,6 +29,11 @@ class CorpusPlan:
     first_id: int | None = None
 
 
+# mini-natural's dev and test subsets: 8 unseen speakers each, a quarter of them Kokoro blends; the plans that extend
+# it have the same ones (drawn first, with the same seed)
+NATURAL_EVAL = (SubsetPlan("dev-clean-2", 8, 1, 16, kokoro_share=0.25),
+                SubsetPlan("test-clean-2", 8, 1, 16, kokoro_share=0.25))
+
 PLANS = {
     # ~2.6 h of training speech from 400 speakers, 6 sentences each: voice variety is what carries over to unseen
     # speakers (64 -> 160 voices cut test WER by 16 points at equal training time); flite and festival, with only
@@ -39,23 +44,19 @@ PLANS = {
     # far closer to real speech than the formant and diphone engines), the rest as in "mini".
     "mini-natural": CorpusPlan((SubsetPlan("train-clean-5", 400, 1, 6, flite_share=0.15, festival_share=0.15,
                                            kokoro_share=0.35),
-                                SubsetPlan("dev-clean-2", 8, 1, 16, kokoro_share=0.25),
-                                SubsetPlan("test-clean-2", 8, 1, 16, kokoro_share=0.25))),
+                                *NATURAL_EVAL)),
     # 250 more Kokoro speakers (and one each of flite and festival, which every plan keeps) to add to "mini-natural"
     # for the default model (~2 h): the same dev / test speakers and sentences (the eval subsets are drawn first,
     # with the same seed), training sentences of mini-natural's in other voices.
     "natural-extra": CorpusPlan((SubsetPlan("train-clean-5", 250, 1, 6, flite_share=0.004, festival_share=0.004,
                                             kokoro_share=0.992),
-                                 SubsetPlan("dev-clean-2", 8, 1, 16, kokoro_share=0.25),
-                                 SubsetPlan("test-clean-2", 8, 1, 16, kokoro_share=0.25)), extends="mini-natural"),
+                                 *NATURAL_EVAL), extends="mini-natural"),
     # 250 MBROLA speakers (its four English voices at random rates and pitches; one each of flite and festival)
     # to add to "mini-natural" like natural-extra, with ids of their own (from 40000; natural-extra's reach 20476)
     # so that both can be added
     "mbrola-extra": CorpusPlan((SubsetPlan("train-clean-5", 250, 1, 6, flite_share=0.004, festival_share=0.004,
                                            mbrola_share=0.992),
-                                SubsetPlan("dev-clean-2", 8, 1, 16, kokoro_share=0.25),
-                                SubsetPlan("test-clean-2", 8, 1, 16, kokoro_share=0.25)),
-                               extends="mini-natural", first_id=40000),
+                                *NATURAL_EVAL), extends="mini-natural", first_id=40000),
     # the mini plan with half of the training speakers' voices warped (formants x 0.84-1.2, pitch to match, by
     # Praat): the same dev and test subsets as "mini".
     "mini-warp": CorpusPlan((SubsetPlan("train-clean-5", 400, 1, 6, flite_share=0.2, festival_share=0.2,

