@@ -231,12 +231,14 @@ def ngram_unit(path: str | Path) -> str:
 
 @lru_cache(maxsize=8)
 def _cached_unit(path: str, mtime_ns: int, size: int) -> str:
-    unigrams = arpa_unigrams(path)
-    return _unit_of(unigrams) if unigrams is not None else _probe_unit(path)
+    return _unit_of(path, arpa_unigrams(path))
 
 
-def _unit_of(unigrams: set[str] | None) -> str:
-    return "word" if any(len(s) > 1 for s in (unigrams or set()) - {BOS, EOS, UNK}) else "char"
+def _unit_of(path: str | Path, unigrams: set[str] | None) -> str:
+    """The unit from an ARPA file's unigrams (``arpa_unigrams``), or asked of a binary (``unigrams`` None)."""
+    if unigrams is None:
+        return _probe_unit(path)
+    return "word" if any(len(s) > 1 for s in unigrams - {BOS, EOS, UNK}) else "char"
 
 
 # words every English word n-gram has (upper case, as the toolkit's text, and lower case, as many published LMs)
@@ -275,7 +277,7 @@ def perplexity(model: str | Path, paths: Iterable[str | Path], unit: str | None 
     if not model.is_file():
         raise FileNotFoundError(f"{model}: no such n-gram file")
     vocab = arpa_unigrams(model)
-    unit = unit or ngram_unit(model)
+    unit = unit or _unit_of(model, vocab)
     sents = list(sentences(paths, unit))
     if not sents:
         raise ValueError("no text to score: every line is empty")
