@@ -155,7 +155,10 @@ def cmd_export(args: argparse.Namespace) -> int:
     if len(sources) == 1 and sources[0].is_dir():  # a model package: re-export it (in place when out == source)
         package = load_package(sources[0])
         if out.resolve() != sources[0].resolve():
+            from asr.decoding.bundle import carry_files
+
             save_package(package, out)
+            carry_files(sources[0], out, package.decode)  # its lexicon, n-gram and LM, which its settings name
     else:
         package = package_from_checkpoint(sources)
         save_package(package, out)

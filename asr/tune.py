@@ -15,16 +15,16 @@ from __future__ import annotations
 
 import itertools
 import random
-import shutil
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from asr.atomic import atomic_path, write_text_atomic
+from asr.atomic import write_text_atomic
 from asr.audio import SAMPLE_RATE
 from asr.cuts import load_eval_waves
 from asr.decoding.beam import BeamSearch
+from asr.decoding.bundle import bundle_files
 from asr.decoding.config import DecodeSettings
 from asr.decoding.rescore import choose, lm_scores
 from asr.decoding.settings import make_decoder
@@ -146,12 +146,7 @@ class _DevSet:
         if output:
             write_text_atomic(output, table)
         if write:
-            # the package carries its lexicon and n-gram: it decodes the same wherever it is copied to
-            if tuned.lexicon:
-                tuned = replace(tuned, lexicon=_copy_into(model, tuned.lexicon, "lexicon.txt"))
-            if tuned.ngram:
-                tuned = replace(tuned, ngram=_copy_into(model, tuned.ngram, "ngram" + (Path(tuned.ngram).suffix
-                                                                                        or ".arpa")))
+            tuned = bundle_files(model, tuned)  # it decodes the same wherever it is copied to
             # the record names the LM of the package's decoding; an n-gram's is kept apart from the LSTM LM's
             # (whose weights stay beside it, and which `--lm` checks against)
             stored = self.recognizer.package.decode or {}
@@ -163,15 +158,6 @@ class _DevSet:
         return TuneResult(self.rows, best, table, len(self.waves), sum(len(w) for w in self.waves) / SAMPLE_RATE,
                           Path(model) / "config.yaml" if write else None,
                           (kept[0], kept[1].get("tuned_wer")) if kept else None)
-
-
-def _copy_into(model: Path, source: str, name: str) -> str:
-    """``source`` copied into the package directory as ``name`` (unless it is that file); returns ``name``."""
-    target = Path(model) / name
-    if not (target.exists() and target.samefile(source)):
-        with atomic_path(target) as tmp:
-            shutil.copyfile(source, tmp)
-    return name
 
 
 def _best_plain_beam(rows: list[dict]) -> dict:

@@ -5,6 +5,7 @@ import pytest
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
+from asr.decoding.config import DecodeSettings
 from asr.features import FeatureConfig
 from asr.models.acoustic import AcousticConfig, AcousticModel
 from asr.training.launch import config_dir
@@ -22,7 +23,7 @@ def compose_train(overrides, config_name="train"):
 
 def test_every_group_has_files():
     groups = {g for g, _ in GROUP_FILES}
-    assert {"data", "features", "model", "optim", "trainer", "experiment"} <= groups and LM_FILES
+    assert {"data", "features", "model", "optim", "trainer", "decode", "experiment"} <= groups and LM_FILES
 
 
 @pytest.mark.parametrize("group, name", GROUP_FILES, ids=[f"{g}/{n}" for g, n in GROUP_FILES])
@@ -35,6 +36,9 @@ def test_every_config_file_composes(group, name):
     make_scheduler(optimizer, plain["optim"], total_steps=100)
     assert plain["trainer"]["max_epochs"] >= 1
     assert plain["data"]["train_cuts"].endswith(".jsonl.gz")
+    decode = {k: v for k, v in plain["decode"].items() if k != "lm"}  # the LM package: a path the user gives
+    assert set(decode) <= set(DecodeSettings.__dataclass_fields__), "a decode setting no decoder reads"
+    assert DecodeSettings.from_dict(decode).method == (name if group == "decode" else "greedy")
 
 
 @pytest.mark.parametrize("name", LM_FILES)

@@ -23,7 +23,8 @@ class CTCSystem(L.LightningModule):
     """Owns the loss, the optimizer and decoding for metrics; the model itself is a plain ``AcousticModel``."""
 
     def __init__(self, model: dict[str, Any], optim: dict[str, Any], tokens: list[str],
-                 features: dict[str, Any] | None = None):
+                 features: dict[str, Any] | None = None, decode: dict[str, Any] | None = None):
+        """``decode``: the `decode` config group (conf/decode), how the dev set is decoded for its WER/CER."""
         super().__init__()
         self.save_hyperparameters()  # plain dicts and lists only: checkpoints load with weights_only=True
         self.tokenizer = Tokenizer(tokens)
@@ -32,6 +33,8 @@ class CTCSystem(L.LightningModule):
         self._val_words = ErrorCounts()
         self._val_chars = ErrorCounts()
         self._skipped = 0
+        self.decode_cfg = dict(decode or {"method": "greedy"})
+        self._decoder = None  # built at the first validation step (beam search: flashlight's, in this process)
         # Optimizer steps of the whole run, for the LR schedule (see ``_total_steps``).
         self.total_steps: int | None = None
 
@@ -64,12 +67,20 @@ class CTCSystem(L.LightningModule):
         if not batch.texts:
             return
         loss, out = self.ctc_loss(batch)
-        hyps = greedy_decode(out.log_probs, out.lengths, self.tokenizer)
+        hyps = self.decode(out.log_probs, out.lengths)
         self._val_words = self._val_words + word_errors(batch.texts, hyps)
         self._val_chars = self._val_chars + char_errors(batch.texts, hyps)
         self.log("val/loss", loss, batch_size=len(batch.texts), sync_dist=True)
         if batch_idx == 0 and self.global_rank == 0:
             log.info("REF: %s\nHYP: %s", batch.texts[0], hyps[0])
+
+    def decode(self, log_probs: torch.Tensor, lengths: torch.Tensor) -> list[str]:
+        """(batch, time, vocab) log-probs + lengths -> texts, decoded as the `decode` config says."""
+        if self.decode_cfg.get("method", "greedy") == "greedy":
+            return greedy_decode(log_probs, lengths, self.tokenizer)
+        if self._decoder is None:
+            self._decoder = validation_decoder(self.decode_cfg, self.tokenizer)
+        return [d.text for d in self._decoder([log_probs[b, :n] for b, n in enumerate(lengths.tolist())])]
 
     def on_validation_epoch_end(self) -> None:
         counts = torch.tensor([self._val_words.errors, self._val_words.reference_length, self._val_chars.errors,
@@ -100,3 +111,20 @@ class CTCSystem(L.LightningModule):
             raise RuntimeError("CTCSystem needs total_steps, trainer.max_steps or an AsrDataModule")
         per_epoch = -(-datamodule.steps_per_epoch() // trainer.accumulate_grad_batches)
         return per_epoch * max(1, trainer.max_epochs)
+
+
+def validation_decoder(decode: dict[str, Any], tokenizer: Tokenizer):
+    """The decoder of the `decode` config (beam search, with its lexicon, n-gram or LSTM LM, on the CPU)."""
+    from asr.decoding.bundle import decode_config_settings
+    from asr.decoding.settings import make_decoder
+
+    settings, lm_path = decode_config_settings(decode)
+    lm = None
+    if lm_path is not None:
+        from asr.lm_package import load_lm_package
+
+        package = load_lm_package(lm_path)
+        if package.tokenizer.tokens != tokenizer.tokens:
+            raise ValueError(f"{lm_path}: the LM's token set differs from the acoustic model's (decode.lm)")
+        lm = package.model.eval()
+    return make_decoder(settings, tokenizer, lm)

@@ -16,6 +16,7 @@ from omegaconf import DictConfig, ListConfig, OmegaConf
 from asr.atomic import write_text_atomic
 from asr.cuts import filter_cuts, load_cuts
 from asr.data import AsrDataset, compute_cmvn
+from asr.decoding.bundle import write_decoding
 from asr.features import CMVNStats, FeatureConfig
 from asr.package import (
     load_package,
@@ -26,7 +27,7 @@ from asr.package import (
 )
 from asr.text import DEFAULT_TOKENS, Tokenizer
 from asr.training.callbacks import StepCheckpoint, TrackTrainBatches, WeightNoise
-from asr.training.ctc_system import CTCSystem
+from asr.training.ctc_system import CTCSystem, validation_decoder
 from asr.training.datamodule import AsrDataModule
 from asr.training.launch import job_dir
 from asr.training.trainer import make_trainer
@@ -58,6 +59,8 @@ def run_training(cfg: DictConfig) -> Path:
     exp_dir = job_dir(cfg)
     exp_dir.mkdir(parents=True, exist_ok=True)
     tokenizer = Tokenizer(DEFAULT_TOKENS)
+    decode = _plain(cfg.get("decode")) or {"method": "greedy"}
+    validation_decoder(decode, tokenizer)  # a wrong method or a missing file: an error now, not after an epoch
     features = FeatureConfig(**_plain(cfg.features))
     data = cfg.data
     factor = int(cfg.model.subsampling_factor)
@@ -85,7 +88,7 @@ def run_training(cfg: DictConfig) -> Path:
 
     t = cfg.trainer
     system = CTCSystem(model=_plain(cfg.model), optim=_plain(cfg.optim), tokens=tokenizer.tokens,
-                       features=_plain(cfg.features))
+                       features=_plain(cfg.features), decode=decode)
     if cfg.get("init_from"):
         init_weights(system.model, cfg.init_from)
     system.model.normalizer.set_stats(cmvn)
@@ -121,9 +124,11 @@ def run_training(cfg: DictConfig) -> Path:
                          "averaged_epochs": average_last if average_last > 1 else None,
                          "train_utterances": len(train_cuts), "padding_waste": round(datamodule.padding_waste, 4),
                          "train_hours": round(sum(c.duration for c in train_cuts) / 3600, 3),
-                         "train_cuts": _plain(data.train_cuts)})
+                         "train_cuts": _plain(data.train_cuts), "dev_decode": decode.get("method", "greedy")})
     out = save_package(package, exp_dir / "model")
+    write_decoding(out, decode)  # with copies of its lexicon, n-gram and LM
     summary = {"model": str(out), "best_checkpoint": best, "dev_wer": package.meta["dev_wer"],
+               "dev_decode": package.meta["dev_decode"],
                "padding_waste": datamodule.padding_waste, "train_skipped": dict(train_skips), "dev_skipped": dict(dev_skips)}
     write_text_atomic(exp_dir / "train_summary.json", json.dumps(summary, indent=2) + "\n")
     log.info(f"best dev WER {package.meta['dev_wer']}, padding waste {100 * datamodule.padding_waste:.1f}%; "
