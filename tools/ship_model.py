@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import sys
 from pathlib import Path
 
 import torch
 
+from asr.decoding.bundle import carry_files, copy_lm
 from asr.package import load_package, save_package
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -42,18 +42,11 @@ def main() -> int:
                            for r in json.loads(args.results.read_text()) if r["system"].startswith("asr")]
     meta["weights"] = "float16 (cast back to float32 when loaded)"
     package.meta = meta
-    files = {}  # the lexicon and n-gram `asr tune` keeps beside the weights, shipped with them
-    for key in ("lexicon", "ngram"):
-        name = (package.decode or {}).get(key)
-        if name:
-            files[Path(name).name] = Path(args.model) / name
-            package.decode = {**package.decode, key: Path(name).name}
     out = args.output_dir or ROOT / "models" / args.name
     save_package(package, out, dtype=torch.float16)
-    for name, source in files.items():
-        shutil.copyfile(source, out / name)
+    carry_files(Path(args.model), out, package.decode)  # the lexicon and n-gram `asr tune` keeps beside the weights
     if args.lm:
-        shutil.copytree(args.lm, out / "lm")
+        copy_lm(out, args.lm)
     size = sum(f.stat().st_size for f in out.rglob("*") if f.is_file())
     print(f"{out}: {size / 1e6:.1f} MB")
     return 0
