@@ -97,8 +97,9 @@ def build_parser() -> argparse.ArgumentParser:
     p["make-ngram"].add_argument("--unit", choices=["word", "char"], default="word",
                                  help="words (beam search with a lexicon) or characters (default: word)")
     p["make-ngram"].add_argument("--prune", type=int, nargs="+", metavar="COUNT",
-                                 help="count thresholds by order from unigrams on (as lmplz's): n-grams counted at most "
-                                      "this often are left out, the last value repeats, e.g. 0 1 1 (default: none)")
+                                 help="count thresholds by order from unigrams on (as lmplz's): n-grams counted at "
+                                      "most this often are left out, the last value repeats, e.g. 0 1 1 (default: "
+                                      "none)")
     p["make-ngram"].add_argument("--dev", type=Path, nargs="*", default=[],
                                  help="held-out text files: print the model's perplexity on them")
     p["make-lexicon"].add_argument("out", type=Path, help="the word list to write, one word per line")

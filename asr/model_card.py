@@ -58,7 +58,8 @@ def model_card(package: Any, name: str = "asr model") -> str:
         lines.append(f"- data: {meta['training_data']}")
     for key, label in (("train_cuts", "training manifest"), ("train_hours", "hours of training audio"),
                        ("train_utterances", "training utterances"), ("epoch", "epochs (last, 0-based)"),
-                       ("global_step", "optimizer steps"), ("dev_wer", f"dev WER ({meta.get('dev_decode') or 'greedy'}, at export)"),
+                       ("global_step", "optimizer steps"),
+                       ("dev_wer", f"dev WER ({meta.get('dev_decode') or 'greedy'}, at export)"),
                        ("averaged_epochs", "averaged epochs"), ("trained_by", "command")):
         if meta.get(key) is not None:
             lines.append(f"- {label}: {_fmt(meta[key])}")

@@ -7,8 +7,8 @@ and runs at the widest beam only, like the word bonus of beam search without an 
 lexicon, a penalty keeps short listed words out of the gaps; stored as ``beam_word_bonus``). A KenLM n-gram
 (``--ngram``, a character or word n-gram): its weight x word bonus, a beam search each, stored beside the LSTM
 LM's settings (``--if-better``: made the package's decoding only if it beats it on the same dev set). With a
-lexicon (``--lexicon``) every beam search emits only its words. The best point is written into the package with the LM it was tuned with, and a copy of the
-lexicon (``lexicon.txt``) beside it.
+lexicon (``--lexicon``) every beam search emits only its words. The best point is written into the package with the
+LM it was tuned with, and copies of the lexicon (``lexicon.txt``) and n-gram beside it (``asr.decoding.bundle``).
 """
 
 from __future__ import annotations

@@ -129,7 +129,8 @@ def run_training(cfg: DictConfig) -> Path:
     write_decoding(out, decode)  # with copies of its lexicon, n-gram and LM
     summary = {"model": str(out), "best_checkpoint": best, "dev_wer": package.meta["dev_wer"],
                "dev_decode": package.meta["dev_decode"],
-               "padding_waste": datamodule.padding_waste, "train_skipped": dict(train_skips), "dev_skipped": dict(dev_skips)}
+               "padding_waste": datamodule.padding_waste, "train_skipped": dict(train_skips),
+               "dev_skipped": dict(dev_skips)}
     write_text_atomic(exp_dir / "train_summary.json", json.dumps(summary, indent=2) + "\n")
     log.info(f"best dev WER {package.meta['dev_wer']}, padding waste {100 * datamodule.padding_waste:.1f}%; "
              f"model package: {out}")
