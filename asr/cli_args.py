@@ -16,7 +16,8 @@ COMMANDS = {
     "make-lexicon": "write the word list beam search keeps to (--lexicon): LM text's words by frequency + word lists",
     "make-ngram": "count a word or character n-gram LM (modified Kneser-Ney) from text; ARPA for the beam's --ngram",
     "download": "download, md5-check and extract LibriSpeech / mini_librispeech parts (resumable, mirrors)",
-    "prepare": "turn a LibriSpeech-layout directory into lhotse manifests (recordings, supervisions, cuts)",
+    "prepare": "turn a LibriSpeech-layout directory, or a list of your own recordings and transcripts, into lhotse "
+               "manifests (recordings, supervisions, cuts)",
     "compute-cmvn": "compute global log-mel mean/variance statistics from a cuts manifest",
     "train": "train the acoustic model (Hydra config: `asr train experiment=mini model.num_layers=3 optim=sgd`)",
     "export": "turn a training checkpoint into a model package (safetensors + YAML + tokens)",
@@ -134,9 +135,15 @@ def build_parser() -> argparse.ArgumentParser:
     p["download"].add_argument("--delete-archives", action="store_true", help="delete each tarball once extracted")
 
     p["prepare"].add_argument("corpus_dir", type=Path, help="directory holding LibriSpeech/<subset>/ (or the "
-                              "LibriSpeech directory itself)")
+                              "LibriSpeech directory itself), or a list file of your own recordings: one "
+                              "'audio path<TAB>transcript' per line, or a TSV whose header names the columns path "
+                              "and sentence (or text), e.g. Common Voice's")
     p["prepare"].add_argument("output_dir", type=Path, help="where the manifests are written")
     p["prepare"].add_argument("--subsets", nargs="*", help="subset names (default: every subset found)")
+    p["prepare"].add_argument("--name", help="a list's name in the manifests' file names: cuts_NAME.jsonl.gz "
+                              "(default: the list's file name without suffix)")
+    p["prepare"].add_argument("--audio-dir", type=Path, help="the directory a list's audio paths are relative to "
+                              "(default: the list's own; Common Voice: its clips/)")
     p["prepare"].add_argument("--num-jobs", type=int, default=2)
 
     p["compute-cmvn"].add_argument("cuts", type=Path, nargs="+", help="training cuts manifest(s) (jsonl.gz)")

@@ -8,33 +8,17 @@ of a crash of the whole preparation (lhotse's ``prepare_librispeech`` raises on 
 from __future__ import annotations
 
 import logging
-from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from pathlib import Path
 
-from lhotse import (
-    CutSet,
-    RecordingSet,
-    SupervisionSet,
-    fix_manifests,
-    validate_recordings_and_supervisions,
-)
+from lhotse import CutSet
 from lhotse.recipes.librispeech import parse_utterance
 from tqdm.auto import tqdm
 
-from asr.atomic import atomic_path
+from asr.corpora.manifests import PrepareReport, write_manifests
 
 log = logging.getLogger(__name__)
 PREFIX = "librispeech"
-
-
-@dataclass
-class PrepareReport:
-    subset: str
-    utterances: int = 0
-    hours: float = 0.0
-    skipped: dict[str, str] = field(default_factory=dict)  # utterance id -> reason
 
 
 def cuts_path(manifest_dir: str | Path, subset: str) -> Path:
@@ -121,31 +105,9 @@ def prepare_librispeech(corpus_dir: str | Path, output_dir: str | Path, subsets:
                 else:
                     recordings.append(result[0])
                     supervisions.append(result[1])
-        if not recordings:
-            raise ValueError(f"{subset_dir}: no usable utterance ({len(report.skipped)} skipped)")
-        recording_set, supervision_set = fix_manifests(RecordingSet.from_recordings(recordings),
-                                                       SupervisionSet.from_segments(supervisions))
-        validate_recordings_and_supervisions(recording_set, supervision_set)
-        cuts = CutSet.from_manifests(recordings=recording_set, supervisions=supervision_set)
-        for name, manifest in (("recordings", recording_set), ("supervisions", supervision_set), ("cuts", cuts)):
-            final = output_dir / f"{PREFIX}_{name}_{subset}.jsonl.gz"
-            with atomic_path(final) as tmp:
-                manifest.to_file(tmp)
-        if report.skipped:
-            (output_dir / f"skipped_{subset}.tsv").write_text(
-                "".join(f"{utt}\t{why}\n" for utt, why in sorted(report.skipped.items())))
-        report.utterances = len(cuts)
-        report.hours = sum(c.duration for c in cuts) / 3600
+        write_manifests(output_dir, {kind: f"{PREFIX}_{kind}_{subset}.jsonl.gz" for kind in
+                                     ("recordings", "supervisions", "cuts")}, subset_dir, recordings, supervisions,
+                        report)
         done.touch()
         reports.append(report)
     return reports
-
-
-def summarize(reports: list[PrepareReport]) -> str:
-    lines = []
-    for r in reports:
-        reasons = Counter(r.skipped.values())
-        skip = f", skipped {len(r.skipped)} ({'; '.join(f'{n}x {why}' for why, n in reasons.items())})" \
-            if r.skipped else ""
-        lines.append(f"{r.subset}: {r.utterances} utterances, {r.hours:.2f} h{skip}")
-    return "\n".join(lines)

@@ -1,0 +1,131 @@
+"""`asr prepare LIST OUT`: your own recordings and transcripts -> lhotse manifests that `asr evaluate`, `asr tune`
+and `asr train` read; every bad line a counted skip with its reason."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+from lhotse import CutSet
+
+from asr.cli import main
+from asr.cuts import load_cut_audio
+
+SMALL_MODEL = Path(__file__).parent / "data" / "small_model"
+
+
+def _tone(path: Path, seconds: float, sr: int = 16000, channels: int = 1) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    t = np.arange(int(seconds * sr)) / sr
+    wave = 0.1 * np.sin(2 * np.pi * 220 * t).astype(np.float32)
+    sf.write(path, np.stack([wave] * channels, axis=1) if channels > 1 else wave, sr)
+    return path
+
+
+@pytest.fixture
+def recordings(tmp_path):
+    d = tmp_path / "mine"
+    _tone(d / "a.wav", 1.0)
+    _tone(d / "spk1" / "b.flac", 1.5, sr=44100, channels=2)
+    _tone(d / "c.wav", 0.5)
+    _tone(d / "d.wav", 0.5)
+    (d / "broken.wav").write_bytes(b"RIFF not really a wave file")
+    (d / "list.tsv").write_text(
+        "a.wav\tHello, world!\n"                  # kept: normalized to HELLO WORLD
+        "spk1/b.flac\tIt's a \u201cstereo\u201d one\n"  # kept: 44.1 kHz stereo
+        "missing.wav\tWHERE IS IT\n"
+        "c.wav\tI have 3 cats\n"                  # a digit
+        "a.wav\tHELLO AGAIN\n"                    # the same audio again
+        "broken.wav\tBROKEN\n"
+        "d.wav\t?!\n"                             # nothing left once normalized
+        "just one field\n"
+        "\n")
+    return d
+
+
+def test_a_list_becomes_manifests_with_counted_skips(recordings, tmp_path, capsys):
+    out = tmp_path / "manifests"
+    assert main(["prepare", str(recordings / "list.tsv"), str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "list: 2 utterances" in printed and "skipped 6" in printed
+    assert str(out / "cuts_list.jsonl.gz") in printed
+    cuts = {c.supervisions[0].id: c for c in CutSet.from_file(out / "cuts_list.jsonl.gz")}
+    assert {k: c.supervisions[0].text for k, c in cuts.items()} == {"a": "HELLO WORLD", "spk1_b": "IT'S A STEREO ONE"}
+    stereo = cuts["spk1_b"]
+    assert stereo.duration == pytest.approx(1.5) and stereo.recording.sampling_rate == 16000  # 44.1 kHz on disk
+    assert load_cut_audio(stereo).shape == (24000,)  # averaged to mono, resampled to 16 kHz
+    skipped = dict(line.split("\t") for line in (out / "skipped_list.tsv").read_text().splitlines())
+    assert skipped["missing (line 3)"].startswith("audio file missing")
+    assert "outside the token set" in skipped["c (line 4)"]
+    assert skipped["a (line 5)"] == "the same audio as line 1"
+    assert skipped["broken (line 6)"].startswith("unreadable audio") and "broken.wav" in skipped["broken (line 6)"]
+    assert "Format not recognised" in skipped["broken (line 6)"] and len(skipped["broken (line 6)"]) < 200
+    assert skipped["d (line 7)"] == "empty transcript"
+    assert skipped["line 8"] == "not an audio path, a tab and a transcript"
+    # scored as it is: `asr evaluate` reads the manifest
+    assert main(["evaluate", str(SMALL_MODEL), str(out / "cuts_list.jsonl.gz"), "--output-dir",
+                 str(tmp_path / "eval")]) == 0
+    assert "utterances 2 (skipped 0)" in capsys.readouterr().out
+    rows = (tmp_path / "eval" / "cuts_list.greedy.per_utt.tsv").read_text().splitlines()[1:]
+    assert sorted(r.split("\t")[4] for r in rows) == ["HELLO WORLD", "IT'S A STEREO ONE"]
+
+
+def test_prepared_again_only_when_the_list_changes(recordings, tmp_path, capsys):
+    out, listing = tmp_path / "manifests", recordings / "list.tsv"
+    assert main(["prepare", str(listing), str(out), "--name", "mine"]) == 0
+    first = (out / "cuts_mine.jsonl.gz").stat().st_mtime_ns
+    assert main(["prepare", str(listing), str(out), "--name", "mine"]) == 0
+    assert (out / "cuts_mine.jsonl.gz").stat().st_mtime_ns == first
+    listing.write_text("a.wav\tHELLO\nc.wav\tTHREE CATS\n")
+    capsys.readouterr()
+    assert main(["prepare", str(listing), str(out), "--name", "mine"]) == 0
+    assert "mine: 2 utterances, 0.00 h\n" in capsys.readouterr().out
+    texts = {c.supervisions[0].id: c.supervisions[0].text for c in CutSet.from_file(out / "cuts_mine.jsonl.gz")}
+    assert texts == {"a": "HELLO", "c": "THREE CATS"}
+    assert not (out / "skipped_mine.tsv").exists()  # the earlier run's skips are gone with their lines
+
+
+def test_common_voice_tsv_with_a_header_and_an_audio_dir(tmp_path):
+    clips = tmp_path / "cv" / "clips"
+    _tone(clips / "common_voice_en_1.wav", 1.0, sr=48000)
+    _tone(clips / "common_voice_en_2.wav", 1.0, sr=48000)
+    (tmp_path / "cv" / "validated.tsv").write_text(
+        "client_id\tpath\tsentence\tup_votes\n"
+        "abc\tcommon_voice_en_1.wav\tThe quick brown fox.\t2\n"
+        "def\tcommon_voice_en_2.wav\tJumps over it\t3\n")
+    out = tmp_path / "m"
+    assert main(["prepare", str(tmp_path / "cv" / "validated.tsv"), str(out), "--audio-dir", str(clips)]) == 0
+    cuts = CutSet.from_file(out / "cuts_validated.jsonl.gz")
+    assert {(c.supervisions[0].id, c.supervisions[0].speaker, c.supervisions[0].text) for c in cuts} == {
+        ("common_voice_en_1", "abc", "THE QUICK BROWN FOX"), ("common_voice_en_2", "def", "JUMPS OVER IT")}
+
+
+def test_nothing_usable_or_no_list_is_an_error_naming_it(tmp_path, capsys):
+    listing = tmp_path / "bad.tsv"
+    listing.write_text("nowhere.wav\tHELLO\n")
+    assert main(["prepare", str(listing), str(tmp_path / "out")]) == 1
+    assert f"{listing}: no usable utterance (1 skipped)" in capsys.readouterr().err
+    assert main(["prepare", str(listing), str(tmp_path / "out"), "--subsets", "dev-clean-2"]) == 1
+    assert "--subsets" in capsys.readouterr().err
+    assert main(["prepare", str(tmp_path), str(tmp_path / "out"), "--name", "x"]) == 1
+    assert "for a list file" in capsys.readouterr().err
+
+
+def test_a_list_trains_and_fine_tunes_through_asr_train(recordings, tmp_path):
+    """The manifests of a list (44.1 kHz stereo among them) feed `asr train` as they are, noise mixing included."""
+    from test_training import tiny_cfg
+
+    from asr.training.train import run_training
+
+    out = tmp_path / "manifests"
+    assert main(["prepare", str(recordings / "list.tsv"), str(out), "--name", "mine"]) == 0
+    cuts = out / "cuts_mine.jsonl.gz"
+    noise = tmp_path / "noise"
+    assert main(["make-noise", str(noise), "--seconds", "3", "--count", "4"]) == 0
+    first = run_training(tiny_cfg(out, tmp_path / "exp", f"data.train_cuts=[{cuts}]", f"data.dev_cuts={cuts}",
+                                  "trainer.max_epochs=1", f"data.noise={{cuts: {noise / 'noise_cuts.jsonl.gz'}, "
+                                  "snr: [10, 20], p: 1.0}"))
+    again = run_training(tiny_cfg(out, tmp_path / "ft", f"data.train_cuts=[{cuts}]", f"data.dev_cuts={cuts}",
+                                  "trainer.max_epochs=1", f"init_from={first}"))
+    summary = (tmp_path / "ft" / "train_summary.json").read_text()
+    assert (again / "model.safetensors").is_file() and '"train_skipped": {}' in summary
