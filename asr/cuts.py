@@ -8,6 +8,7 @@ import logging
 import random
 import tempfile
 from collections import Counter
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -35,8 +36,18 @@ class CutAudio(NamedTuple):
         return [w.numpy() for w in self.waves], self.texts, self.ids, self.skipped
 
 
-def load_cuts(path: str | Path | list) -> CutSet:
-    """A cuts manifest, or several combined (e.g. train-clean-100 + train-clean-360 + train-other-500)."""
+def load_cuts(path: str | Path | list | Mapping) -> CutSet:
+    """A cuts manifest, or several combined (e.g. train-clean-100 + train-clean-360 + train-other-500). An entry
+    ``{cuts: PATH, repeat: N}`` counts N times (new ids: ``_repeatK`` appended), to weigh a small set up, e.g. a
+    few minutes of your own recordings beside hours of other training speech."""
+    if isinstance(path, Mapping):
+        entry = dict(path)
+        unknown = set(entry) - {"cuts", "repeat"}
+        repeat = entry.get("repeat", 1)
+        if unknown or "cuts" not in entry or not isinstance(repeat, int) or isinstance(repeat, bool) or repeat < 1:
+            raise ValueError(f"{entry}: a weighted manifest is {{cuts: PATH, repeat: N}} with N a whole number >= 1")
+        cuts = load_cuts(entry["cuts"])
+        return cuts.repeat(repeat, preserve_id=False) if repeat > 1 else cuts
     if not isinstance(path, (str, Path)):
         paths = list(path)
         if not paths:

@@ -1,11 +1,13 @@
 """`asr prepare LIST OUT`: your own recordings and transcripts -> lhotse manifests that `asr evaluate`, `asr tune`
 and `asr train` read; every bad line a counted skip with its reason."""
 
+import json
 from pathlib import Path
 
 import numpy as np
 import pytest
 import soundfile as sf
+import yaml
 from lhotse import CutSet
 
 from asr.cli import main
@@ -111,6 +113,16 @@ def test_nothing_usable_or_no_list_is_an_error_naming_it(tmp_path, capsys):
     assert "for a list file" in capsys.readouterr().err
 
 
+def tiny_cuts(tmp_path: Path) -> Path:
+    """Another small training set, 16 kHz mono, under ids of its own."""
+    listing = tmp_path / "other" / "other.tsv"
+    for i in range(4):
+        _tone(listing.parent / f"o{i}.wav", 1.0 + 0.2 * i)
+    listing.write_text("".join(f"o{i}.wav\tOTHER WORDS {'ONE TWO THREE FOUR'.split()[i]}\n" for i in range(4)))
+    assert main(["prepare", str(listing), str(tmp_path / "other")]) == 0
+    return tmp_path / "other" / "cuts_other.jsonl.gz"
+
+
 def test_a_list_trains_and_fine_tunes_through_asr_train(recordings, tmp_path):
     """The manifests of a list (44.1 kHz stereo among them) feed `asr train` as they are, noise mixing included."""
     from test_training import tiny_cfg
@@ -125,7 +137,11 @@ def test_a_list_trains_and_fine_tunes_through_asr_train(recordings, tmp_path):
     first = run_training(tiny_cfg(out, tmp_path / "exp", f"data.train_cuts=[{cuts}]", f"data.dev_cuts={cuts}",
                                   "trainer.max_epochs=1", f"data.noise={{cuts: {noise / 'noise_cuts.jsonl.gz'}, "
                                   "snr: [10, 20], p: 1.0}"))
-    again = run_training(tiny_cfg(out, tmp_path / "ft", f"data.train_cuts=[{cuts}]", f"data.dev_cuts={cuts}",
-                                  "trainer.max_epochs=1", f"init_from={first}"))
-    summary = (tmp_path / "ft" / "train_summary.json").read_text()
-    assert (again / "model.safetensors").is_file() and '"train_skipped": {}' in summary
+    # weighed up beside other data, as README's "Your own recordings" does: {cuts: ..., repeat: N} on the command line
+    other = tiny_cuts(tmp_path)
+    again = run_training(tiny_cfg(out, tmp_path / "ft", f"data.train_cuts=[{other},{{cuts: {cuts}, repeat: 3}}]",
+                                  f"data.dev_cuts={cuts}", "trainer.max_epochs=1", f"init_from={first}"))
+    summary = json.loads((tmp_path / "ft" / "train_summary.json").read_text())
+    assert (again / "model.safetensors").is_file() and summary["train_skipped"] == {}
+    meta = yaml.safe_load((again / "config.yaml").read_text())["meta"]
+    assert meta["train_utterances"] == len(CutSet.from_file(other)) + 3 * 2

@@ -113,3 +113,22 @@ def test_combined_manifests_keep_every_cut_and_refuse_shared_ids(tiny_manifests,
     load_cuts(dev).to_file(copy)
     with pytest.raises(ValueError, match=r"copy.jsonl.gz: cut id .* is also in .*dev-clean-2"):
         load_cuts([dev, copy])
+
+
+def test_a_manifest_can_be_weighed_up_by_repeating_it(tiny_manifests):
+    """data.train_cuts=[BIG, {cuts: SMALL, repeat: N}]: SMALL's cuts N times each, under ids of their own."""
+    from omegaconf import OmegaConf
+
+    train, dev = cuts_path(tiny_manifests, "train-clean-5"), cuts_path(tiny_manifests, "dev-clean-2")
+    small = load_cuts(dev)
+    config = OmegaConf.create({"train_cuts": [str(train), {"cuts": str(dev), "repeat": 3}]})  # as Hydra gives it
+    both = load_cuts(config.train_cuts)
+    assert len(both) == len(load_cuts(train)) + 3 * len(small) and len(set(both.ids)) == len(both)
+    for cut in small:
+        copies = [c for c in both if c.id.startswith(cut.id + "_repeat")]
+        assert len(copies) == 3 and all(c.supervisions[0].text == cut.supervisions[0].text for c in copies)
+    assert len(load_cuts({"cuts": str(dev)})) == len(small)  # repeat defaults to 1
+    for bad in ({"cuts": str(dev), "repeat": 0}, {"cuts": str(dev), "repeat": 1.5}, {"cuts": str(dev), "times": 2},
+                {"repeat": 2}):
+        with pytest.raises(ValueError, match="repeat: N"):
+            load_cuts([str(train), bad])
