@@ -4,7 +4,8 @@ import numpy as np
 import soundfile as sf
 from lhotse import CutSet
 
-from asr.corpora.librispeech import cuts_path, prepare_librispeech, summarize
+from asr.corpora.librispeech import cuts_path, prepare_librispeech
+from asr.corpora.manifests import summarize
 from asr.cuts import load_cut_audio
 
 
