@@ -145,3 +145,18 @@ def test_a_list_trains_and_fine_tunes_through_asr_train(recordings, tmp_path):
     assert (again / "model.safetensors").is_file() and summary["train_skipped"] == {}
     meta = yaml.safe_load((again / "config.yaml").read_text())["meta"]
     assert meta["train_utterances"] == len(CutSet.from_file(other)) + 3 * 2
+
+
+def test_files_of_one_name_in_different_places_are_different_utterances(tmp_path):
+    elsewhere = tmp_path / "elsewhere"
+    first, second = _tone(elsewhere / "a" / "x.wav", 1.0), _tone(elsewhere / "b" / "x.wav", 1.2)
+    _tone(tmp_path / "list" / "a_x.wav", 0.8)
+    listing = tmp_path / "list" / "l.tsv"
+    listing.write_text(f"{first}\tONE\n{second}\tTWO\n{first}\tONE AGAIN\na_x.wav\tTHREE\n../list/a_x.wav\tFOUR\n")
+    assert main(["prepare", str(listing), str(tmp_path / "out")]) == 0
+    cuts = CutSet.from_file(tmp_path / "out" / "cuts_l.jsonl.gz")
+    texts = {c.supervisions[0].text: c.supervisions[0].id for c in cuts}
+    assert set(texts) == {"ONE", "TWO", "THREE"} and len(set(texts.values())) == 3
+    assert texts["ONE"].endswith("elsewhere_a_x") and texts["TWO"].endswith("elsewhere_b_x")
+    skipped = (tmp_path / "out" / "skipped_l.tsv").read_text()
+    assert "(line 3)\tthe same audio as line 1" in skipped and "(line 5)\tthe same audio as line 4" in skipped

@@ -72,12 +72,13 @@ def read_list(list_file: Path, audio_dir: Path, report: PrepareReport) -> list[E
 
 
 def utterance_id(entry: Entry, audio_dir: Path) -> str:
-    """The audio file's path below ``audio_dir`` without its suffix, '/' -> '_' (spk1/001.wav -> spk1_001)."""
+    """The audio file's path below ``audio_dir`` without its suffix, '/' -> '_' (spk1/001.wav -> spk1_001); an
+    absolute path elsewhere: all of it (/data/a/001.wav -> data_a_001)."""
     try:
         relative = entry.audio.relative_to(audio_dir)
     except ValueError:  # an absolute path elsewhere
-        relative = Path(entry.audio.name)
-    return "_".join(relative.with_suffix("").parts)
+        relative = entry.audio.relative_to(entry.audio.anchor) if entry.audio.is_absolute() else entry.audio
+    return "_".join(p for p in relative.with_suffix("").parts if p not in ("..", "."))
 
 
 def _parse(entry: Entry, utt_id: str, tokenizer: Tokenizer) -> tuple[Recording, SupervisionSegment] | str:
@@ -126,13 +127,16 @@ def prepare_list(list_file: str | Path, output_dir: str | Path, name: str | None
         cuts = CutSet.from_file(cuts_file)
         return PrepareReport(name, len(cuts), sum(c.duration for c in cuts) / 3600)
     report = PrepareReport(name)
-    entries, seen, work = read_list(list_file, audio_dir, report), {}, []
+    entries, seen, ids, work = read_list(list_file, audio_dir, report), {}, set(), []
     for entry in entries:
-        utt_id = utterance_id(entry, audio_dir)
-        if utt_id in seen:
-            report.skipped[f"{utt_id} (line {entry.line})"] = f"the same audio as line {seen[utt_id]}"
+        utt_id, same = utterance_id(entry, audio_dir), entry.audio.resolve()
+        if same in seen:
+            report.skipped[f"{utt_id} (line {entry.line})"] = f"the same audio as line {seen[same]}"
             continue
-        seen[utt_id] = entry.line
+        if utt_id in ids:  # another file with the same name (a/b_c.wav, a_b/c.wav): the line number tells them apart
+            utt_id = f"{utt_id}_line{entry.line}"
+        seen[same] = entry.line
+        ids.add(utt_id)
         work.append((entry, utt_id))
     tokenizer = Tokenizer()
     recordings, supervisions = [], []

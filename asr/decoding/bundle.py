@@ -7,7 +7,7 @@ Used by `asr train` (the `decode` config group: conf/decode/, also the dev-set d
 from __future__ import annotations
 
 import shutil
-from dataclasses import replace
+from dataclasses import fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +23,7 @@ def decode_config_settings(decode: dict[str, Any] | None) -> tuple[DecodeSetting
     before anything runs: a known method, and every file it names there. Returns the settings and the LM."""
     decode = dict(decode or {})
     lm = decode.pop("lm", None)
-    unknown = set(decode) - set(DecodeSettings.__dataclass_fields__)
+    unknown = set(decode) - {f.name for f in fields(DecodeSettings)}
     if unknown:
         raise ValueError(f"decode: unknown setting(s) {', '.join(sorted(unknown))}")
     settings = DecodeSettings.from_dict(decode)
