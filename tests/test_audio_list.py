@@ -160,3 +160,11 @@ def test_files_of_one_name_in_different_places_are_different_utterances(tmp_path
     assert texts["ONE"].endswith("elsewhere_a_x") and texts["TWO"].endswith("elsewhere_b_x")
     skipped = (tmp_path / "out" / "skipped_l.tsv").read_text()
     assert "(line 3)\tthe same audio as line 1" in skipped and "(line 5)\tthe same audio as line 4" in skipped
+
+
+def test_the_manifest_reads_from_any_working_directory(recordings, tmp_path, monkeypatch):
+    monkeypatch.chdir(recordings)  # a relative list and output, as typed in the recordings' directory
+    assert main(["prepare", "list.tsv", "out", "--name", "here"]) == 0
+    monkeypatch.chdir(tmp_path)
+    cut = next(iter(CutSet.from_file(recordings / "out" / "cuts_here.jsonl.gz")))
+    assert load_cut_audio(cut).shape[0] > 0

@@ -93,7 +93,7 @@ def _parse(entry: Entry, utt_id: str, tokenizer: Tokenizer) -> tuple[Recording, 
     if not entry.audio.is_file():
         return f"audio file missing: {entry.audio}"
     try:
-        recording = Recording.from_file(entry.audio, recording_id=utt_id)
+        recording = Recording.from_file(entry.audio.resolve(), recording_id=utt_id)  # readable from anywhere
     except Exception as e:  # noqa: BLE001 - any unreadable file is a counted skip with its reason
         try:  # libsndfile's own words where it is the reader that failed (lhotse's message lists every backend)
             sf.info(str(entry.audio))
@@ -113,13 +113,13 @@ def _parse(entry: Entry, utt_id: str, tokenizer: Tokenizer) -> tuple[Recording, 
 def prepare_list(list_file: str | Path, output_dir: str | Path, name: str | None = None,
                  audio_dir: str | Path | None = None, num_jobs: int = 2) -> PrepareReport:
     """Write ``output_dir``/cuts_<name>.jsonl.gz (and its recordings and supervisions; ``name`` defaults to the
-    list's file name without suffix). Idempotent: done again only when the list's content changed."""
+    list's file name without suffix). Idempotent: done again only when the list or the audio directory changed."""
     list_file, output_dir = Path(list_file), Path(output_dir)
     if not list_file.is_file():
         raise FileNotFoundError(f"{list_file}: no such list file")
     name = name or list_file.stem
     audio_dir = Path(audio_dir) if audio_dir else list_file.parent
-    digest = hashlib.sha256(list_file.read_bytes()).hexdigest()
+    digest = hashlib.sha256(list_file.read_bytes() + str(audio_dir.resolve()).encode()).hexdigest()
     done = output_dir / f".list_{name}.done"
     cuts_file = output_dir / manifest_names(name)["cuts"]
     if done.is_file() and done.read_text().strip() == digest and cuts_file.is_file():
