@@ -97,7 +97,8 @@ def cmd_prepare(args: argparse.Namespace) -> int:
         from asr.corpora.audio_list import manifest_names, prepare_list
 
         if args.subsets:
-            raise ValueError(f"{args.corpus_dir}: --subsets names parts of a LibriSpeech-layout directory, not of a list")
+            raise ValueError(f"{args.corpus_dir}: --subsets names parts of a LibriSpeech-layout directory, not of "
+                             "a list")
         report = prepare_list(args.corpus_dir, args.output_dir, args.name, args.audio_dir, args.num_jobs)
         print(summarize([report]) + f"\ncuts: {args.output_dir / manifest_names(report.subset)['cuts']}")
         return 0
