@@ -174,6 +174,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     else:
         package = package_from_checkpoint(sources)
         save_package(package, out)
+        _export_decoding(sources[0], out)
     print(f"model package: {out}")
     if args.format != "package":
         from asr.export import PARITY_TOLERANCE, export
@@ -182,6 +183,20 @@ def cmd_export(args: argparse.Namespace) -> int:
             check = "" if path.name.endswith(".int8.onnx") else f" (parity <= {PARITY_TOLERANCE:g}: ok)"
             print(f"{args.format}: {path}: max |log-prob - PyTorch's| = {diff:.2e}{check}")
     return 0
+
+
+def _export_decoding(checkpoint: Path, out: Path) -> None:
+    """The decoding the run was trained with (`decode` config group, kept in the checkpoint's hyper-parameters),
+    with its files, as `asr train` exports it; greedy, with a warning, when a file it names is no longer there."""
+    from asr.decoding.bundle import write_decoding
+    from asr.package import read_checkpoint
+
+    decode = read_checkpoint(checkpoint)["hyper_parameters"].get("decode")
+    try:
+        write_decoding(out, decode)
+    except (FileNotFoundError, ValueError) as e:
+        logging.getLogger("asr").warning("%s: decoding greedily: the run's decode config does not apply here (%s)",
+                                         out, e)
 
 
 def cmd_transcribe(args: argparse.Namespace) -> int:

@@ -61,7 +61,7 @@ def test_a_wrong_decode_config_stops_training_before_it_starts(tiny_manifests, t
 
 
 def test_training_with_decode_beam_lm_exports_a_package_that_decodes_with_its_own_lm(tiny_manifests, tiny_corpus,
-                                                                                    tmp_path):
+                                                                                    tmp_path, caplog):
     lm = _lm(tmp_path / "lm")
     lexicon = _lexicon(tmp_path, ["THE", "A", "OF", "AND"])
     exp = tmp_path / "exp"
@@ -75,6 +75,11 @@ def test_training_with_decode_beam_lm_exports_a_package_that_decodes_with_its_ow
     assert config["meta"]["dev_decode"] == "beam_lm"
     assert json.loads((exp / "train_summary.json").read_text())["dev_decode"] == "beam_lm"
     assert "dev WER (beam_lm, at export)" in (pkg / "README.md").read_text()
+    # `asr export` of the run's checkpoint gives the same decoding (kept in its hyper-parameters), files included
+    assert main(["export", str(exp / "checkpoints" / "last.ckpt"), str(tmp_path / "by_hand")]) == 0
+    by_hand = yaml.safe_load((tmp_path / "by_hand" / "config.yaml").read_text())["decode"]
+    assert by_hand == config["decode"] and (tmp_path / "by_hand" / "lm" / "lm.safetensors").is_file()
+    assert (tmp_path / "by_hand" / "lexicon.txt").read_text() == Path(lexicon).read_text()
     # moved elsewhere, the package still decodes as it was configured: its own LM, its own lexicon
     moved = tmp_path / "moved"
     shutil.move(pkg, moved)
@@ -84,6 +89,10 @@ def test_training_with_decode_beam_lm_exports_a_package_that_decodes_with_its_ow
     assert recognizer.settings.lexicon == str(moved / "lexicon.txt")
     words = recognizer.transcribe(next(tiny_corpus.rglob("*.flac"))).text.split()
     assert set(words) <= {"THE", "A", "OF", "AND"}
+    # once the LM the run named is gone, a checkpoint exports greedy, and says why
+    assert main(["export", str(exp / "checkpoints" / "last.ckpt"), str(tmp_path / "later")]) == 0
+    assert yaml.safe_load((tmp_path / "later" / "config.yaml").read_text())["decode"] == {"method": "greedy"}
+    assert "decoding greedily" in caplog.text and "not an LM package" in caplog.text
 
 
 def test_export_of_a_package_takes_its_decoding_files_along(tmp_path, capsys):
