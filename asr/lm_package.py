@@ -60,6 +60,14 @@ def load_lm_package(path: str | Path, device: str = "cpu") -> LMPackage:
     return LMPackage(model.to(device).eval(), tokenizer, config.get("meta") or {})
 
 
+def load_lm_for(path: str | Path, tokenizer: Tokenizer, device: str = "cpu") -> CharLM:
+    """The LM of an LM package, for an acoustic model with ``tokenizer``'s tokens (else an error naming it)."""
+    package = load_lm_package(path, device)
+    if package.tokenizer.tokens != tokenizer.tokens:
+        raise ValueError(f"{path}: the LM's token set differs from the model's")
+    return package.model
+
+
 def lm_package_from_checkpoint(ckpt_path: str | Path) -> LMPackage:
     ckpt = read_checkpoint(ckpt_path)
     hp = ckpt["hyper_parameters"]

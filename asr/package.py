@@ -87,6 +87,12 @@ def sha256_file(path: str | Path) -> str:
         return hashlib.file_digest(f, "sha256").hexdigest()
 
 
+def file_digest(path: str | Path) -> str:
+    """sha256 of a file, or of an LM package's weights file: what `asr tune` records of the LM it tuned with."""
+    path = Path(path)
+    return sha256_file(path / "lm.safetensors" if path.is_dir() else path)
+
+
 def read_weights(path: Path, sha256: str | None, device: str | torch.device = "cpu") -> dict[str, torch.Tensor]:
     """A package's safetensors weights, checked: against the sha256 its config.yaml recorded when it was written
     (packages written before that record load unchecked), and for NaN / inf values. Errors name the file."""

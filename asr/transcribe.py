@@ -18,7 +18,7 @@ from asr.decoding.config import DecodeSettings
 from asr.decoding.incremental import IncrementalGreedy
 from asr.decoding.settings import Decoded, make_decoder
 from asr.features import LogMel
-from asr.package import ModelPackage, load_package, sha256_file
+from asr.package import ModelPackage, file_digest, load_package
 from asr.runtime import acoustic_runtime
 from asr.windows import WindowConfig, plan_windows, stitch
 
@@ -160,12 +160,6 @@ class Recognizer:
         return results if isinstance(audio, list) else results[0]
 
 
-def file_digest(path: str | Path) -> str:
-    """sha256 of a file, or of an LM package's weights file: what `asr tune` records of the LM it tuned with."""
-    path = Path(path)
-    return sha256_file(path / "lm.safetensors" if path.is_dir() else path)
-
-
 def _given_file(path: str | Path, what: str) -> str:
     if not Path(path).is_file():
         raise FileNotFoundError(f"{path}: no such {what} file")
@@ -204,12 +198,9 @@ def load_model(path: str | Path, device: str = "cpu", lm: str | Path | None = No
     acoustic = acoustic_runtime(path, package.model, runtime)
     lm_model = None
     if lm is not None:
-        from asr.lm_package import load_lm_package
+        from asr.lm_package import load_lm_for
 
-        lm_pkg = load_lm_package(lm, device)
-        if lm_pkg.tokenizer.tokens != package.tokenizer.tokens:
-            raise ValueError(f"{lm}: the LM's token set differs from the model's")
-        lm_model = lm_pkg.model
+        lm_model = load_lm_for(lm, package.tokenizer, device)
     settings = DecodeSettings.from_dict(package.decode)
     tuned_with = (package.decode or {}).get("lm") or {}
     if lm is not None and tuned_with.get("sha256") and tuned_with["sha256"] != file_digest(lm):

@@ -29,9 +29,9 @@ from asr.decoding.config import DecodeSettings
 from asr.decoding.rescore import choose, lm_scores
 from asr.decoding.settings import make_decoder
 from asr.ngram import ngram_unit
-from asr.package import update_decode_settings
+from asr.package import file_digest, update_decode_settings
 from asr.scoring import char_errors, word_errors
-from asr.transcribe import file_digest, load_model
+from asr.transcribe import load_model
 
 
 def tune(model: Path, lm: Path | None, data: Path, lm_weights: list[float], word_bonuses: list[float],

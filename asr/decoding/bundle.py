@@ -13,7 +13,7 @@ from typing import Any
 
 from asr.atomic import atomic_dir, atomic_path
 from asr.decoding.config import DecodeSettings
-from asr.package import sha256_file, update_decode_settings
+from asr.package import file_digest, update_decode_settings
 
 LM_DIR = "lm"  # a package's own LSTM LM (used by `asr transcribe` when its decoding is beam_lm)
 
@@ -67,7 +67,7 @@ def copy_lm(package: Path, lm: Path) -> dict[str, str]:
     if not (target.exists() and target.resolve() == Path(lm).resolve()):
         with atomic_dir(target) as tmp:
             shutil.copytree(lm, tmp, dirs_exist_ok=True)
-    return {"path": str(lm), "sha256": sha256_file(Path(lm) / "lm.safetensors")}
+    return {"path": str(lm), "sha256": file_digest(lm)}
 
 
 def write_decoding(package: Path, decode: dict[str, Any] | None) -> DecodeSettings:

@@ -23,10 +23,12 @@ class CTCSystem(L.LightningModule):
     """Owns the loss, the optimizer and decoding for metrics; the model itself is a plain ``AcousticModel``."""
 
     def __init__(self, model: dict[str, Any], optim: dict[str, Any], tokens: list[str],
-                 features: dict[str, Any] | None = None, decode: dict[str, Any] | None = None):
-        """``decode``: the `decode` config group (conf/decode), how the dev set is decoded for its WER/CER."""
+                 features: dict[str, Any] | None = None, decode: dict[str, Any] | None = None, decoder=None):
+        """``decode``: the `decode` config group (conf/decode), how the dev set is decoded for its WER/CER;
+        ``decoder``: the one ``validation_decoder`` built from it, if the caller has it (else built when needed)."""
         super().__init__()
-        self.save_hyperparameters()  # plain dicts and lists only: checkpoints load with weights_only=True
+        # plain dicts and lists only: checkpoints load with weights_only=True
+        self.save_hyperparameters(ignore=["decoder"])
         self.tokenizer = Tokenizer(tokens)
         self.model = AcousticModel(AcousticConfig(**{**model, "vocab_size": len(tokens)}))
         self.optim_cfg = optim
@@ -34,7 +36,7 @@ class CTCSystem(L.LightningModule):
         self._val_chars = ErrorCounts()
         self._skipped = 0
         self.decode_cfg = dict(decode or {"method": "greedy"})
-        self._decoder = None  # built at the first validation step (beam search: flashlight's, in this process)
+        self._decoder = decoder  # else built at the first validation step (flashlight's, in this process)
         # Optimizer steps of the whole run, for the LR schedule (see ``_total_steps``).
         self.total_steps: int | None = None
 
@@ -119,12 +121,8 @@ def validation_decoder(decode: dict[str, Any], tokenizer: Tokenizer):
     from asr.decoding.settings import make_decoder
 
     settings, lm_path = decode_config_settings(decode)
-    lm = None
-    if lm_path is not None:
-        from asr.lm_package import load_lm_package
+    if lm_path is None:
+        return make_decoder(settings, tokenizer)
+    from asr.lm_package import load_lm_for
 
-        package = load_lm_package(lm_path)
-        if package.tokenizer.tokens != tokenizer.tokens:
-            raise ValueError(f"{lm_path}: the LM's token set differs from the acoustic model's (decode.lm)")
-        lm = package.model.eval()
-    return make_decoder(settings, tokenizer, lm)
+    return make_decoder(settings, tokenizer, load_lm_for(lm_path, tokenizer))

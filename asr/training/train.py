@@ -60,7 +60,7 @@ def run_training(cfg: DictConfig) -> Path:
     exp_dir.mkdir(parents=True, exist_ok=True)
     tokenizer = Tokenizer(DEFAULT_TOKENS)
     decode = _plain(cfg.get("decode")) or {"method": "greedy"}
-    validation_decoder(decode, tokenizer)  # a wrong method or a missing file: an error now, not after an epoch
+    decoder = validation_decoder(decode, tokenizer)  # a wrong method or a missing file: an error now
     features = FeatureConfig(**_plain(cfg.features))
     data = cfg.data
     factor = int(cfg.model.subsampling_factor)
@@ -88,7 +88,7 @@ def run_training(cfg: DictConfig) -> Path:
 
     t = cfg.trainer
     system = CTCSystem(model=_plain(cfg.model), optim=_plain(cfg.optim), tokens=tokenizer.tokens,
-                       features=_plain(cfg.features), decode=decode)
+                       features=_plain(cfg.features), decode=decode, decoder=decoder)
     if cfg.get("init_from"):
         init_weights(system.model, cfg.init_from)
     system.model.normalizer.set_stats(cmvn)
