@@ -93,17 +93,20 @@ def cmd_prepare(args: argparse.Namespace) -> int:
     from asr.corpora.librispeech import prepare_librispeech
     from asr.corpora.manifests import summarize
 
-    if args.corpus_dir.is_file():  # a list of your own recordings with their transcripts
+    corpus = args.corpus_dir
+    librispeech = corpus.is_dir() and ((corpus / "LibriSpeech").is_dir() or any(corpus.rglob("*.trans.txt")))
+    if corpus.exists() and not librispeech:  # your own recordings: a list, or audio files with transcripts beside
         from asr.corpora.audio_list import manifest_names, prepare_list
 
         if args.subsets:
             raise ValueError(f"{args.corpus_dir}: --subsets names parts of a LibriSpeech-layout directory, not of "
-                             "a list")
+                             "a list or a directory of your own recordings")
         report = prepare_list(args.corpus_dir, args.output_dir, args.name, args.audio_dir, args.num_jobs)
         print(summarize([report]) + f"\ncuts: {args.output_dir / manifest_names(report.subset)['cuts']}")
         return 0
     if args.name or args.audio_dir:
-        raise ValueError(f"{args.corpus_dir}: --name and --audio-dir are for a list file, not a corpus directory")
+        raise ValueError(f"{args.corpus_dir}: --name and --audio-dir are for your own recordings, not a "
+                         "LibriSpeech-layout directory")
     reports = prepare_librispeech(args.corpus_dir, args.output_dir, args.subsets or None, args.num_jobs)
     print(summarize(reports))
     return 0

@@ -137,11 +137,12 @@ def build_parser() -> argparse.ArgumentParser:
     p["prepare"].add_argument("corpus_dir", type=Path, help="directory holding LibriSpeech/<subset>/ (or the "
                               "LibriSpeech directory itself), or a list file of your own recordings: one "
                               "'audio path<TAB>transcript' per line, or a TSV whose header names the columns path "
-                              "and sentence (or text), e.g. Common Voice's")
+                              "and sentence (or text), e.g. Common Voice's; or a directory of audio files, each with its "
+                              "transcript beside it in NAME.txt or NAME.lab")
     p["prepare"].add_argument("output_dir", type=Path, help="where the manifests are written")
     p["prepare"].add_argument("--subsets", nargs="*", help="subset names (default: every subset found)")
     p["prepare"].add_argument("--name", help="a list's name in the manifests' file names: cuts_NAME.jsonl.gz "
-                              "(default: the list's file name without suffix)")
+                              "(default: the list's file name without suffix, or the directory's name)")
     p["prepare"].add_argument("--audio-dir", type=Path, help="the directory a list's audio paths are relative to "
                               "(default: the list's own; Common Voice: its clips/)")
     p["prepare"].add_argument("--num-jobs", type=int, default=2)

@@ -1,5 +1,6 @@
-"""`asr prepare LIST OUT`: your own recordings and transcripts -> lhotse manifests that `asr evaluate`, `asr tune`
-and `asr train` read; every bad line a counted skip with its reason."""
+"""`asr prepare LIST OUT` (or a directory of audio files with transcripts beside them): your own recordings and
+transcripts -> lhotse manifests that `asr evaluate`, `asr tune` and `asr train` read; every bad line or file a counted
+skip with its reason."""
 
 import json
 from pathlib import Path
@@ -109,8 +110,45 @@ def test_nothing_usable_or_no_list_is_an_error_naming_it(tmp_path, capsys):
     assert f"{listing}: no usable utterance (1 skipped)" in capsys.readouterr().err
     assert main(["prepare", str(listing), str(tmp_path / "out"), "--subsets", "dev-clean-2"]) == 1
     assert "--subsets" in capsys.readouterr().err
-    assert main(["prepare", str(tmp_path), str(tmp_path / "out"), "--name", "x"]) == 1
-    assert "for a list file" in capsys.readouterr().err
+    corpus = tmp_path / "corpus" / "LibriSpeech" / "dev-clean-2" / "1" / "2"
+    corpus.mkdir(parents=True)
+    (corpus / "1-2.trans.txt").write_text("1-2-0000 HELLO\n")
+    assert main(["prepare", str(tmp_path / "corpus"), str(tmp_path / "out"), "--name", "x"]) == 1
+    assert "not a LibriSpeech-layout directory" in capsys.readouterr().err
+    assert main(["prepare", str(tmp_path / "nowhere"), str(tmp_path / "out")]) == 1
+    assert "nowhere" in capsys.readouterr().err
+
+
+def test_a_directory_of_recordings_with_transcripts_beside_them(tmp_path, capsys):
+    """Montreal Forced Aligner's layout: spk/x.wav + spk/x.lab (or .txt); what lacks a transcript is a counted skip."""
+    d = tmp_path / "recorded"
+    _tone(d / "anna" / "001.wav", 1.0)
+    (d / "anna" / "001.lab").write_text("Good morning\n")
+    _tone(d / "anna" / "002.flac", 1.2, sr=22050)
+    (d / "anna" / "002.txt").write_text("it's   raining\nagain\n")  # lines joined
+    _tone(d / "ben" / "001.wav", 0.8)
+    (d / "ben" / "001.txt").write_text("one")
+    (d / "ben" / "001.lab").write_text("two")  # disagrees with its .txt
+    _tone(d / "ben" / "002.wav", 0.8)  # no transcript
+    (d / "ben" / "notes.txt").write_text("not a transcript of anything")
+    out = d / "manifests"  # inside it: what is written there does not count as new recordings
+    assert main(["prepare", str(d), str(out)]) == 0
+    assert "recorded: 2 utterances" in capsys.readouterr().out
+    cuts = CutSet.from_file(out / "cuts_recorded.jsonl.gz")
+    assert {(c.supervisions[0].id, c.supervisions[0].text) for c in cuts} == {
+        ("anna_001", "GOOD MORNING"), ("anna_002", "IT'S RAINING AGAIN")}
+    assert all(c.recording.sampling_rate == 16000 for c in cuts)
+    skipped = dict(line.split("\t") for line in (out / "skipped_recorded.tsv").read_text().splitlines())
+    assert skipped == {"ben/001.wav": "two transcripts that differ (001.txt, 001.lab)",
+                       "ben/002.wav": "no transcript beside it (002.txt or 002.lab)"}
+    first = (out / "cuts_recorded.jsonl.gz").stat().st_mtime_ns
+    assert main(["prepare", str(d), str(out)]) == 0  # nothing changed: not made again
+    assert (out / "cuts_recorded.jsonl.gz").stat().st_mtime_ns == first
+    (d / "ben" / "002.txt").write_text("a new one")  # a transcript added: made again
+    assert main(["prepare", str(d), str(out)]) == 0
+    assert len(CutSet.from_file(out / "cuts_recorded.jsonl.gz")) == 3
+    assert main(["prepare", str(d), str(out), "--audio-dir", str(d)]) == 1
+    assert "--audio-dir is for a list file" in capsys.readouterr().err
 
 
 def tiny_cuts(tmp_path: Path) -> Path:

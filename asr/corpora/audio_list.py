@@ -7,6 +7,10 @@ columns ``path`` and one of ``sentence`` / ``text`` / ``transcript``, optionally
 Common Voice's ``validated.tsv`` reads as it is, with ``audio_dir`` its ``clips`` directory). Any audio format that
 libsndfile reads, any sample rate (resampled to 16 kHz when loaded), mono or several channels (averaged).
 
+A directory instead of a list: every audio file below it with its transcript beside it in a text file of the same
+name (``spk1/001.wav`` + ``spk1/001.txt`` or ``.lab``: the layout of Montreal Forced Aligner corpora and of many
+recording apps); an audio file without one, or with a ``.txt`` and a ``.lab`` that disagree, is a counted skip.
+
 Transcripts are normalized as everywhere in asr (``asr.text.normalize_text``). A line without a transcript, a
 missing or unreadable audio file, a repeated file or a transcript with characters outside the token set (digits:
 write numbers as words) is a counted skip with its reason (``skipped_<name>.tsv``), never a crash; nothing usable
@@ -31,12 +35,13 @@ from asr.text import Tokenizer, UnknownCharacterError, normalize_text
 
 log = logging.getLogger(__name__)
 TEXT_COLUMNS = ("sentence", "text", "transcript")
+TRANSCRIPT_SUFFIXES = (".txt", ".lab")  # a directory's transcripts, beside their audio files
 SPEAKER_COLUMNS = ("speaker", "client_id")
 
 
 @dataclass(frozen=True)
 class Entry:
-    line: int  # 1-based line number in the list
+    where: str  # where the transcript was found: "line 3" of the list, or the transcript file
     audio: Path
     text: str  # as written in the list
     speaker: str | None = None
@@ -67,7 +72,36 @@ def read_list(list_file: Path, audio_dir: Path, report: PrepareReport) -> list[E
             report.skipped[f"line {number}"] = "not an audio path, a tab and a transcript"
             continue
         speaker = fields[speaker_col].strip() if speaker_col is not None and speaker_col < len(fields) else None
-        entries.append(Entry(number, audio_dir / fields[path_col].strip(), fields[text_col], speaker or None))
+        entries.append(Entry(f"line {number}", audio_dir / fields[path_col].strip(), fields[text_col],
+                             speaker or None))
+    return entries
+
+
+def read_sidecars(directory: Path, report: PrepareReport) -> list[Entry]:
+    """Every audio file below ``directory`` with its transcript file beside it (same name, .txt or .lab)."""
+    from asr.transcribe_files import AUDIO_EXTENSIONS
+
+    entries = []
+    for audio in sorted(p for p in directory.rglob("*") if p.suffix.lower() in AUDIO_EXTENSIONS and p.is_file()):
+        name = audio.relative_to(directory).as_posix()
+        texts = {}
+        for suffix in TRANSCRIPT_SUFFIXES:
+            path = audio.with_suffix(suffix)
+            if path.is_file():
+                try:
+                    texts[path] = " ".join(path.read_text(encoding="utf-8").split())
+                except UnicodeDecodeError as e:
+                    report.skipped[name] = f"{path.name}: not UTF-8 text ({e.reason} at byte {e.start})"
+                    break
+        else:
+            if not texts:
+                report.skipped[name] = "no transcript beside it (" + " or ".join(
+                    audio.with_suffix(s).name for s in TRANSCRIPT_SUFFIXES) + ")"
+            elif len(set(texts.values())) > 1:
+                report.skipped[name] = f"two transcripts that differ ({', '.join(p.name for p in texts)})"
+            else:
+                path, text = next(iter(texts.items()))
+                entries.append(Entry(path.relative_to(directory).as_posix(), audio, text))
     return entries
 
 
@@ -110,32 +144,55 @@ def _parse(entry: Entry, utt_id: str, tokenizer: Tokenizer) -> tuple[Recording, 
                                          channel=channel, text=text, speaker=entry.speaker, language="English")
 
 
-def prepare_list(list_file: str | Path, output_dir: str | Path, name: str | None = None,
+def _directory_digest(directory: Path) -> bytes:
+    """What a directory's manifests are made from: its audio files' names, sizes and times, its transcripts."""
+    from asr.transcribe_files import AUDIO_EXTENSIONS
+
+    h = hashlib.sha256()  # only these: manifests written inside the directory do not make it new
+    for path in sorted(directory.rglob("*")):
+        if path.suffix.lower() in AUDIO_EXTENSIONS | set(TRANSCRIPT_SUFFIXES) and path.is_file():
+            stat = path.stat()
+            h.update(f"{path.relative_to(directory).as_posix()}\t{stat.st_size}\t{stat.st_mtime_ns}\n".encode())
+            if path.suffix in TRANSCRIPT_SUFFIXES:
+                h.update(path.read_bytes())
+    return h.digest()
+
+
+def prepare_list(source: str | Path, output_dir: str | Path, name: str | None = None,
                  audio_dir: str | Path | None = None, num_jobs: int = 2) -> PrepareReport:
     """Write ``output_dir``/cuts_<name>.jsonl.gz (and its recordings and supervisions; ``name`` defaults to the
-    list's file name without suffix). Idempotent: done again only when the list or the audio directory changed."""
-    list_file, output_dir = Path(list_file), Path(output_dir)
-    if not list_file.is_file():
-        raise FileNotFoundError(f"{list_file}: no such list file")
-    name = name or list_file.stem
-    audio_dir = Path(audio_dir) if audio_dir else list_file.parent
-    digest = hashlib.sha256(list_file.read_bytes() + str(audio_dir.resolve()).encode()).hexdigest()
+    list's file name without suffix, or the directory's name) from a list file or a directory of audio files with
+    transcripts beside them. Idempotent: done again only when the list, the audio directory or (given a directory)
+    its files changed."""
+    source, output_dir = Path(source), Path(output_dir)
+    if source.is_dir():
+        if audio_dir:
+            raise ValueError(f"{source}: --audio-dir is for a list file; a directory's audio is in it")
+        name, audio_dir = name or source.resolve().name, source
+        digest = hashlib.sha256(_directory_digest(source) + str(source.resolve()).encode()).hexdigest()
+    elif source.is_file():
+        name = name or source.stem
+        audio_dir = Path(audio_dir) if audio_dir else source.parent
+        digest = hashlib.sha256(source.read_bytes() + str(audio_dir.resolve()).encode()).hexdigest()
+    else:
+        raise FileNotFoundError(f"{source}: no such list file or directory")
     done = output_dir / f".list_{name}.done"
     cuts_file = output_dir / manifest_names(name)["cuts"]
     if done.is_file() and done.read_text().strip() == digest and cuts_file.is_file():
-        log.info("%s: already prepared, skipping", list_file)
+        log.info("%s: already prepared, skipping", source)
         cuts = CutSet.from_file(cuts_file)
         return PrepareReport(name, len(cuts), sum(c.duration for c in cuts) / 3600)
     report = PrepareReport(name)
-    entries, seen, ids, work = read_list(list_file, audio_dir, report), {}, set(), []
+    entries = read_sidecars(source, report) if source.is_dir() else read_list(source, audio_dir, report)
+    seen, ids, work = {}, set(), []
     for entry in entries:
         utt_id, same = utterance_id(entry, audio_dir), entry.audio.resolve()
         if same in seen:
-            report.skipped[f"{utt_id} (line {entry.line})"] = f"the same audio as line {seen[same]}"
+            report.skipped[f"{utt_id} ({entry.where})"] = f"the same audio as {seen[same]}"
             continue
         if utt_id in ids:  # another file with the same name (a/b_c.wav, a_b/c.wav): the line number tells them apart
-            utt_id = f"{utt_id}_line{entry.line}"
-        seen[same] = entry.line
+            utt_id = f"{utt_id}_{entry.where.replace(' ', '').replace('/', '_')}"
+        seen[same] = entry.where
         ids.add(utt_id)
         work.append((entry, utt_id))
     tokenizer = Tokenizer()
@@ -145,12 +202,12 @@ def prepare_list(list_file: str | Path, output_dir: str | Path, name: str | None
         for (entry, utt_id), result in tqdm(zip(work, results), total=len(work), desc=f"Preparing {name}",
                                             unit="utt"):
             if isinstance(result, str):
-                report.skipped[f"{utt_id} (line {entry.line})"] = result
-                log.warning("%s: skipping line %d: %s", list_file, entry.line, result)
+                report.skipped[f"{utt_id} ({entry.where})"] = result
+                log.warning("%s: skipping %s: %s", source, entry.where, result)
             else:
                 recordings.append(result[0])
                 supervisions.append(result[1])
     output_dir.mkdir(parents=True, exist_ok=True)
-    write_manifests(output_dir, manifest_names(name), list_file, recordings, supervisions, report)
+    write_manifests(output_dir, manifest_names(name), source, recordings, supervisions, report)
     write_text_atomic(done, digest + "\n")
     return report
