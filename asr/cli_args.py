@@ -137,8 +137,8 @@ def build_parser() -> argparse.ArgumentParser:
     p["prepare"].add_argument("corpus_dir", type=Path, help="directory holding LibriSpeech/<subset>/ (or the "
                               "LibriSpeech directory itself), or a list file of your own recordings: one "
                               "'audio path<TAB>transcript' per line, or a TSV whose header names the columns path "
-                              "and sentence (or text), e.g. Common Voice's; or a directory of audio files, each with its "
-                              "transcript beside it in NAME.txt or NAME.lab")
+                              "and sentence (or text), e.g. Common Voice's; or a directory of audio files, each "
+                              "with its transcript beside it in NAME.txt or NAME.lab")
     p["prepare"].add_argument("output_dir", type=Path, help="where the manifests are written")
     p["prepare"].add_argument("--subsets", nargs="*", help="subset names (default: every subset found)")
     p["prepare"].add_argument("--name", help="a list's name in the manifests' file names: cuts_NAME.jsonl.gz "

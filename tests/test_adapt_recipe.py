@@ -46,7 +46,8 @@ def test_adapt_recipe_fine_tunes_on_your_recordings_and_scores_before_and_after(
     train_cuts = CutSet.from_file(tiny_manifests / "librispeech_cuts_train-clean-5.jsonl.gz")
     test_cuts = CutSet.from_file(tiny_manifests / "librispeech_cuts_test-clean-2.jsonl.gz")
     lexicon = tmp_path / "words.txt"
-    lexicon.write_text("\n".join(sorted({w for c in [*train_cuts, *test_cuts] for w in c.supervisions[0].text.split()})))
+    words = {w for c in [*train_cuts, *test_cuts] for w in c.supervisions[0].text.split()}
+    lexicon.write_text("\n".join(sorted(words)))
     start = run_training(tiny_cfg(tiny_manifests, tmp_path / "start", "trainer.max_epochs=1", "decode=beam",
                                   f"decode.lexicon={lexicon}", "decode.beam_word_bonus=-1.5"))
     mine = own_recordings(test_cuts.subset(first=2), tmp_path / "my_recordings")

@@ -17,7 +17,8 @@
 # The epoch kept is the best on --base-data's dev set (your held-out recordings stay unseen until stage 3; to choose
 # on them instead: -- data.dev_cuts=DATA_DIR/cuts_own_dev.jsonl.gz). The fine-tuned package (EXP_DIR/model)
 # decodes as the starting one does (its beam, lexicon, n-gram or LSTM LM, with their tuned weights); EXP_DIR/before
-# and EXP_DIR/after hold the per-utterance results, EXP_DIR/compare.txt the difference. Measured in recipes/en/RESULTS.md ("Two minutes of your own voice").
+# and EXP_DIR/after hold the per-utterance results, EXP_DIR/compare.txt the difference. Measured in
+# recipes/en/RESULTS.md ("Two minutes of your own voice").
 set -euo pipefail
 
 stage=0
@@ -37,7 +38,7 @@ train_overrides=()
 recipe=adapt
 # shellcheck source=../shared/stages.sh
 . "$(dirname "$0")/../shared/stages.sh"
-usage() { sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
+usage() { sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
 while [ $# -gt 0 ]; do
   common_option "$@"
   if [ "$consumed" -gt 0 ]; then shift "$consumed"; continue; fi
@@ -88,26 +89,24 @@ if method != "greedy":
 PY
 }
 
-# the method the package decodes with, besides greedy, in `asr evaluate --decode`
-package_method() { python -c "import sys, yaml; print((yaml.safe_load(open(sys.argv[1])).get('decode') or {}).get('method', 'greedy'))" "$1/config.yaml"; }
-
 if run_stage 0 "prepare your recordings" "$data_dir"; then
   asr prepare "$train" "$data_dir" --name own_train --num-jobs "$nj"
   asr prepare "$dev" "$data_dir" --name own_dev --num-jobs "$nj"
   mark_done 0 "$data_dir"
 fi
 
-methods=(greedy)
-[ "$(package_method "$model")" = greedy ] || methods+=("$(package_method "$model")")
+mapfile -t decode < <(decode_overrides "$model")
+methods=(greedy)  # and the package's own method (its decode=... override), scored before and after
+[ ${#decode[@]} -eq 0 ] || methods+=("${decode[0]#decode=}")
 if run_stage 1 "score $model on your held-out recordings" "$exp_dir"; then
-  asr evaluate "$model" "$own_dev" --decode "${methods[@]}" --output-dir "$exp_dir/before" | tee "$exp_dir/before.txt"
+  asr evaluate "$model" "$own_dev" --decode "${methods[@]}" --output-dir "$exp_dir/before" \
+    | tee "$exp_dir/before.txt"
   mark_done 1 "$exp_dir"
 fi
 
 if run_stage 2 "fine-tune on your recordings (x$repeat) beside $base_data's training data" "$exp_dir"; then
   base_cuts=$base_data/manifests/$extra_train_cuts
   [ -s "$base_data/extra/manifests/$extra_train_cuts" ] && base_cuts+=",$base_data/extra/manifests/$extra_train_cuts"
-  mapfile -t decode < <(decode_overrides "$model")
   resume=$(resume_arg "$exp_dir")
   asr train "experiment=$experiment" "init_from=$model" "exp_dir=$exp_dir" \
     "data.manifest_dir=$base_data/manifests" "data.cmvn=$base_data/cmvn.json" \
@@ -118,7 +117,8 @@ if run_stage 2 "fine-tune on your recordings (x$repeat) beside $base_data's trai
 fi
 
 if run_stage 3 "score the fine-tuned model, and the difference" "$exp_dir"; then
-  asr evaluate "$exp_dir/model" "$own_dev" --decode "${methods[@]}" --output-dir "$exp_dir/after" | tee "$exp_dir/after.txt"
+  asr evaluate "$exp_dir/model" "$own_dev" --decode "${methods[@]}" --output-dir "$exp_dir/after" \
+    | tee "$exp_dir/after.txt"
   name=$(basename "$own_dev" .jsonl.gz)
   method=${methods[-1]}
   asr compare "$exp_dir/before/$name.$method.per_utt.tsv" "$exp_dir/after/$name.$method.per_utt.tsv" \
