@@ -19,7 +19,8 @@ from asr.text import Tokenizer, normalize_text
 log = logging.getLogger(__name__)
 
 
-def read_sentences(paths: str | Path | list, tokenizer: Tokenizer, max_chars: int = 400) -> tuple[list[list[int]], Counter]:
+def read_sentences(paths: str | Path | list, tokenizer: Tokenizer,
+                   max_chars: int = 400) -> tuple[list[list[int]], Counter]:
     """One sentence per line, normalized and encoded; unusable lines are counted skips (never silent)."""
     sentences, skipped = [], Counter()
     for path in [paths] if isinstance(paths, (str, Path)) else paths:

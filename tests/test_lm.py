@@ -154,9 +154,11 @@ def test_shallow_fusion_with_weight_zero_is_plain_beam_and_weight_moves_the_text
         lm.output.bias.zero_()
         lm.output.bias[tok.tokens.index("E")] = 8.0
     plain = BeamSearch(tok, DecodeSettings(method="beam", beam_size=16)).decode_one(lp)[0]
-    zero = BeamSearch(tok, DecodeSettings(method="beam_lm", fusion=True, beam_size=16, lm_weight=0.0), lm=lm).decode_one(lp)[0]
+    zero = BeamSearch(tok, DecodeSettings(method="beam_lm", fusion=True, beam_size=16, lm_weight=0.0),
+                      lm=lm).decode_one(lp)[0]
     assert zero.text == plain.text and zero.score == pytest.approx(plain.score, abs=1e-3)
-    fused = BeamSearch(tok, DecodeSettings(method="beam_lm", fusion=True, beam_size=16, lm_weight=1.0), lm=lm).decode_one(lp)[0]
+    fused = BeamSearch(tok, DecodeSettings(method="beam_lm", fusion=True, beam_size=16, lm_weight=1.0),
+                       lm=lm).decode_one(lp)[0]
     assert fused.text.count("E") / max(1, len(fused.text)) > plain.text.count("E") / max(1, len(plain.text))
     assert fused.ngram < 0  # flashlight reports the fused LM's score as its LM score
     with pytest.raises(ValueError, match="not both"):

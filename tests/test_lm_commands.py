@@ -43,8 +43,8 @@ def test_lm_train_and_perplexity_command(lm_setup):
 def test_tune_prints_table_and_writes_package(lm_setup, tiny_corpus):
     model = lm_setup / "am" / "model"
     out = run("tune", model, "--lm", lm_setup / "lmexp" / "lm", "--data", tiny_corpus / "LibriSpeech" / "dev-clean-2",
-              "--lm-weights", "0", "0.5", "--word-bonuses", "0", "1", "--beam-sizes", "2", "4", "--fusion-lm-weights", "0.3",
-              "0.6",
+              "--lm-weights", "0", "0.5", "--word-bonuses", "0", "1", "--beam-sizes", "2", "4",
+              "--fusion-lm-weights", "0.3", "0.6",
               "--output", lm_setup / "tune.tsv")
     assert "best: " in out.stdout and "greedy" in out.stdout
     rows = [r.split("\t") for r in (lm_setup / "tune.tsv").read_text().splitlines()]
@@ -99,7 +99,8 @@ def test_kenlm_ngram_inside_the_beam_and_bad_ngram_file(tmp_path):
     lp = torch.log_softmax(torch.randn(120, len(tok)) * 1.5, dim=-1)
     arpa = _arpa(tmp_path / "e.arpa", "E")
     plain = BeamSearch(tok, DecodeSettings(method="beam", beam_size=16)).decode_one(lp)[0]
-    biased = BeamSearch(tok, DecodeSettings(method="beam", beam_size=16, ngram=str(arpa), ngram_weight=3.0)).decode_one(lp)[0]
+    biased = BeamSearch(tok, DecodeSettings(method="beam", beam_size=16, ngram=str(arpa),
+                                            ngram_weight=3.0)).decode_one(lp)[0]
     assert biased.text.count("E") / max(1, len(biased.text)) > plain.text.count("E") / max(1, len(plain.text))
     assert biased.ngram < 0
     (tmp_path / "bad.arpa").write_text("this is not an ARPA file\n")

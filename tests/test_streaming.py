@@ -1,6 +1,6 @@
 """Streaming: features, the left-to-right model and the latency-controlled (chunked) BiLSTM piece by piece equal the
-whole-input pass; the streaming recognizer's words equal offline greedy decoding; `asr transcribe --stream` and the WebSocket route of `asr serve`
-send partials before the end of the input."""
+whole-input pass; the streaming recognizer's words equal offline greedy decoding; `asr transcribe --stream` and the
+WebSocket route of `asr serve` send partials before the end of the input."""
 
 from __future__ import annotations
 

@@ -8,8 +8,8 @@ end, the text message ``{"type": "end"}`` (or just closes). The server answers w
 ``{"type": "partial", "text", "seconds"}`` when the text so far changes, ``{"type": "final", "words": [{"text",
 "start", "end", "confidence"}], "seconds"}`` when words settle, and ``{"type": "done", "text", "duration",
 "words"}`` after the end, then closes (1000). Problems come as ``{"type": "error", "message"}`` before a close: a
-model that cannot stream (1003: a whole-input bidirectional one), too many streams at once (1013, try again later), a client silent for
-``client_timeout`` seconds (1008)."""
+model that cannot stream (1003: a whole-input bidirectional one), too many streams at once (1013, try again later),
+a client silent for ``client_timeout`` seconds (1008)."""
 
 from __future__ import annotations
 
