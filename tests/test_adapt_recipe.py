@@ -83,3 +83,5 @@ def test_adapt_recipe_fine_tunes_on_your_recordings_and_scores_before_and_after(
     missing = run_adapt("--train", str(mine), "--dev", str(tmp_path / "nowhere"), "--model", str(start))
     assert missing.returncode == 1 and "nowhere: not found" in missing.stderr
     assert run_adapt("--model", str(start)).returncode == 2
+    same = run_adapt("--train", str(mine), "--dev", str(mine), "--model", str(start), "--base-data", str(base))
+    assert same.returncode == 2 and "other recordings than --train" in same.stderr

@@ -60,6 +60,10 @@ done
 for path in "$train" "$dev" "$model/config.yaml" "$base_data/manifests/$extra_train_cuts"; do
   [ -e "$path" ] || { echo "run.sh: $path: not found" >&2; exit 1; }
 done
+if [ "$(realpath "$train")" = "$(realpath "$dev")" ]; then
+  echo "run.sh: --dev must be other recordings than --train (scored on what it trained on, it would flatter)" >&2
+  exit 2
+fi
 require_asr
 mkdir -p "$data_dir" "$exp_dir"
 own_train=$data_dir/cuts_own_train.jsonl.gz
