@@ -206,3 +206,24 @@ def test_the_manifest_reads_from_any_working_directory(recordings, tmp_path, mon
     monkeypatch.chdir(tmp_path)
     cut = next(iter(CutSet.from_file(recordings / "out" / "cuts_here.jsonl.gz")))
     assert load_cut_audio(cut).shape[0] > 0
+
+
+def test_drafted_transcripts_are_written_beside_the_audio_and_yours_are_kept(tmp_path):
+    from asr.corpora.drafts import draft_transcripts
+
+    d = tmp_path / "untranscribed"
+    for name in ("a", "b", "c"):
+        _tone(d / "spk" / f"{name}.wav", 1.0 + 0.25 * "abc".index(name))
+    (d / "spk" / "b.txt").write_text("my own words\n")  # a transcript already there: kept
+    (d / "broken.wav").write_bytes(b"RIFF not really a wave file")
+    heard = iter(["Hello, world!", "Uh..."])  # what the labeller hears in a.wav and c.wav, in name order
+    counts = draft_transcripts(d, lambda audio: next(heard))
+    assert counts == {"written": 1, "kept": 1, "unreadable audio": 1, "nothing heard": 1}
+    assert (d / "spk" / "a.txt").read_text() == "HELLO WORLD\n" and not (d / "spk" / "c.txt").exists()
+    assert (d / "spk" / "b.txt").read_text() == "my own words\n"
+    assert main(["prepare", str(d), str(tmp_path / "m")]) == 0  # the drafts feed asr prepare as they are
+    texts = {c.supervisions[0].text for c in CutSet.from_file(tmp_path / "m" / "cuts_untranscribed.jsonl.gz")}
+    assert texts == {"HELLO WORLD", "MY OWN WORDS"}
+    assert draft_transcripts(d, lambda audio: "again", overwrite=True)["written"] == 3  # all but the broken one
+    with pytest.raises(ValueError, match="no audio files"):
+        draft_transcripts(tmp_path / "m", lambda audio: "")
