@@ -48,8 +48,10 @@ def test_adapt_recipe_fine_tunes_on_your_recordings_and_scores_before_and_after(
     lexicon = tmp_path / "words.txt"
     words = {w for c in [*train_cuts, *test_cuts] for w in c.supervisions[0].text.split()}
     lexicon.write_text("\n".join(sorted(words)))
+    # (wider than experiment=tiny's model, which the recipe is given: the package's architecture is the one trained)
     start = run_training(tiny_cfg(tiny_manifests, tmp_path / "start", "trainer.max_epochs=1", "decode=beam",
-                                  f"decode.lexicon={lexicon}", "decode.beam_word_bonus=-1.5"))
+                                  f"decode.lexicon={lexicon}", "decode.beam_word_bonus=-1.5", "model.hidden_size=40",
+                                  "model.normalization=utterance"))
     mine = own_recordings(test_cuts.subset(first=2), tmp_path / "my_recordings")
     held_out = own_recordings(test_cuts.subset(last=2), tmp_path / "my_held_out")
 
@@ -67,8 +69,12 @@ def test_adapt_recipe_fine_tunes_on_your_recordings_and_scores_before_and_after(
     # trained beside the base data, the recordings counted twice
     meta = yaml.safe_load((exp / "model" / "config.yaml").read_text())["meta"]
     assert meta["train_utterances"] == len(train_cuts) + 2 * 2
-    # the fine-tuned package decodes as the starting one: its beam, weights and (copied) lexicon
-    decode = yaml.safe_load((exp / "model" / "config.yaml").read_text())["decode"]
+    # the fine-tuned package is the starting one's architecture, and decodes as it did: its beam, weights and
+    # (copied) lexicon
+    config = yaml.safe_load((exp / "model" / "config.yaml").read_text())
+    assert config["model"] == yaml.safe_load((start / "config.yaml").read_text())["model"]
+    assert config["model"]["hidden_size"] == 40 and config["model"]["normalization"] == "utterance"
+    decode = config["decode"]
     assert decode["method"] == "beam" and decode["beam_word_bonus"] == -1.5 and decode["lexicon"] == "lexicon.txt"
     assert (exp / "model" / "lexicon.txt").read_text().split() == lexicon.read_text().split()
     for when in ("before", "after"):

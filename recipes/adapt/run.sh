@@ -8,8 +8,9 @@
 #                             [--repeat N] [--epochs N] [--exp-dir DIR] [--data-dir DIR] [--stage N] [--stop-stage N]
 #                             [-- extra `asr train` overrides]
 # --model: the package to start from (default exp/en_extra/model, from
-#   `bash recipes/en/run.sh --extra-plan natural-extra --experiment general_extra --exp-dir exp/en_extra`), and
-#   --experiment the experiment config it was trained with (default general_extra; exp/en's: general);
+#   `bash recipes/en/run.sh --extra-plan natural-extra --experiment general_extra --exp-dir exp/en_extra`); its
+#   architecture is taken from the package, and --experiment gives the training settings (augmentation, batches,
+#   optimizer; default general_extra, the en_extra model's);
 # --base-data: that recipe's data directory (default data/en): its training manifests (and extra/'s, when there)
 #   are trained on beside yours, so that the model does not forget what it knew, and its cmvn.json;
 # --repeat: how many times your recordings count in each epoch (default 20: two minutes of speech are then ~12% of
@@ -38,7 +39,7 @@ train_overrides=()
 recipe=adapt
 # shellcheck source=../shared/stages.sh
 . "$(dirname "$0")/../shared/stages.sh"
-usage() { sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
+usage() { sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
 while [ $# -gt 0 ]; do
   common_option "$@"
   if [ "$consumed" -gt 0 ]; then shift "$consumed"; continue; fi
@@ -69,14 +70,20 @@ mkdir -p "$data_dir" "$exp_dir"
 own_train=$data_dir/cuts_own_train.jsonl.gz
 own_dev=$data_dir/cuts_own_dev.jsonl.gz
 
-# decode_overrides PACKAGE: the `asr train` overrides (one per line) that give a run the package's decoding: its
-# method and tuned weights, its lexicon / n-gram / LSTM LM files (nothing for greedy)
-decode_overrides() {
+# package_overrides PACKAGE: the `asr train` overrides (one per line) that give a run the package's architecture
+# (model.*) and its decoding: method and tuned weights, lexicon / n-gram / LSTM LM files (nothing for greedy)
+package_overrides() {
   python - "$1" "$(dirname "$0")/../../conf/decode" <<'PY'
 import sys, yaml
 from pathlib import Path
 package, groups = Path(sys.argv[1]), Path(sys.argv[2])
-decode = yaml.safe_load((package / "config.yaml").read_text()).get("decode") or {}
+config = yaml.safe_load((package / "config.yaml").read_text())
+def text(value):  # as Hydra's override grammar reads it
+    return "null" if value is None else str(value).lower() if isinstance(value, bool) else str(value)
+for key, value in (config.get("model") or {}).items():
+    if key not in ("vocab_size", "n_mels"):  # set by the tokens and the features
+        print(f"model.{key}={text(value)}")
+decode = config.get("decode") or {}
 method = decode.get("method", "greedy")
 if method != "greedy":
     keys = yaml.safe_load((groups / f"{method}.yaml").read_text())
@@ -87,7 +94,7 @@ if method != "greedy":
             continue
         if key in ("lexicon", "ngram"):
             value = package / value
-        print(f"decode.{key}={value}")
+        print(f"decode.{key}={text(value)}")
     if method == "beam_lm":
         print(f"decode.lm={package / 'lm'}")
 PY
@@ -99,9 +106,10 @@ if run_stage 0 "prepare your recordings" "$data_dir"; then
   mark_done 0 "$data_dir"
 fi
 
-mapfile -t decode < <(decode_overrides "$model")
-methods=(greedy)  # and the package's own method (its decode=... override), scored before and after
-[ ${#decode[@]} -eq 0 ] || methods+=("${decode[0]#decode=}")
+overrides_text=$(package_overrides "$model")  # (a failure here stops the recipe; inside mapfile it would not)
+mapfile -t overrides < <(printf '%s' "$overrides_text")
+method=$(printf '%s\n' "${overrides[@]}" | sed -n 's/^decode=//p')
+methods=(greedy ${method:+"$method"})  # and the package's own method, scored before and after
 if run_stage 1 "score $model on your held-out recordings" "$exp_dir"; then
   asr evaluate "$model" "$own_dev" --decode "${methods[@]}" --output-dir "$exp_dir/before" \
     | tee "$exp_dir/before.txt"
@@ -116,7 +124,7 @@ if run_stage 2 "fine-tune on your recordings (x$repeat) beside $base_data's trai
     "data.manifest_dir=$base_data/manifests" "data.cmvn=$base_data/cmvn.json" \
     "data.train_cuts=[$base_cuts,{cuts: $own_train, repeat: $repeat}]" \
     "trainer.max_epochs=$epochs" optim.lr=1.0e-3 optim.scheduler.warmup_steps=100 \
-    "${decode[@]}" ${resume:+"$resume"} "${train_overrides[@]}"
+    "${overrides[@]}" ${resume:+"$resume"} "${train_overrides[@]}"
   mark_done 2 "$exp_dir"
 fi
 
