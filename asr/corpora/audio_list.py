@@ -43,7 +43,7 @@ SPEAKER_COLUMNS = ("speaker", "client_id")
 class Entry:
     where: str  # where the transcript was found: "line 3" of the list, or the transcript file
     audio: Path
-    text: str  # as written in the list
+    text: str  # as written: the list's column, or the transcript file with its lines joined
     speaker: str | None = None
 
 
