@@ -10,6 +10,12 @@ import soundfile as sf
 import soxr
 
 SAMPLE_RATE = 16000
+AUDIO_EXTENSIONS = {".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aiff", ".aif", ".au"}
+
+
+def find_audio_files(directory: Path) -> list[Path]:
+    """The audio files below ``directory`` (by extension, any case), in sorted order."""
+    return sorted(p for p in directory.rglob("*") if p.suffix.lower() in AUDIO_EXTENSIONS and p.is_file())
 
 
 class AudioError(ValueError):

@@ -90,12 +90,11 @@ def cmd_download(args: argparse.Namespace) -> int:
 
 
 def cmd_prepare(args: argparse.Namespace) -> int:
-    from asr.corpora.librispeech import prepare_librispeech
+    from asr.corpora.librispeech import is_librispeech_layout, prepare_librispeech
     from asr.corpora.manifests import summarize
 
-    corpus = args.corpus_dir
-    librispeech = corpus.is_dir() and ((corpus / "LibriSpeech").is_dir() or any(corpus.rglob("*.trans.txt")))
-    if corpus.exists() and not librispeech:  # your own recordings: a list, or audio files with transcripts beside
+    # your own recordings (a list, or audio files with transcripts beside them), else a LibriSpeech layout
+    if args.corpus_dir.exists() and not is_librispeech_layout(args.corpus_dir):
         from asr.corpora.audio_list import manifest_names, prepare_list
 
         if args.subsets:

@@ -18,11 +18,11 @@ import soundfile as sf
 from tqdm.auto import tqdm
 
 from asr.atomic import write_text_atomic
-from asr.audio import SAMPLE_RATE, AudioError, load_audio, load_audio_bytes
+from asr.audio import (AUDIO_EXTENSIONS, SAMPLE_RATE, AudioError, find_audio_files, load_audio,
+                       load_audio_bytes)
 from asr.formats import EXTENSIONS, render
 from asr.transcribe import Transcript, load_model
 
-AUDIO_EXTENSIONS = {".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aiff", ".aif", ".au"}
 STDIN = Path("-")
 
 
@@ -34,7 +34,7 @@ def expand_inputs(inputs: list[Path]) -> list[tuple[Path, Path]]:
         if item == STDIN:
             out.append((STDIN, Path("stdin")))
         elif item.is_dir():
-            found = sorted(p for p in item.rglob("*") if p.suffix.lower() in AUDIO_EXTENSIONS and p.is_file())
+            found = find_audio_files(item)
             out += [(p, p.relative_to(item)) for p in found] or [(item, Path(item.name))]  # empty: a failure
         else:
             out.append((item, Path(item.name)))

