@@ -30,8 +30,8 @@ def cmd_make_noise(args: argparse.Namespace) -> int:
     from asr.cuts import load_cuts
 
     speech = load_cuts(args.babble_from) if args.babble_from else None
-    manifest = make_noise(args.out_dir, args.count, args.seconds, speech, args.seed)
-    print(f"noise cuts: {manifest} (use: data.noise.cuts={manifest})")
+    manifest = make_noise(args.out_dir, args.count, args.seconds, speech, args.seed, real=args.real)
+    print(f"noise cuts: {manifest}, {len(load_cuts(manifest))} recordings (use: data.noise.cuts={manifest})")
     return 0
 
 

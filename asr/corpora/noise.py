@@ -1,18 +1,24 @@
-"""Synthetic noise and room responses for training-time augmentation, where no MUSAN or measured RIRs are at hand.
+"""Noise and room responses for training-time augmentation, where no MUSAN or measured RIRs are at hand.
 
 Noise (lhotse CutMix, `data.noise`): coloured noise (white, pink, brown: spectral slopes 0, -1, -2), mains hum
 (50 or 60 Hz and harmonics over a little noise), and babble (several training utterances summed, for the sound of
 people talking in the background). Room impulse responses (lhotse ReverbWithImpulseResponse, `data.augment.reverb`;
 lhotse's own random RIR generator needs torchaudio): a direct path, a few early reflections and an exponentially
-decaying noise tail with a random reverberation time (T60 0.15-0.9 s) and a random brightness.
+decaying noise tail with a random reverberation time (T60 0.15-0.9 s) and a random brightness. Recordings of
+real noise (a user's own: an office, a street, a car; music; sound effects) join the synthetic ones with
+``real=``: every audio file below the given directories, cut into pieces (:func:`import_noise`).
 
     <out>/<kind>-<NNNN>.flac (16 kHz mono)  +  <out>/noise_cuts.jsonl.gz  +  <out>/.done
+    <out>/real/real-<file>-<piece>.flac     (the pieces of real noise recordings, in the same manifest)
     <out>/rir/rir-<NNNN>.flac               +  <out>/rir_recordings.jsonl.gz
 """
 
 from __future__ import annotations
 
+import json
 import logging
+from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -21,10 +27,12 @@ from lhotse import CutSet, Recording, RecordingSet
 from tqdm.auto import tqdm
 
 from asr.atomic import atomic_path
-from asr.audio import SAMPLE_RATE
+from asr.audio import SAMPLE_RATE, AudioError, find_audio_files, load_audio
 
 log = logging.getLogger(__name__)
 KINDS = ("white", "pink", "brown", "hum", "babble")
+SILENCE_DBFS = -60.0  # a piece of a real recording quieter than this (RMS) is silence, not noise
+MIN_PIECE_SECONDS = 0.25
 
 
 def unit_rms(x: np.ndarray) -> np.ndarray:
@@ -98,15 +106,71 @@ def make_rirs(out_dir: str | Path, count: int = 100, seed: int = 0) -> Path:
     return manifest
 
 
+def import_noise(sources: Sequence[str | Path], out_dir: str | Path, seconds: float = 10.0,
+                 max_pieces: int = 6) -> tuple[list[Recording], Counter]:
+    """Real noise recordings as pieces for ``data.noise``: every audio file below each directory in ``sources``
+    (or the file itself) read as 16 kHz mono and cut into pieces of ``seconds`` (a file shorter than that is one
+    piece, if at least 0.25 s long); of a long file at most ``max_pieces``, spread over its length, so that a few
+    long recordings do not crowd out the rest. Unreadable files and silent pieces are counted skips. Returns the
+    recordings written to ``out_dir/real`` and the skips by reason."""
+    out = Path(out_dir) / "real"
+    files: list[Path] = []
+    for source in map(Path, sources):
+        if source.is_dir():
+            files += find_audio_files(source)
+        elif source.is_file():
+            files.append(source)
+        else:
+            raise FileNotFoundError(f"{source}: no such file or directory of noise recordings")
+    if not files:
+        raise ValueError(f"no audio files in {', '.join(map(str, sources))}")
+    out.mkdir(parents=True, exist_ok=True)
+    recordings, skipped = [], Counter()
+    size = round(seconds * SAMPLE_RATE)
+    for f, path in enumerate(tqdm(files, desc="Real noise", unit="file")):
+        try:
+            audio = load_audio(path)
+        except AudioError as e:
+            log.warning("skipped %s", e)
+            skipped["unreadable"] += 1
+            continue
+        if len(audio) < MIN_PIECE_SECONDS * SAMPLE_RATE:
+            skipped[f"shorter than {MIN_PIECE_SECONDS} s"] += 1
+            continue
+        count = max(1, len(audio) // size)
+        starts = np.unique(np.linspace(0, count - 1, min(count, max_pieces)).round().astype(int)) * size
+        for k, start in enumerate(starts):
+            piece = audio[start:start + size]
+            if 20 * np.log10(np.sqrt(np.mean(piece ** 2)) + 1e-12) < SILENCE_DBFS:
+                skipped["silent pieces"] += 1
+                continue
+            piece_path = out / f"real-{f:04d}-{k:02d}.flac"
+            with atomic_path(piece_path) as tmp:
+                sf.write(tmp, np.clip(piece, -1.0, 1.0), SAMPLE_RATE, format="FLAC", subtype="PCM_16")
+            recordings.append(Recording.from_file(piece_path, recording_id=f"real-{f:04d}-{k:02d}"))
+    log.info("%d pieces of real noise from %d files in %s", len(recordings), len(files), out)
+    return recordings, skipped
+
+
 def make_noise(out_dir: str | Path, count: int = 200, seconds: float = 10.0, speech: CutSet | None = None,
-               seed: int = 0) -> Path:
-    """Write ``count`` noise recordings (kinds in turn; babble only when ``speech`` cuts are given) and their
-    cuts manifest, and ``count // 2`` room responses (:func:`make_rirs`); idempotent (a done-marker). Returns the
-    noise manifest's path."""
+               seed: int = 0, real: Sequence[str | Path] = ()) -> Path:
+    """Write ``count`` noise recordings (kinds in turn; babble only when ``speech`` cuts are given), the pieces of
+    the real noise recordings in ``real`` (:func:`import_noise`), their cuts manifest, and ``count // 2`` room
+    responses (:func:`make_rirs`, at least 10). Idempotent: a done-marker holds the settings, and a directory made
+    with other settings is an error rather than silently the old noise. Returns the noise manifest's path."""
     out = Path(out_dir)
     manifest = out / "noise_cuts.jsonl.gz"
-    if (out / ".done").exists() and manifest.exists():
+    settings = {"count": count, "seconds": seconds, "seed": seed, "babble": speech is not None,
+                "real": [str(Path(r).resolve()) for r in real]}
+    done = out / ".done"
+    if done.exists() and manifest.exists():
+        made = done.read_text().strip()
+        if made and json.loads(made) != settings:  # an empty marker: made before the settings were kept
+            raise ValueError(f"{out} holds noise made with other settings ({made}); remove it or choose another "
+                             f"directory")
         return manifest
+    if count <= 0 and not real:
+        raise ValueError("no noise to make: --count 0 and no real recordings (--from)")
     out.mkdir(parents=True, exist_ok=True)
     kinds = [k for k in KINDS if k != "babble" or speech is not None]
     rng = np.random.default_rng(seed)
@@ -124,10 +188,19 @@ def make_noise(out_dir: str | Path, count: int = 200, seconds: float = 10.0, spe
         with atomic_path(path) as tmp:
             sf.write(tmp, 0.1 * x, SAMPLE_RATE, format="FLAC", subtype="PCM_16")
         recordings.append(Recording.from_file(path, recording_id=path.stem))
+    skipped = Counter()
+    if real:
+        pieces, skipped = import_noise(real, out, seconds)
+        recordings += pieces
+    if not recordings:
+        raise ValueError(f"no usable noise in {', '.join(map(str, real))} (skipped: {dict(skipped)})")
     cuts = CutSet.from_manifests(recordings=RecordingSet.from_recordings(recordings))
     with atomic_path(manifest) as tmp:
         cuts.to_file(tmp)
     make_rirs(out, max(10, count // 2), seed)
-    (out / ".done").touch()
-    log.info("%d noise recordings (%s) in %s", count, ", ".join(kinds), out)
+    with atomic_path(done) as tmp:
+        Path(tmp).write_text(json.dumps(settings))
+    if skipped:
+        log.warning("real noise in %s: skipped %s", out, ", ".join(f"{n} {r}" for r, n in skipped.items()))
+    log.info("%d noise recordings in %s", len(recordings), out)
     return manifest
