@@ -57,7 +57,7 @@ def cmd_make_real_dev(args: argparse.Namespace) -> int:
 def cmd_degrade(args: argparse.Namespace) -> int:
     from asr.corpora.degraded import degrade_set
 
-    result = degrade_set(args.src, args.out, room=args.room, snr_db=args.snr, seed=args.seed)
+    result = degrade_set(args.src, args.out, room=args.room, snr_db=args.snr, seed=args.seed, eq_db=args.eq)
     skipped = sum(result.skipped.values())
     reasons = f" {dict(result.skipped)}" if skipped else ""
     print(f"{args.out}: {result.written} utterances written, {skipped} skipped{reasons}")

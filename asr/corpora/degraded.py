@@ -1,5 +1,5 @@
-"""Degraded copies of an evaluation set in the LibriSpeech layout: every utterance played through a random room
-and/or mixed with coloured noise at a fixed SNR, to measure how a model holds up on real speech in conditions the
+"""Degraded copies of an evaluation set in the LibriSpeech layout: every utterance played through a random room,
+a random microphone colour (equalization) and/or mixed with coloured noise at a fixed SNR, to measure how a model holds up on real speech in conditions the
 set itself lacks (dev-real is mostly close-talking and quiet).
 
 The rooms and noises are drawn from the seed given here (default 1000), never the ones `asr make-noise` wrote for
@@ -26,7 +26,7 @@ from tqdm import tqdm
 
 from asr.atomic import write_bytes_atomic
 from asr.audio import SAMPLE_RATE
-from asr.corpora.noise import coloured_noise, room_impulse_response
+from asr.corpora.noise import coloured_noise, equalize, room_impulse_response
 
 log = logging.getLogger(__name__)
 
@@ -38,14 +38,17 @@ class Degraded:
 
 
 def degrade(audio: np.ndarray, rng: np.random.Generator, room: bool = False, snr_db: float | None = None,
-            drr_db: tuple[float, float] = (0.0, 12.0)) -> np.ndarray:
-    """One utterance (16 kHz mono) through a random room (its level kept) and/or with coloured noise (white, pink or
-    brown) at ``snr_db``; peaks limited to 0.99 (scaled, not clipped)."""
+            drr_db: tuple[float, float] = (0.0, 12.0), eq_db: float | None = None) -> np.ndarray:
+    """One utterance (16 kHz mono) through a random room (its level kept), a random colour of up to +-``eq_db``
+    (:func:`~asr.corpora.noise.equalize`) and/or with coloured noise (white, pink or brown) at ``snr_db``; peaks
+    limited to 0.99 (scaled, not clipped)."""
     y = audio.astype(np.float64)
     rms = np.sqrt(np.mean(y ** 2)) + 1e-12
     if room:
         y = scipy.signal.fftconvolve(y, room_impulse_response(rng, drr_db))[: len(y)]
         y *= rms / (np.sqrt(np.mean(y ** 2)) + 1e-12)
+    if eq_db:
+        y = equalize(y, rng, eq_db).astype(np.float64)
     if snr_db is not None:
         noise = coloured_noise(rng, len(y), float(rng.choice([0.0, -1.0, -2.0])))
         y = y + noise * rms * 10 ** (-snr_db / 20)
@@ -54,12 +57,12 @@ def degrade(audio: np.ndarray, rng: np.random.Generator, room: bool = False, snr
 
 
 def degrade_set(src: str | Path, out: str | Path, room: bool = False, snr_db: float | None = None,
-                seed: int = 1000) -> Degraded:
+                seed: int = 1000, eq_db: float | None = None) -> Degraded:
     """Copy the subset directory ``src`` (``<speaker>/<chapter>/*.flac`` + ``*.trans.txt``) to ``out`` with every
     utterance degraded; idempotent (a done-marker). A file that cannot be read is skipped and counted."""
     src, out = Path(src), Path(out)
-    if not room and snr_db is None:
-        raise ValueError("nothing to do: ask for a room, a noise SNR, or both")
+    if not room and snr_db is None and not eq_db:
+        raise ValueError("nothing to do: ask for a room, a colour (--eq), a noise SNR, or several")
     flacs = sorted(src.rglob("*.flac"))
     if not flacs:
         raise FileNotFoundError(f"{src}: no .flac files (expected a LibriSpeech-layout subset directory)")
@@ -86,7 +89,7 @@ def degrade_set(src: str | Path, out: str | Path, room: bool = False, snr_db: fl
             continue
         rng = np.random.default_rng([seed, zlib.crc32(str(rel).encode())])
         buf = io.BytesIO()
-        sf.write(buf, degrade(audio.mean(axis=1), rng, room, snr_db), SAMPLE_RATE, format="FLAC", subtype="PCM_16")
+        sf.write(buf, degrade(audio.mean(axis=1), rng, room, snr_db, eq_db=eq_db), SAMPLE_RATE, format="FLAC", subtype="PCM_16")
         (out / rel).parent.mkdir(parents=True, exist_ok=True)
         write_bytes_atomic(out / rel, buf.getvalue())
         result.written += 1

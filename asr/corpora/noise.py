@@ -65,6 +65,18 @@ def babble(rng: np.random.Generator, samples: int, speech: CutSet) -> np.ndarray
     return unit_rms(x)
 
 
+def equalize(audio: np.ndarray, rng: np.random.Generator, max_db: float, bands: int = 8) -> np.ndarray:
+    """A random microphone / loudspeaker colour: a smooth gain curve over frequency (``bands`` gains drawn in
+    +-``max_db`` at log-spaced frequencies from 60 Hz to 7.5 kHz, interpolated along log frequency, held flat
+    beyond), applied as a zero-phase filter to the whole signal; its RMS level kept (a colour, not a gain)."""
+    x = audio.astype(np.float64)
+    freqs = np.fft.rfftfreq(len(x), 1 / SAMPLE_RATE)
+    points = np.geomspace(60.0, 7500.0, bands)
+    gains_db = np.interp(np.log(np.maximum(freqs, 1.0)), np.log(points), rng.uniform(-max_db, max_db, bands))
+    y = np.fft.irfft(np.fft.rfft(x) * 10 ** (gains_db / 20), n=len(x))
+    return (y * np.sqrt(np.mean(x ** 2) / (np.mean(y ** 2) + 1e-20))).astype(np.float32)
+
+
 def room_impulse_response(rng: np.random.Generator, drr_db: tuple[float, float] = (0.0, 12.0)) -> np.ndarray:
     """A random, plausible room impulse response (peak 1): a direct path, early reflections within 50 ms and a
     noise tail decaying by 60 dB in T60 (0.15-0.9 s), scaled to a direct-to-reverberant ratio drawn from
