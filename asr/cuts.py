@@ -39,14 +39,23 @@ class CutAudio(NamedTuple):
 def load_cuts(path: str | Path | list | Mapping) -> CutSet:
     """A cuts manifest, or several combined (e.g. train-clean-100 + train-clean-360 + train-other-500). An entry
     ``{cuts: PATH, repeat: N}`` counts N times (new ids: ``_repeatK`` appended), to weigh a small set up, e.g. a
-    few minutes of your own recordings beside hours of other training speech."""
+    few minutes of your own recordings beside hours of other training speech; ``{cuts: PATH, share: F}`` keeps a
+    random share F (0 < F <= 1) of it, the same one every time (drawn with a fixed seed, so a resumed run trains
+    on the same cuts), e.g. a quarter of those hours, to keep such a fine-tuning short."""
     if isinstance(path, Mapping):
         entry = dict(path)
-        unknown = set(entry) - {"cuts", "repeat"}
-        repeat = entry.get("repeat", 1)
+        unknown = set(entry) - {"cuts", "repeat", "share"}
+        repeat, share = entry.get("repeat", 1), entry.get("share", 1.0)
         if unknown or "cuts" not in entry or not isinstance(repeat, int) or isinstance(repeat, bool) or repeat < 1:
-            raise ValueError(f"{entry}: a weighted manifest is {{cuts: PATH, repeat: N}} with N a whole number >= 1")
+            raise ValueError(f"{entry}: a weighted manifest is {{cuts: PATH, repeat: N}} with N a whole number >= 1, "
+                             "or {cuts: PATH, share: F} with 0 < F <= 1")
+        if isinstance(share, bool) or not isinstance(share, (int, float)) or not 0 < share <= 1:
+            raise ValueError(f"{entry}: share is the part of the manifest to keep, a number with 0 < share <= 1")
         cuts = load_cuts(entry["cuts"])
+        if share < 1:
+            every = list(cuts)
+            keep = sorted(random.Random(0).sample(range(len(every)), max(1, round(share * len(every)))))
+            cuts = CutSet.from_cuts(every[i] for i in keep)
         return cuts.repeat(repeat, preserve_id=False) if repeat > 1 else cuts
     if not isinstance(path, (str, Path)):
         paths = list(path)

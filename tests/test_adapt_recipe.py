@@ -86,6 +86,13 @@ def test_adapt_recipe_fine_tunes_on_your_recordings_and_scores_before_and_after(
     again = run_adapt(*args)
     assert again.returncode == 0 and again.stdout.count("done already, skipping") == 4
 
+    # a fixed random half of the base data beside the recordings: a shorter fine-tuning
+    half = run_adapt(*args[:args.index("--exp-dir")], "--exp-dir", str(tmp_path / "exp_half"), "--base-share", "0.5",
+                     "--stage", "2", "--stop-stage", "2", *args[args.index("--repeat"):])
+    assert half.returncode == 0, f"{half.stdout[-3000:]}\n{half.stderr[-3000:]}"
+    meta = yaml.safe_load((tmp_path / "exp_half" / "model" / "config.yaml").read_text())["meta"]
+    assert meta["train_utterances"] == round(len(train_cuts) / 2) + 2 * 2
+
     missing = run_adapt("--train", str(mine), "--dev", str(tmp_path / "nowhere"), "--model", str(start))
     assert missing.returncode == 1 and "nowhere: not found" in missing.stderr
     assert run_adapt("--model", str(start)).returncode == 2

@@ -132,3 +132,23 @@ def test_a_manifest_can_be_weighed_up_by_repeating_it(tiny_manifests):
                 {"repeat": 2}):
         with pytest.raises(ValueError, match="repeat: N"):
             load_cuts([str(train), bad])
+
+
+def test_a_share_of_a_manifest_is_the_same_random_share_every_time(tiny_manifests):
+    """{cuts: BIG, share: F}: about F of BIG's cuts, drawn at random but the same on every load (a resumed run
+    trains on what it started with); with repeat too; a share outside (0, 1] is an error naming it."""
+    from omegaconf import OmegaConf
+
+    train = cuts_path(tiny_manifests, "train-clean-5")
+    every = load_cuts(train)
+    config = OmegaConf.create({"train_cuts": [{"cuts": str(train), "share": 0.5}]})
+    half = load_cuts(config.train_cuts)
+    assert len(half) == round(len(every) / 2) and set(half.ids) < set(every.ids)
+    assert list(load_cuts({"cuts": str(train), "share": 0.5}).ids) == list(half.ids)  # the same share again
+    assert sorted(half.ids) != sorted(every.ids)[:len(half)] or len(every) < 4  # not just the first ones
+    assert len(load_cuts({"cuts": str(train), "share": 1e-9})) == 1  # never empty
+    twice = load_cuts({"cuts": str(train), "share": 0.5, "repeat": 2})
+    assert len(twice) == 2 * len(half) and {c.id.rsplit("_repeat", 1)[0] for c in twice} == set(half.ids)
+    for bad in (0, 1.5, -0.2, "half", True):
+        with pytest.raises(ValueError, match="0 < share <= 1"):
+            load_cuts({"cuts": str(train), "share": bad})

@@ -5,8 +5,8 @@
 # directory of audio files each with its transcript beside it (NAME.txt or NAME.lab); see `asr prepare`.
 #
 #   bash recipes/adapt/run.sh --train MY_TRAIN --dev MY_DEV [--model DIR] [--base-data DIR] [--experiment NAME]
-#                             [--repeat N] [--epochs N] [--exp-dir DIR] [--data-dir DIR] [--stage N] [--stop-stage N]
-#                             [-- extra `asr train` overrides]
+#                             [--repeat N] [--epochs N] [--base-share F] [--exp-dir DIR] [--data-dir DIR]
+#                             [--stage N] [--stop-stage N] [-- extra `asr train` overrides]
 # --model: the package to start from (default exp/en_extra/model, from
 #   `bash recipes/en/run.sh --extra-plan natural-extra --experiment general_extra --exp-dir exp/en_extra`); its
 #   architecture is taken from the package, and --experiment gives the training settings (augmentation, batches,
@@ -14,7 +14,8 @@
 # --base-data: that recipe's data directory (default data/en): its training manifests (and extra/'s, when there)
 #   are trained on beside yours, so that the model does not forget what it knew, and its cmvn.json;
 # --repeat: how many times your recordings count in each epoch (default 20: two minutes of speech are then ~12% of
-#   an epoch of data/en); --epochs: default 2 (~14 min on 2 cores).
+#   an epoch of data/en); --epochs: default 2 (~14 min on 2 cores); --base-share: the part of --base-data's
+#   training data to train on beside yours (default 1: all; 0.25: a fixed random quarter, ~4 times shorter).
 # The epoch kept is the best on --base-data's dev set (your held-out recordings stay unseen until stage 3; to choose
 # on them instead: -- data.dev_cuts=DATA_DIR/cuts_own_dev.jsonl.gz). The fine-tuned package (EXP_DIR/model)
 # decodes as the starting one does (its beam, lexicon, n-gram or LSTM LM, with their tuned weights); EXP_DIR/before
@@ -29,6 +30,7 @@ base_data=data/en
 experiment=general_extra
 repeat=20
 epochs=2
+base_share=1
 train=""
 dev=""
 data_dir=data/adapt
@@ -39,7 +41,7 @@ train_overrides=()
 recipe=adapt
 # shellcheck source=../shared/stages.sh
 . "$(dirname "$0")/../shared/stages.sh"
-usage() { sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
+usage() { sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
 while [ $# -gt 0 ]; do
   common_option "$@"
   if [ "$consumed" -gt 0 ]; then shift "$consumed"; continue; fi
@@ -52,6 +54,7 @@ while [ $# -gt 0 ]; do
     --experiment) experiment=$2; shift 2 ;;
     --repeat) repeat=$2; shift 2 ;;
     --epochs) epochs=$2; shift 2 ;;
+    --base-share) base_share=$2; shift 2 ;;
     -h|--help) usage 0 ;;
     --) shift; train_overrides=("$@"); break ;;
     *) echo "run.sh: unknown option $1" >&2; usage 2 ;;
@@ -117,8 +120,9 @@ if run_stage 1 "score $model on your held-out recordings" "$exp_dir"; then
 fi
 
 if run_stage 2 "fine-tune on your recordings (x$repeat) beside $base_data's training data" "$exp_dir"; then
-  base_cuts=$base_data/manifests/$extra_train_cuts
-  [ -s "$base_data/extra/manifests/$extra_train_cuts" ] && base_cuts+=",$base_data/extra/manifests/$extra_train_cuts"
+  base_cuts="{cuts: $base_data/manifests/$extra_train_cuts, share: $base_share}"
+  [ -s "$base_data/extra/manifests/$extra_train_cuts" ] \
+    && base_cuts+=",{cuts: $base_data/extra/manifests/$extra_train_cuts, share: $base_share}"
   resume=$(resume_arg "$exp_dir")
   asr train "experiment=$experiment" "init_from=$model" "exp_dir=$exp_dir" \
     "data.manifest_dir=$base_data/manifests" "data.cmvn=$base_data/cmvn.json" \
