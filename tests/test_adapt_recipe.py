@@ -66,9 +66,9 @@ def test_adapt_recipe_fine_tunes_on_your_recordings_and_scores_before_and_after(
     assert len(own) == 2 and {c.supervisions[0].text for c in own} == {c.supervisions[0].text for c in
                                                                       test_cuts.subset(first=2)}
     exp = tmp_path / "exp"
-    # trained beside the base data, the recordings counted twice
+    # trained beside a quarter of the base data (--base-share's default), the recordings counted twice
     meta = yaml.safe_load((exp / "model" / "config.yaml").read_text())["meta"]
-    assert meta["train_utterances"] == len(train_cuts) + 2 * 2
+    assert meta["train_utterances"] == round(len(train_cuts) / 4) + 2 * 2
     # the fine-tuned package is the starting one's architecture, and decodes as it did: its beam, weights and
     # (copied) lexicon
     config = yaml.safe_load((exp / "model" / "config.yaml").read_text())
@@ -86,12 +86,12 @@ def test_adapt_recipe_fine_tunes_on_your_recordings_and_scores_before_and_after(
     again = run_adapt(*args)
     assert again.returncode == 0 and again.stdout.count("done already, skipping") == 4
 
-    # a fixed random half of the base data beside the recordings: a shorter fine-tuning
-    half = run_adapt(*args[:args.index("--exp-dir")], "--exp-dir", str(tmp_path / "exp_half"), "--base-share", "0.5",
-                     "--stage", "2", "--stop-stage", "2", *args[args.index("--repeat"):])
-    assert half.returncode == 0, f"{half.stdout[-3000:]}\n{half.stderr[-3000:]}"
-    meta = yaml.safe_load((tmp_path / "exp_half" / "model" / "config.yaml").read_text())["meta"]
-    assert meta["train_utterances"] == round(len(train_cuts) / 2) + 2 * 2
+    # all of the base data beside the recordings (--base-share 1): a longer fine-tuning that forgets less
+    every = run_adapt(*args[:args.index("--exp-dir")], "--exp-dir", str(tmp_path / "exp_all"), "--base-share", "1",
+                      "--stage", "2", "--stop-stage", "2", *args[args.index("--repeat"):])
+    assert every.returncode == 0, f"{every.stdout[-3000:]}\n{every.stderr[-3000:]}"
+    meta = yaml.safe_load((tmp_path / "exp_all" / "model" / "config.yaml").read_text())["meta"]
+    assert meta["train_utterances"] == len(train_cuts) + 2 * 2
 
     missing = run_adapt("--train", str(mine), "--dev", str(tmp_path / "nowhere"), "--model", str(start))
     assert missing.returncode == 1 and "nowhere: not found" in missing.stderr
