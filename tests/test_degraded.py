@@ -60,6 +60,8 @@ def test_bad_files_are_counted_and_bad_requests_are_clear(tiny_corpus, tmp_path,
     result = degrade_set(src, tmp_path / "out", snr_db=20.0)
     assert result.skipped == {"unreadable audio": 1} and result.written == len(list(src.rglob("*.flac"))) - 1
     assert degrade_set(src, tmp_path / "out", snr_db=20.0).written == result.written  # done: not redone
+    with pytest.raises(ValueError, match="other settings"):  # the same copy asked for another degradation
+        degrade_set(src, tmp_path / "out", snr_db=10.0)
     with pytest.raises(ValueError, match="nothing to do"):
         degrade_set(src, tmp_path / "x")
     (tmp_path / "empty").mkdir()

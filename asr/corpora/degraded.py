@@ -1,6 +1,6 @@
 """Degraded copies of an evaluation set in the LibriSpeech layout: every utterance played through a random room,
-a random microphone colour (equalization) and/or mixed with coloured noise at a fixed SNR, to measure how a model holds up on real speech in conditions the
-set itself lacks (dev-real is mostly close-talking and quiet).
+a random microphone colour (equalization) and/or mixed with coloured noise at a fixed SNR, to measure how a model
+holds up on real speech in conditions the set itself lacks (dev-real is mostly close-talking and quiet).
 
 The rooms and noises are drawn from the seed given here (default 1000), never the ones `asr make-noise` wrote for
 training (seed 0), with the same generator (asr/corpora/noise.py). Each utterance gets its own draw, seeded by its
@@ -12,6 +12,7 @@ path, so a file's degradation does not depend on which other files the set holds
 from __future__ import annotations
 
 import io
+import json
 import logging
 import shutil
 import zlib
@@ -59,7 +60,8 @@ def degrade(audio: np.ndarray, rng: np.random.Generator, room: bool = False, snr
 def degrade_set(src: str | Path, out: str | Path, room: bool = False, snr_db: float | None = None,
                 seed: int = 1000, eq_db: float | None = None) -> Degraded:
     """Copy the subset directory ``src`` (``<speaker>/<chapter>/*.flac`` + ``*.trans.txt``) to ``out`` with every
-    utterance degraded; idempotent (a done-marker). A file that cannot be read is skipped and counted."""
+    utterance degraded; idempotent (a done-marker that holds the settings: asking the same ``out`` for another
+    degradation is an error, not the old copy). A file that cannot be read is skipped and counted."""
     src, out = Path(src), Path(out)
     if not room and snr_db is None and not eq_db:
         raise ValueError("nothing to do: ask for a room, a colour (--eq), a noise SNR, or several")
@@ -68,7 +70,11 @@ def degrade_set(src: str | Path, out: str | Path, room: bool = False, snr_db: fl
         raise FileNotFoundError(f"{src}: no .flac files (expected a LibriSpeech-layout subset directory)")
     done = out / ".completed"
     result = Degraded()
+    settings = {"room": room, "snr_db": snr_db, "eq_db": eq_db, "seed": seed}
     if done.exists():
+        made = done.read_text().strip()
+        if made and json.loads(made) != settings:  # an empty marker: made before the settings were kept
+            raise ValueError(f"{out} is a copy made with other settings ({made}); remove it or choose another name")
         log.info("%s already complete, skipping", out)
         result.written = len(list(out.rglob("*.flac")))
         return result
@@ -89,11 +95,12 @@ def degrade_set(src: str | Path, out: str | Path, room: bool = False, snr_db: fl
             continue
         rng = np.random.default_rng([seed, zlib.crc32(str(rel).encode())])
         buf = io.BytesIO()
-        sf.write(buf, degrade(audio.mean(axis=1), rng, room, snr_db, eq_db=eq_db), SAMPLE_RATE, format="FLAC", subtype="PCM_16")
+        degraded = degrade(audio.mean(axis=1), rng, room, snr_db, eq_db=eq_db)
+        sf.write(buf, degraded, SAMPLE_RATE, format="FLAC", subtype="PCM_16")
         (out / rel).parent.mkdir(parents=True, exist_ok=True)
         write_bytes_atomic(out / rel, buf.getvalue())
         result.written += 1
     if result.skipped:
         log.warning("%s: skipped %d files: %s", src, sum(result.skipped.values()), dict(result.skipped))
-    done.touch()
+    write_bytes_atomic(done, json.dumps(settings).encode())
     return result
