@@ -173,7 +173,7 @@ def make_noise(out_dir: str | Path, count: int = 200, seconds: float = 10.0, spe
     out = Path(out_dir)
     manifest = out / "noise_cuts.jsonl.gz"
     settings = {"count": count, "seconds": seconds, "seed": seed, "babble": speech is not None,
-                "real": [str(Path(r).resolve()) for r in real]}
+                "real": [str(r) for r in real]}
     done = out / ".done"
     if done.exists() and manifest.exists():
         made = done.read_text().strip()
