@@ -16,7 +16,7 @@
 # --base-share: the part of that training data to train on (default 0.25, a fixed random quarter: ~5 min on 2
 #   cores for two minutes of your speech; 1: all of it, ~3 times longer, the same gain on your voice, and ~1-4 WER
 #   points less forgotten elsewhere); --repeat: how many times your recordings count in each epoch (default 20:
-#   two minutes of speech are then ~30% of an epoch); --epochs: default 2.
+#   two minutes of speech are then ~35% of an epoch); --epochs: default 2.
 # The epoch kept is the best on --base-data's dev set (your held-out recordings stay unseen until stage 3; to choose
 # on them instead: -- data.dev_cuts=DATA_DIR/cuts_own_dev.jsonl.gz). The fine-tuned package (EXP_DIR/model)
 # decodes as the starting one does (its beam, lexicon, n-gram or LSTM LM, with their tuned weights); EXP_DIR/before
