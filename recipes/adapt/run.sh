@@ -13,8 +13,8 @@
 #   optimizer; default general_extra, the en_extra model's);
 # --base-data: that recipe's data directory (default data/en): its training manifests (and extra/'s, when there)
 #   are trained on beside yours, so that the model does not forget what it knew, and its cmvn.json;
-# --base-share: the part of that training data to train on (default 0.25, a fixed random quarter: ~5 min on 2
-#   cores for two minutes of your speech; 1: all of it, ~3 times longer, the same gain on your voice, and ~1-4 WER
+# --base-share: the part of that training data to train on (default 0.25, a fixed random quarter: 5-6 min on
+#   2 cores for two minutes of your speech; 1: all of it, ~3 times longer, the same gain on your voice, and ~1-4 WER
 #   points less forgotten elsewhere); --repeat: how many times your recordings count in each epoch (default 20:
 #   two minutes of speech are then ~35% of an epoch); --epochs: default 2.
 # The epoch kept is the best on --base-data's dev set (your held-out recordings stay unseen until stage 3; to choose
