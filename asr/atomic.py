@@ -6,12 +6,14 @@ then renamed into place; on an error the temporary is removed and nothing at the
     with atomic_path("out/model.onnx") as tmp:      # tmp keeps the name's suffixes (".tmp-123-model.onnx")
         export_to(tmp)
     write_text_atomic("summary.json", text)
+    if not done_with(out / ".done", settings): ...; mark_done(out / ".done", settings)   # idempotent steps
     with atomic_dir("exp/model") as tmp:             # a whole directory, replacing an existing one
         save_files_into(tmp)
 """
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import tempfile
@@ -52,6 +54,24 @@ def write_bytes_atomic(path: str | Path, data: bytes) -> None:
 
 def write_text_atomic(path: str | Path, text: str) -> None:
     write_bytes_atomic(path, text.encode())
+
+
+def done_with(marker: Path, settings: dict) -> bool:
+    """Whether the done-marker ``marker`` is there, written by :func:`mark_done` with these ``settings`` (an empty
+    marker, from before the settings were kept, counts as them). Made with other settings: an error naming the
+    output, rather than the old result passed off as the one asked for."""
+    if not marker.exists():
+        return False
+    made = marker.read_text().strip()
+    if made and json.loads(made) != settings:
+        raise ValueError(f"{marker.parent}: made with other settings ({made}); remove it or choose another "
+                         "directory")
+    return True
+
+
+def mark_done(marker: Path, settings: dict) -> None:
+    """Write the done-marker that :func:`done_with` reads: the settings the output was made with."""
+    write_text_atomic(marker, json.dumps(settings))
 
 
 @contextmanager

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections import Counter
+from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -82,13 +82,15 @@ def read_sidecars(directory: Path, report: PrepareReport) -> list[Entry]:
     """Every audio file below ``directory`` with its transcript file beside it (same name, .txt or .lab)."""
     entries = []
     files = find_audio_files(directory)
-    stems = Counter(audio.with_suffix("") for audio in files)
+    by_stem = defaultdict(list)
+    for audio in files:
+        by_stem[audio.with_suffix("")].append(audio.name)
     for audio in files:
         name = audio.relative_to(directory).as_posix()
-        if stems[audio.with_suffix("")] > 1:  # a.wav and a.flac: one transcript, one utterance id, two recordings
-            report.skipped[name] = "another audio file has its name (" + ", ".join(
-                f.name for f in files if f.with_suffix("") == audio.with_suffix("")) + "): which one the transcript " \
-                "is of cannot be told; keep one"
+        namesakes = by_stem[audio.with_suffix("")]
+        if len(namesakes) > 1:  # a.wav and a.flac: one transcript, one utterance id, two recordings
+            report.skipped[name] = (f"another audio file has its name ({', '.join(namesakes)}): which one the "
+                                    "transcript is of cannot be told; keep one")
             continue
         texts = {}
         for suffix in TRANSCRIPT_SUFFIXES:

@@ -12,7 +12,6 @@ path, so a file's degradation does not depend on which other files the set holds
 from __future__ import annotations
 
 import io
-import json
 import logging
 import shutil
 import zlib
@@ -25,7 +24,7 @@ import scipy.signal
 import soundfile as sf
 from tqdm import tqdm
 
-from asr.atomic import write_bytes_atomic
+from asr.atomic import done_with, mark_done, write_bytes_atomic
 from asr.audio import SAMPLE_RATE
 from asr.corpora.noise import coloured_noise, equalize, room_impulse_response
 
@@ -71,10 +70,7 @@ def degrade_set(src: str | Path, out: str | Path, room: bool = False, snr_db: fl
     done = out / ".completed"
     result = Degraded()
     settings = {"room": room, "snr_db": snr_db, "eq_db": eq_db, "seed": seed}
-    if done.exists():
-        made = done.read_text().strip()
-        if made and json.loads(made) != settings:  # an empty marker: made before the settings were kept
-            raise ValueError(f"{out} is a copy made with other settings ({made}); remove it or choose another name")
+    if done_with(done, settings):
         log.info("%s already complete, skipping", out)
         result.written = len(list(out.rglob("*.flac")))
         return result
@@ -102,5 +98,5 @@ def degrade_set(src: str | Path, out: str | Path, room: bool = False, snr_db: fl
         result.written += 1
     if result.skipped:
         log.warning("%s: skipped %d files: %s", src, sum(result.skipped.values()), dict(result.skipped))
-    write_bytes_atomic(done, json.dumps(settings).encode())
+    mark_done(done, settings)
     return result

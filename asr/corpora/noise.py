@@ -15,7 +15,6 @@ real noise (a user's own: an office, a street, a car; music; sound effects) join
 
 from __future__ import annotations
 
-import json
 import logging
 from collections import Counter
 from collections.abc import Sequence
@@ -26,7 +25,7 @@ import soundfile as sf
 from lhotse import CutSet, Recording, RecordingSet
 from tqdm.auto import tqdm
 
-from asr.atomic import atomic_path
+from asr.atomic import atomic_path, done_with, mark_done
 from asr.audio import SAMPLE_RATE, AudioError, find_audio_files, load_audio
 
 log = logging.getLogger(__name__)
@@ -159,7 +158,7 @@ def import_noise(sources: Sequence[str | Path], out_dir: str | Path, seconds: fl
             piece_path = out / f"real-{f:04d}-{k:02d}.flac"
             with atomic_path(piece_path) as tmp:
                 sf.write(tmp, np.clip(piece, -1.0, 1.0), SAMPLE_RATE, format="FLAC", subtype="PCM_16")
-            recordings.append(Recording.from_file(piece_path, recording_id=f"real-{f:04d}-{k:02d}"))
+            recordings.append(Recording.from_file(piece_path, recording_id=piece_path.stem))
     log.info("%d pieces of real noise from %d files in %s", len(recordings), len(files), out)
     return recordings, skipped
 
@@ -175,11 +174,7 @@ def make_noise(out_dir: str | Path, count: int = 200, seconds: float = 10.0, spe
     settings = {"count": count, "seconds": seconds, "seed": seed, "babble": speech is not None,
                 "real": [str(r) for r in real]}
     done = out / ".done"
-    if done.exists() and manifest.exists():
-        made = done.read_text().strip()
-        if made and json.loads(made) != settings:  # an empty marker: made before the settings were kept
-            raise ValueError(f"{out} holds noise made with other settings ({made}); remove it or choose another "
-                             f"directory")
+    if manifest.exists() and done_with(done, settings):
         return manifest
     if count <= 0 and not real:
         raise ValueError("no noise to make: --count 0 and no real recordings (--from)")
@@ -210,8 +205,7 @@ def make_noise(out_dir: str | Path, count: int = 200, seconds: float = 10.0, spe
     with atomic_path(manifest) as tmp:
         cuts.to_file(tmp)
     make_rirs(out, max(10, count // 2), seed)
-    with atomic_path(done) as tmp:
-        Path(tmp).write_text(json.dumps(settings))
+    mark_done(done, settings)
     if skipped:
         log.warning("real noise in %s: skipped %s", out, ", ".join(f"{n} {r}" for r, n in skipped.items()))
     log.info("%d noise recordings in %s", len(recordings), out)
