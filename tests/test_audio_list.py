@@ -222,7 +222,7 @@ def test_drafted_transcripts_are_written_beside_the_audio_and_yours_are_kept(tmp
     (d / "spk" / "b.txt").write_text("my own words\n")  # a transcript already there: kept
     (d / "broken.wav").write_bytes(b"RIFF not really a wave file")
     heard = iter(["Hello, world!", "Uh..."])  # what the labeller hears in a.wav and c.wav, in name order
-    counts = draft_transcripts(d, lambda audio: next(heard))
+    counts = draft_transcripts(d, lambda waves: [next(heard) for _ in waves])
     assert counts == {"written": 1, "kept": 1, "unreadable audio": 1, "nothing heard": 1}
     assert (d / "spk" / "a.txt").read_text() == "HELLO WORLD\n" and not (d / "spk" / "c.txt").exists()
     assert (d / "spk" / "b.txt").read_text() == "my own words\n"

