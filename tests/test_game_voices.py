@@ -1,4 +1,4 @@
-"""asr/corpora/game_voices.py on small .deb files built like the seven source packages: which clips are taken, the
+"""asr/corpora/game_voices.py on small .deb files built like the eight source packages: which clips are taken, the
 labeller's text or the package's own as transcript, counted skips, the LibriSpeech layout that `asr prepare` reads."""
 
 import io
@@ -14,6 +14,7 @@ import pytest
 import soundfile as sf
 
 from asr.corpora.game_voices import (
+    BASS_DIR,
     FOTAQ_DATA,
     HEDGEWARS_VOICES,
     KTUBERLING_EN,
@@ -35,7 +36,8 @@ needs_dpkg = pytest.mark.skipif(shutil.which("dpkg-deb") is None,
 # whose text comes from their package are 0.6 s long)
 HEARD = {1.0: "Ahoy, matey!", 0.9: "You missed 2 times", 1.5: "Left click the build icon.",
          0.8: "Research completed", 0.7: " ", 1.6: "As you wish, my lord.", 2.5: "Do you sell comic books?",
-         2.6: "Why?", 2.7: "Good luck, Joe."}
+         2.6: "Why?", 2.7: "Good luck, Joe.", 0.5: "Hold up! " * 5, 2.9: "The old man was trying to tell the future.",
+         3.1: "Foster."}
 QABCS = "usr/share/qabcs/abcs/"
 
 
@@ -56,6 +58,32 @@ def queen_1c(files: dict[str, bytes]) -> bytes:
             + len(content).to_bytes(4, "big")
         data += content
     return b"QTBLCEM10\0\0\0\1" + len(files).to_bytes(2, "big") + table + data
+
+
+def sky_files(speech: dict[int, tuple[float, int]]) -> dict[str, bytes]:
+    """Beneath a Steel Sky's sky.dnr and sky.dsk holding, per file number, a sine of (seconds) as RNC-packed unsigned
+    8-bit PCM at 11025 Hz (one literal run), stored with ``flags`` (0: packed speech); every other file at a 16-byte
+    aligned offset, addressed in 16-byte units."""
+    from test_rnc import stream, table
+
+    dnr, dsk = len(speech).to_bytes(4, "little"), b""
+    for number, (seconds, flags) in speech.items():
+        t = np.arange(int(seconds * 11025)) / 11025
+        pcm = (128 + 60 * np.sin(2 * np.pi * 220 * t)).astype(np.uint8).tobytes()
+        symbol = len(pcm).bit_length()  # the run length: 2^(symbol-1) + (symbol-1) more bits
+        packed, unpacked = stream([(0, 2), *table([0] * symbol + [1]), (0, 5), (0, 5), (1, 16), (0, 1),
+                                   (len(pcm) - (1 << (symbol - 1)), symbol - 1), pcm])
+        assert unpacked == pcm
+        data = bytes(22) + packed
+        if number % 2:
+            dsk += bytes(-len(dsk) % 16)
+            where = (len(dsk) >> 4) | 0x800000
+        else:
+            where = len(dsk)
+        dnr += number.to_bytes(2, "little") + where.to_bytes(3, "little") \
+            + (len(data) | flags << 22).to_bytes(3, "little")
+        dsk += data
+    return {BASS_DIR + "sky.dnr": dnr, BASS_DIR + "sky.dsk": dsk}
 
 
 def build_deb(tmp: Path, package: str, files: dict[str, bytes]) -> Path:
@@ -125,6 +153,13 @@ def debs(tmp_path: Path) -> Path:
         "BAT.SAM": ogg(2.8, 11025, "MP3"),  # a sound effect: not taken
         "AND1.DOG": b"AmBk dialogue text",  # not audio: not taken
     })})
+    build_deb(tmp_path, "beneath-a-steel-sky", sky_files({
+        50012: (2.9, 0),  # speech, section 50
+        53001: (3.1, 0),  # speech, section 53, at an offset in 16-byte units
+        53002: (3.3, 2),  # stored unpacked (flags bit 23): not speech
+        59002: (3.5, 0),  # not a speech section: not taken
+        60001: (3.7, 0),  # graphics: not taken
+    }))
     return tmp_path / "debs"
 
 
@@ -144,15 +179,17 @@ def test_game_voices_layout_and_skips(debs: Path, tmp_path: Path) -> None:
                      "9601-96010.trans.txt": "9601-96010-0000 OLIVE",  # without the theme
                      "9701-97010.trans.txt": "9701-97010-0000 DO YOU SELL COMIC BOOKS",
                      "9702-97020.trans.txt": "9702-97020-0000 GOOD LUCK JOE",
-                     "9820-98200.trans.txt": "9820-98200-0000 WHY"}
+                     "9820-98200.trans.txt": "9820-98200-0000 WHY",
+                     "9950-99500.trans.txt": "9950-99500-0000 THE OLD MAN WAS TRYING TO TELL THE FUTURE",
+                     "9953-99530.trans.txt": "9953-99530-0000 FOSTER"}
     audio, rate = sf.read(subset / "9201" / "92010" / "9201-92010-0000.flac")
     assert rate == 16000 and abs(len(audio) / rate - 1.5) < 0.05
     report = prepare_librispeech(out, out / "manifests", ["train-games"])
     assert (out / "manifests" / "librispeech_cuts_train-games.jsonl.gz").is_file() and report
     # idempotent: a second call labels nothing
     assert make_game_voices(out, lambda waves: pytest.fail("labelled again"), debs, packages=PACKAGES) == subset
-    # made from seven packages: asking for two is an error that names the subset, not the seven-package subset
-    with pytest.raises(ValueError, match=r"train-games: made from \['flight-of-the-amazon-queen'.*not \['hedgewars-data', "
+    # made from eight packages: asking for two is an error that names the subset, not the eight-package subset
+    with pytest.raises(ValueError, match=r"train-games: made from \['beneath-a-steel-sky'.*not \['hedgewars-data', "
                                          r"'warzone2100-data'\]"):
         make_game_voices(out, labeller, debs)
 
@@ -160,11 +197,13 @@ def test_game_voices_layout_and_skips(debs: Path, tmp_path: Path) -> None:
 def test_label_clips_counts_each_skip() -> None:
     clips = [(1, "short.ogg", ogg(0.1), None), (2, "digits.ogg", ogg(0.9), None), (3, "silent.ogg", ogg(0.7), None),
              (4, "broken.ogg", b"RIFF nonsense", None), (5, "good.ogg", ogg(1.0), None),
-             (6, "named.ogg", ogg(0.6), "x-ray"), (7, "number.ogg", ogg(0.6), "route 66")]
+             (6, "named.ogg", ogg(0.6), "x-ray"), (7, "number.ogg", ogg(0.6), "route 66"),
+             (8, "looped.ogg", ogg(0.5), None)]
     kept, skipped = label_clips(clips, labeller)
     assert [(s, name, text) for s, name, _, text in kept] == [(5, "good.ogg", "AHOY MATEY"), (6, "named.ogg", "X RAY")]
     assert skipped == {"shorter than 0.3 s": 1, "characters outside the alphabet (digits)": 2,
-                       "no words heard": 1, "unreadable audio": 1}
+                       "no words heard": 1, "unreadable audio": 1,
+                       "text too long for the clip (a labeller's loop)": 1}
 
 
 @needs_dpkg
@@ -189,7 +228,7 @@ def test_a_share_of_the_clips_is_fixed_and_kept_in_the_marker(debs: Path, tmp_pa
 
     every = texts(make_game_voices(tmp_path / "all", labeller, debs, packages=PACKAGES))
     half = make_game_voices(tmp_path / "half", counting, debs, packages=PACKAGES, share=0.5)
-    assert 0 < len(texts(half)) < len(every) and 0 < sum(heard) < 7  # 7 clips have no text of their package's
+    assert 0 < len(texts(half)) < len(every) and 0 < sum(heard) < 11  # all of them: 11 clips for the labeller
     again = make_game_voices(tmp_path / "again", labeller, debs, packages=PACKAGES, share=0.5)
     assert texts(again) == texts(half)
     with pytest.raises(ValueError, match=r"made from \[.*'share=0.5'\], not \[.*'warzone2100-data'\]"):

@@ -28,6 +28,9 @@ the synthetic corpus (see recipes/en/RESULTS.md for what it does).
   ``queen.1c`` (its resource table read as ScummVM reads it: :func:`fotaq_table`). Speakers: Joe, the hero, 9701
   (a third of the lines); the cutaway scenes' voices 9702; the other side of dialogue NN 9800 + NN. Not among the
   defaults: hours of labelling (``share`` takes a part).
+- beneath-a-steel-sky (Debian main; freeware, redistributable): the CD version's voices, 3491 lines (~2.1 h), packed
+  with RNC ProPack (asr/corpora/rnc.py) in ``sky.dsk`` (its table ``sky.dnr``), 8-bit PCM at 11025 Hz. Speakers
+  9950-9955 by the game's section (who speaks is not in the files).
 
 Transcripts: the three children's packages (tuxpaint, qabcs, ktuberling) say the word a picture shows, so the text
 is the package's own (the stamp's English description, the file name, whose "_" and "-" clean_transcript turns into
@@ -54,9 +57,11 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
+import soundfile as sf
 from tqdm.auto import tqdm
 
 from asr.audio import SAMPLE_RATE, load_audio_bytes
+from asr.corpora import rnc
 from asr.corpora.real_dev import Utterance, clean_transcript, write_dev_set
 from asr.text import Tokenizer
 
@@ -75,7 +80,11 @@ KTUBERLING_EN = "usr/share/ktuberling/sounds/en/"
 KTUBERLING_THEMES = ("egypt_", "moon_", "pizzeria_", "tv_")
 FOTAQ_DATA = "usr/share/scummvm/flight-of-the-amazon-queen/queen.1c"
 FOTAQ_SPOKEN = re.compile(r"^[0-9A-Z_]{8}$")  # a speech file's name before .SB
+BASS_DIR = "usr/share/scummvm/beneath-a-steel-sky/"
+BASS_SPEECH = range(50000, 56000)  # the speech files' numbers in sky.dnr: sections 50-55 (59xxx: other data)
+BASS_HEADER = 22  # the data file header before each file's (packed) data
 MIN_SECONDS = 0.3
+MAX_CHARS_PER_SECOND = 30  # more is no speech but a labeller's loop ("HOLD UP HOLD UP ..."); real lines: 12/s, 99% < 20
 
 Clip = tuple[int, str, bytes, str | None]  # (speaker, source name, audio file bytes, the package's text or None)
 Labeller = Callable[[list[np.ndarray]], list[str]]  # 16 kHz mono waveforms -> their texts (many at once: a
@@ -236,10 +245,46 @@ def fotaq_clips(deb: Path) -> list[Clip]:
     return out
 
 
+def bass_table(dnr: bytes) -> dict[int, tuple[int, int, int]]:
+    """Beneath a Steel Sky's file table (``sky.dnr``: a 32-bit little-endian count, then 8 bytes per file: its number
+    (16 bits), its offset in sky.dsk (23 bits, in 16-byte units when bit 23 is set) and a 24-bit field of size (22
+    bits) and flags) -> {number: (offset, size, flags)}."""
+    if len(dnr) < 4 or len(dnr) < 4 + 8 * int.from_bytes(dnr[:4], "little"):
+        raise ValueError("sky.dnr: shorter than its entry count says")
+    table = {}
+    for i in range(int.from_bytes(dnr[:4], "little")):
+        entry = dnr[4 + 8 * i:12 + 8 * i]
+        offset, field = int.from_bytes(entry[2:5], "little"), int.from_bytes(entry[5:8], "little")
+        offset = (offset & 0x7FFFFF) << 4 if offset & 0x800000 else offset & 0x7FFFFF
+        table[int.from_bytes(entry[:2], "little")] = (offset, field & 0x3FFFFF, field >> 22)
+    return table
+
+
+def bass_clips(deb: Path) -> list[Clip]:
+    """Each speech file of sky.dsk: a 22-byte header, then RNC-packed unsigned 8-bit PCM at 11025 Hz (the CD
+    version's voices), as a WAV file's bytes. Speaker: 9950 + the section (50-55), the places of the game (its
+    lines say nothing of who speaks)."""
+    files = dict(deb_members(deb, lambda path: path in (BASS_DIR + "sky.dnr", BASS_DIR + "sky.dsk")))
+    if len(files) != 2:
+        raise ValueError(f"{deb}: no {BASS_DIR}sky.dnr and sky.dsk in it")
+    disk, out = files[BASS_DIR + "sky.dsk"], []
+    speech = [(number, entry) for number, entry in sorted(bass_table(files[BASS_DIR + "sky.dnr"]).items())
+              if number in BASS_SPEECH]
+    for number, (offset, size, flags) in tqdm(speech, desc="Unpacking sky.dsk's speech", unit="file"):
+        packed = disk[offset + BASS_HEADER:offset + size]
+        if flags or not packed.startswith(rnc.SIGNATURE):  # stored as is, or with its header packed: not speech
+            continue
+        pcm = np.frombuffer(rnc.unpack(packed), np.uint8)
+        wav = io.BytesIO()
+        sf.write(wav, (pcm.astype(np.float32) - 128) / 128, 11025, format="WAV", subtype="PCM_16")
+        out.append((9950 + number // 1000 - 50, f"sky.dsk/{number}", wav.getvalue(), None))
+    return out
+
+
 SOURCES: dict[str, Callable[[Path], list[Clip]]] = {
     "hedgewars-data": hedgewars_clips, "warzone2100-data": warzone_clips, "megaglest-data": megaglest_clips,
     "tuxpaint-stamps-default": tuxpaint_clips, "qabcs-data": qabcs_clips, "ktuberling-data": ktuberling_clips,
-    "flight-of-the-amazon-queen": fotaq_clips}
+    "flight-of-the-amazon-queen": fotaq_clips, "beneath-a-steel-sky": bass_clips}
 PACKAGES = tuple(SOURCES)
 DEFAULT_PACKAGES = ("hedgewars-data", "warzone2100-data")  # the other four added nothing measurable (RESULTS.md)
 
@@ -249,7 +294,7 @@ def label_clips(clips: list[Clip], labeller: Labeller) -> tuple[list[Utterance],
     kept, skipped, tokenizer = [], Counter(), Tokenizer()
     with tqdm(total=len(clips), desc="Labelling clips", unit="clip") as bar:
         for start in range(0, len(clips), LABEL_GROUP):
-            group, unlabelled = [], []  # (clip, text or None); the audio of those the labeller hears
+            group, unlabelled = [], []  # (clip, text or None, seconds); the audio of those the labeller hears
             for clip in clips[start:start + LABEL_GROUP]:
                 speaker, name, data, known = clip
                 try:
@@ -261,14 +306,16 @@ def label_clips(clips: list[Clip], labeller: Labeller) -> tuple[list[Utterance],
                 if len(audio) < MIN_SECONDS * SAMPLE_RATE:
                     skipped[f"shorter than {MIN_SECONDS} s"] += 1
                     continue
-                group.append((clip, known))
+                group.append((clip, known, len(audio) / SAMPLE_RATE))
                 if known is None:
                     unlabelled.append(audio)
             heard = iter(labeller(unlabelled) if unlabelled else [])
-            for (speaker, name, data, _), known in group:
+            for (speaker, name, data, _), known, seconds in group:
                 text = clean_transcript(next(heard) if known is None else known)
                 if sum(c.isalpha() for c in text) < 2:
                     skipped["no words heard"] += 1
+                elif len(text) > MAX_CHARS_PER_SECOND * seconds:
+                    skipped["text too long for the clip (a labeller's loop)"] += 1
                 elif tokenizer.unknown_chars(text):
                     skipped["characters outside the alphabet (digits)"] += 1
                 else:
