@@ -8,6 +8,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tools"))
 
 import bench_accuracy  # noqa: E402
+import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import soundfile as sf  # noqa: E402
 
@@ -99,3 +100,29 @@ def test_sdists_are_downloaded_from_the_index_and_checked_against_their_pinned_s
         monkeypatch.setattr(real_dev, "SDISTS", {"not-there": ("2.0", "0" * 64)})  # 404: says what to do
         with pytest.raises(RuntimeError, match="not_there-2.0.tar.gz: could not download.*--sdist-dir"):
             real_dev.fetch_sdists(tmp_path / "third", index_url=mirror.url)
+
+
+def test_whisper_labeller_packs_short_clips_and_gives_each_its_words(monkeypatch):
+    """Short clips go into one input of <= 28 s with 1 s of silence between them; each word Whisper hears goes
+    back to the clip its middle falls in (or, in a gap, the nearest); a clip too long to share goes alone."""
+    from types import SimpleNamespace as NS
+
+    calls = []
+
+    class FakeWhisper:  # hears one word in the middle of every stretch of non-silence, named by its length
+        def transcribe(self, audio, **kwargs):
+            calls.append((len(audio) / 16000, kwargs.get("word_timestamps", False)))
+            loud = np.abs(audio) > 0
+            edges = np.flatnonzero(np.diff(np.r_[0, loud.astype(int), 0]))
+            words = [NS(start=a / 16000, end=b / 16000, word=f" w{(b - a) // 16000}")
+                     for a, b in zip(edges[::2], edges[1::2])]
+            if len(words) > 1:  # a word in the first gap, nearer the first clip
+                words.append(NS(start=words[0].end + 0.1, end=words[0].end + 0.3, word=" gap"))
+            return [NS(text="".join(w.word for w in words), words=words)], None
+
+    monkeypatch.setattr(bench_accuracy, "whisper_model", lambda threads: FakeWhisper())
+    label = bench_accuracy.whisper_labeller(2)
+    waves = [np.ones(s * 16000, np.float32) for s in (2, 3, 10, 10, 30, 4)]
+    assert label(waves) == ["w2 gap", "w3", "w10", "w10", "w30", "w4"]
+    # 2 + 1 + 3 + 1 + 10 + 1 + 10 = 28 s together; the 30 s clip alone; the last alone (nothing after it)
+    assert calls == [(28.0, True), (30.0, False), (4.0, False)]

@@ -96,8 +96,8 @@ def whisper_labeller(threads: int, window: float = 28.0, gap: float = 1.0) -> Ca
 
     Whisper reads 30 s at a time however short its input, so short clips are packed: consecutive waveforms go into
     one input of at most ``window`` s with ``gap`` s of silence between them, and each recognized word goes back to
-    the clip its middle falls in (or the nearest one): ~2.7x faster on 2 s game lines, the same words on 94% of them
-    (the rest are Whisper's own doubts, which a clip alone has as well). A waveform longer than ``window`` s, or one
+    the clip its middle falls in (or the nearest one): ~2.7x faster on 2 s game lines, 94% of the words the same as
+    one clip at a time (18 of 24 clips identical; the rest are Whisper's own doubts, "Now you say it" / "see it"). A waveform longer than ``window`` s, or one
     alone, is transcribed alone."""
     try:
         model = whisper_model(threads)
@@ -109,7 +109,7 @@ def whisper_labeller(threads: int, window: float = 28.0, gap: float = 1.0) -> Ca
     def words_of(audio: np.ndarray, spans: list[tuple[float, float]]) -> list[str]:
         if len(spans) == 1:
             segments, _ = model.transcribe(audio, beam_size=5, language="en", vad_filter=False)
-            return [" ".join(s.text for s in segments)]
+            return [" ".join(s.text.strip() for s in segments)]
         segments, _ = model.transcribe(audio, beam_size=5, language="en", vad_filter=False, word_timestamps=True,
                                        condition_on_previous_text=False)
         heard: list[list[str]] = [[] for _ in spans]

@@ -286,7 +286,8 @@ SOURCES: dict[str, Callable[[Path], list[Clip]]] = {
     "tuxpaint-stamps-default": tuxpaint_clips, "qabcs-data": qabcs_clips, "ktuberling-data": ktuberling_clips,
     "flight-of-the-amazon-queen": fotaq_clips, "beneath-a-steel-sky": bass_clips}
 PACKAGES = tuple(SOURCES)
-DEFAULT_PACKAGES = ("hedgewars-data", "warzone2100-data")  # the other four added nothing measurable (RESULTS.md)
+# the others: four added nothing measurable (recipes/en/RESULTS.md), two hold hours to label
+DEFAULT_PACKAGES = ("hedgewars-data", "warzone2100-data")
 
 
 def label_clips(clips: list[Clip], labeller: Labeller) -> tuple[list[Utterance], Counter]:
