@@ -97,8 +97,8 @@ def whisper_labeller(threads: int, window: float = 28.0, gap: float = 1.0) -> Ca
     Whisper reads 30 s at a time however short its input, so short clips are packed: consecutive waveforms go into
     one input of at most ``window`` s with ``gap`` s of silence between them, and each recognized word goes back to
     the clip its middle falls in (or the nearest one): ~2.7x faster on 2 s game lines, 94% of the words the same as
-    one clip at a time (18 of 24 clips identical; the rest are Whisper's own doubts, "Now you say it" / "see it"). A waveform longer than ``window`` s, or one
-    alone, is transcribed alone."""
+    one clip at a time (18 of 24 clips identical; the rest are Whisper's own doubts, "Now you say it" / "see it").
+    A waveform longer than ``window`` s, or one alone, is transcribed alone."""
     try:
         model = whisper_model(threads)
     except ImportError as e:

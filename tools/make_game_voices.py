@@ -29,8 +29,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--deb-dir", type=Path, help="where the .deb files are or go (default: OUT_DIR/debs)")
     p.add_argument("--repeat", type=int, default=0, help="also write a manifest with each cut this many times")
     p.add_argument("--packages", nargs="+", choices=PACKAGES, default=list(DEFAULT_PACKAGES),
-                   help="the source packages (default: %(default)s; of the others, four added nothing measurable and two "
-                        "hold hours to label)")
+                   help="the source packages (default: %(default)s; of the others, four added nothing measurable and "
+                        "two hold hours to label)")
     p.add_argument("--share", type=float, default=1.0,
                    help="label and keep this fixed random share of the clips (flight-of-the-amazon-queen has 4.6 h)")
     p.add_argument("--threads", type=int, default=2)
