@@ -247,6 +247,8 @@ def test_queen_1c_table_is_read_and_a_broken_one_named() -> None:
         fotaq_table(b"RIFF....")
     with pytest.raises(ValueError, match="AND1.DOG runs past the end"):
         fotaq_table(data[:-1])
+    with pytest.raises(ValueError, match="shorter than its table of 2 entries"):
+        fotaq_table(data[:30])
 
 
 @needs_dpkg

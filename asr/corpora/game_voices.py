@@ -212,6 +212,8 @@ def fotaq_table(data: bytes) -> dict[str, tuple[int, int]]:
     if data[:4] != b"QTBL" or len(data) < 15:
         raise ValueError("not a queen.1c resource file (no QTBL table)")
     count = int.from_bytes(data[13:15], "big")
+    if 15 + 21 * count > len(data):
+        raise ValueError(f"queen.1c: shorter than its table of {count} entries")
     table, pos = {}, 15
     for _ in range(count):
         name = data[pos:pos + 12].split(b"\0", 1)[0].decode("latin-1")
@@ -295,8 +297,9 @@ def label_clips(clips: list[Clip], labeller: Labeller) -> tuple[list[Utterance],
     kept, skipped, tokenizer = [], Counter(), Tokenizer()
     with tqdm(total=len(clips), desc="Labelling clips", unit="clip") as bar:
         for start in range(0, len(clips), LABEL_GROUP):
+            chunk = clips[start:start + LABEL_GROUP]
             group, unlabelled = [], []  # (clip, text or None, seconds); the audio of those the labeller hears
-            for clip in clips[start:start + LABEL_GROUP]:
+            for clip in chunk:
                 speaker, name, data, known = clip
                 try:
                     audio = load_audio_bytes(data, name)
@@ -321,7 +324,7 @@ def label_clips(clips: list[Clip], labeller: Labeller) -> tuple[list[Utterance],
                     skipped["characters outside the alphabet (digits)"] += 1
                 else:
                     kept.append((speaker, name, data, text))
-            bar.update(len(clips[start:start + LABEL_GROUP]))
+            bar.update(len(chunk))
     return kept, skipped
 
 
