@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -13,10 +14,9 @@ os.environ.setdefault("HYDRA_FULL_ERROR", "1")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Modules with the most `slow` tests first, each module kept whole (module fixtures are made once): with
-    pytest-xdist's workers (-n 2) the recipes start at once instead of one worker running a recipe alone at the end."""
-    from collections import Counter
-
+    """Modules with the most `slow` tests first, each module kept whole (module fixtures are made once). With
+    pytest-xdist (-n 2, --dist worksteal) the long tests start first, in the first worker's share, while the other
+    worker takes short tests from the end of that share: the run ends on short tests, not on a recipe left last."""
     slow = Counter(item.module for item in items if item.get_closest_marker("slow"))
     items.sort(key=lambda item: -slow[item.module])  # a stable sort: each module's own order stays
 
