@@ -2,7 +2,8 @@
 on the fly to each training batch before its audio is loaded (dev and test batches never pass through here).
 
     speed_perturb: [0.9, 1.1]                         PerturbSpeed (tempo and pitch, as voices differ)
-    noise: {cuts: noise.jsonl.gz, snr: [5, 25], p: 0.5}   CutMix (MUSAN, or `asr make-noise`: noise, hum, babble)
+    noise: {cuts: noise.jsonl.gz, snr: [5, 25], p: 0.5}   CutMix (MUSAN, or `asr make-noise`: noise, hum, babble;
+                                                      cuts may list several manifests: combined_noise)
     augment:
       volume: {p: 0.5, db: [-15, 15]}                 PerturbVolume (gain; the corpus is recorded at one level)
       reverb: {rirs: rir_recordings.jsonl.gz, p: 0.3} ReverbWithImpulseResponse (`asr make-noise` writes RIRs)
@@ -23,6 +24,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable, Mapping
 from typing import Any
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -46,6 +48,20 @@ KNOWN = ("volume", "reverb", "telephone", "codec", "clipping", "floor", "vtlp")
 
 def _db_to_gain(db: float) -> float:
     return 10 ** (db / 20)
+
+
+def combined_noise(sources: Any, load_noise: Callable[[Any], CutSet]) -> CutSet:
+    """``data.noise.cuts``: one manifest, or a list of them (e.g. MUSAN beside two ``asr make-noise`` directories).
+    Noise is anonymous, so each source's ids get its place in the list as a prefix: directories made separately
+    (whose ids, ``white-0000-0``, are the same) combine. The noise cuts' own supervisions, if any,
+    are dropped: they must not join the transcript."""
+    if isinstance(sources, (str, Path, Mapping)):
+        return CutSet.from_cuts(c.drop_supervisions() for c in load_noise(sources))
+    sources = list(sources)
+    if not sources:
+        raise ValueError("data.noise.cuts: an empty list; give a noise manifest or leave data.noise null")
+    return CutSet.from_cuts(c.drop_supervisions().with_id(f"noise{i}-{c.id}")
+                            for i, source in enumerate(sources) for c in load_noise(source))
 
 
 def build_transforms(speed_perturb: list[float] | None = None, noise: Mapping | None = None,
@@ -73,8 +89,7 @@ def build_transforms(speed_perturb: list[float] | None = None, noise: Mapping | 
     if noise:
         if load_noise is None:
             raise ValueError("data.noise needs a loader for its cuts")
-        # the noise cuts' own supervisions, if any, are dropped: they must not join the transcript
-        noise_cuts = CutSet.from_cuts(c.drop_supervisions() for c in load_noise(noise["cuts"]))
+        noise_cuts = combined_noise(noise["cuts"], load_noise)
         out.append(CutMix(noise_cuts, snr=tuple(noise.get("snr", (10, 20))), p=noise.get("p", 0.5),
                           pad_to_longest=False, preserve_id=True, seed=noise.get("seed", seed)))
     if augment.get("volume"):

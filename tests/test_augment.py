@@ -117,6 +117,30 @@ def test_every_transform_runs_and_changes_the_training_features(tiny_manifests, 
     assert noisy.skipped == 0 and noisy.texts == clean.texts
 
 
+def test_noise_from_directories_made_separately_combines(tiny_manifests, noise_dir, tmp_path):
+    """data.noise.cuts may list several manifests: two `asr make-noise` directories have the same ids (white-0000-0),
+    which as training cuts would be an error; as noise each source's ids get a prefix and every recording stays."""
+    from asr.augment import combined_noise
+
+    other = make_noise(tmp_path / "other", count=3, seconds=1.0)
+    first = noise_dir / "noise_cuts.jsonl.gz"
+    with pytest.raises(ValueError, match="distinct ids"):
+        load_cuts([first, other])
+    noise = combined_noise([str(first), other], load_cuts)
+    ids = [c.id for c in noise]
+    assert len(ids) == len(set(ids)) == len(load_cuts(first)) + 3
+    assert "noise0-white-0000-0" in ids and "noise1-white-0000-0" in ids
+    assert all(not c.supervisions for c in noise)
+    assert [c.id for c in combined_noise(str(first), load_cuts)] == [c.id for c in load_cuts(first)]  # one: as is
+    with pytest.raises(ValueError, match="empty list"):
+        combined_noise([], load_cuts)
+    cuts = load_cuts(tiny_manifests / "librispeech_cuts_train-clean-5.jsonl.gz").subset(first=4)
+    clean = AsrDataset(Tokenizer())[cuts]
+    noisy = AsrDataset(Tokenizer(), noise={"cuts": [str(first), str(other)], "p": 1.0})[cuts]
+    assert noisy.skipped == 0 and noisy.texts == clean.texts
+    assert not torch.allclose(noisy.features, clean.features, atol=1e-3)
+
+
 def test_telephone_band_removes_high_frequencies(tiny_manifests):
     cuts = load_cuts(tiny_manifests / "librispeech_cuts_train-clean-5.jsonl.gz").subset(first=2)
     phone = build_transforms(augment={"telephone": {"p": 1.0, "cutoff": [3400, 3400]}})
