@@ -47,6 +47,12 @@ def score(name: str, refs: list[str], hyps: list[str], ids: list[str], skipped: 
                       decode_seconds, interval), rows
 
 
+def write_per_utt(path: Path, rows: list[dict]) -> None:
+    """Per-utterance results as TSV (id, errors, words, wer, ref, hyp): what `asr compare` and `asr plot` read."""
+    write_text_atomic(path, "id\terrors\twords\twer\tref\thyp\n" + "".join(
+        f"{r['id']}\t{r['errors']}\t{r['words']}\t{r['wer']}\t{r['ref']}\t{r['hyp']}\n" for r in rows))
+
+
 @dataclass
 class MethodResult:
     method: str
@@ -81,8 +87,7 @@ def evaluate(model: Path, data: Path, output_dir: Path | None = None, subsets: l
             result, rows = score(name, refs, hyps, ids, skipped, audio,
                                  acoustic_seconds + time.perf_counter() - start)
             stem = f"{name}.{method}"
-            write_text_atomic(output_dir / f"{stem}.per_utt.tsv", "id\terrors\twords\twer\tref\thyp\n" + "".join(
-                f"{r['id']}\t{r['errors']}\t{r['words']}\t{r['wer']}\t{r['ref']}\t{r['hyp']}\n" for r in rows))
+            write_per_utt(output_dir / f"{stem}.per_utt.tsv", rows)
             summary = {**asdict(result), "rtf": result.rtf, "decode": recognizer.settings.with_method(method).to_dict()}
             write_text_atomic(output_dir / f"{stem}.summary.json", json.dumps(summary, indent=2) + "\n")
             results.append(MethodResult(method, result, rows, output_dir / f"{stem}.per_utt.tsv"))

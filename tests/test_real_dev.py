@@ -61,6 +61,29 @@ def test_benchmark_compares_each_system_with_pocketsphinx_utterance_by_utterance
     assert "whisper-tiny.en better in 100.0%" in lines[1]
 
 
+def test_benchmark_writes_per_utterance_results_that_agree_with_asr_evaluate(tiny_corpus, tmp_path, capsys):
+    """--per-utt: each system's hypotheses per utterance, in `asr evaluate`'s columns; asr greedy's are evaluate's
+    (after the benchmark's filler-free normalization) and add up to the WER the benchmark prints and writes."""
+    import json
+
+    from asr.evaluate import evaluate
+
+    small = Path(__file__).parent / "data" / "small_model"  # recognizes speech: the hypotheses are not empty
+    data = tiny_corpus / "LibriSpeech" / "test-clean-2"
+    assert bench_accuracy.main([str(small), str(data), "--systems", "asr-greedy", "--json", str(tmp_path / "r.json"),
+                                "--per-utt", str(tmp_path / "utt")]) == 0
+    rows = [r.split("\t") for r in (tmp_path / "utt" / "asr-greedy.test-clean-2.per_utt.tsv").read_text().splitlines()]
+    assert rows[0] == ["id", "errors", "words", "wer", "ref", "hyp"] and len(rows) == 5
+    result = json.loads((tmp_path / "r.json").read_text())[0]
+    assert result["system"] == "asr-greedy" and result["utterances"] == 4
+    assert result["wer"] == pytest.approx(100 * sum(int(r[1]) for r in rows[1:]) / sum(int(r[2]) for r in rows[1:]),
+                                          abs=0.01)
+    assert f"WER {result['wer']:6.2f}" in capsys.readouterr().out
+    ours = evaluate(small, data, tmp_path / "eval")["test-clean-2"][0].rows
+    assert [r[0] for r in rows[1:]] == [r["id"] for r in ours]
+    assert [r[5] for r in rows[1:]] == [bench_accuracy.normalize(r["hyp"]) for r in ours] and any(r[5] for r in rows[1:])
+
+
 def test_dev_set_is_written_in_the_librispeech_layout_from_the_sdists(fake_sdists, tmp_path):
     """The same code path as the real sdists, on small stand-ins with their layout (no network)."""
     from asr.corpora.librispeech import prepare_librispeech

