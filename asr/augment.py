@@ -23,8 +23,8 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable, Mapping
-from typing import Any
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -53,8 +53,8 @@ def _db_to_gain(db: float) -> float:
 def combined_noise(sources: Any, load_noise: Callable[[Any], CutSet]) -> CutSet:
     """``data.noise.cuts``: one manifest, or a list of them (e.g. MUSAN beside two ``asr make-noise`` directories).
     Noise is anonymous, so each source's ids get its place in the list as a prefix: directories made separately
-    (whose ids, ``white-0000-0``, are the same) combine. The noise cuts' own supervisions, if any,
-    are dropped: they must not join the transcript."""
+    (whose ids, ``white-0000-0``, are the same) combine. The noise cuts' own supervisions, if any, are dropped: they
+    must not join the transcript."""
     if isinstance(sources, (str, Path, Mapping)):
         return CutSet.from_cuts(c.drop_supervisions() for c in load_noise(sources))
     sources = list(sources)

@@ -48,7 +48,7 @@ def score(name: str, refs: list[str], hyps: list[str], ids: list[str], skipped: 
 
 
 def write_per_utt(path: Path, rows: list[dict]) -> None:
-    """Per-utterance results as TSV (id, errors, words, wer, ref, hyp): what `asr compare` and `asr plot` read."""
+    """Per-utterance results as TSV (id, errors, words, wer, ref, hyp): what `asr compare` reads."""
     write_text_atomic(path, "id\terrors\twords\twer\tref\thyp\n" + "".join(
         f"{r['id']}\t{r['errors']}\t{r['words']}\t{r['wer']}\t{r['ref']}\t{r['hyp']}\n" for r in rows))
 
