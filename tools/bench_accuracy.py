@@ -218,8 +218,7 @@ def main(argv: list[str] | None = None) -> int:
             result, rows = score(name, refs, hyps, ids, skipped, audio, seconds)  # as `asr evaluate` scores
             w, c = result.words, result.chars
             per_utt[system, name] = ([r["errors"] for r in rows], [r["words"] for r in rows])
-            if args.per_utt:
-                args.per_utt.mkdir(parents=True, exist_ok=True)
+            if args.per_utt:  # write_per_utt makes the directory (asr.atomic)
                 write_per_utt(args.per_utt / f"{system}.{name}.per_utt.tsv", rows)
             results.append({"system": system, "data": name, "utterances": len(waves), "skipped": skipped,
                             "wer": round(100 * w.rate, 2), "cer": round(100 * c.rate, 2),
