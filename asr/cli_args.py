@@ -50,7 +50,8 @@ def build_parser() -> argparse.ArgumentParser:
                                   "voices given other formants and pitch (needs the voices extra); natural-extra: 250 "
                                   "more Kokoro speakers (same dev/test as mini-natural); mbrola-extra: 250 speakers "
                                   "of MBROLA's four English voices beside mini-natural (needs Debian's non-free "
-                                  "mbrola packages); tiny: seconds, for tests (tiny-extra: 2 more training speakers "
+                                  "mbrola packages); freetts-extra: 60 speakers of FreeTTS's kevin16 / kevin beside "
+                                  "mini-natural (needs Debian's freetts); tiny: seconds, for tests (tiny-extra: 2 more training speakers "
                                   "beside it); "
                                   "tiny-librispeech: seconds, with LibriSpeech's part names")
     p["make-corpus"].add_argument("--seed", type=int, default=0)

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-LICENSE = ("Apache-2.0 (the code). Training data: synthetic speech from TTS voices (espeak-ng GPL-3, flite/festival "
-           "BSD-style, Kokoro-82M Apache-2.0) reading public-domain text; see the corpus tool.")
+LICENSE = ("Apache-2.0 (the code). Training data: synthetic speech from TTS voices (espeak-ng GPL-3, flite/festival/"
+           "FreeTTS BSD-style, Kokoro-82M Apache-2.0) reading public-domain text; see the corpus tool.")
 
 NORMALIZATION = {"global": "global mean and variance normalization",
                  "utterance": "each utterance's own mean subtracted (global variance)",

