@@ -27,6 +27,7 @@ from asr.corpora.game_voices import (
     make_game_voices,
 )
 from asr.corpora.librispeech import prepare_librispeech
+from test_fotaq_script import dog_file
 from asr.cuts import cut_text, load_cuts
 
 needs_dpkg = pytest.mark.skipif(shutil.which("dpkg-deb") is None,
@@ -35,7 +36,7 @@ needs_dpkg = pytest.mark.skipif(shutil.which("dpkg-deb") is None,
 # clip duration (s) -> what the fake labeller "hears"; a clip that must not be labelled has no entry (the clips
 # whose text comes from their package are 0.6 s long)
 HEARD = {1.0: "Ahoy, matey!", 0.9: "You missed 2 times", 1.5: "Left click the build icon.",
-         0.8: "Research completed", 0.7: " ", 1.6: "As you wish, my lord.", 2.5: "Do you sell comic books?",
+         0.8: "Research completed", 0.7: " ", 1.6: "As you wish, my lord.",
          2.6: "Why?", 2.7: "Good luck, Joe.", 0.5: "Hold up! " * 5, 2.9: "The old man was trying to tell the future.",
          3.1: "Foster."}
 QABCS = "usr/share/qabcs/abcs/"
@@ -147,11 +148,12 @@ def debs(tmp_path: Path) -> Path:
         KTUBERLING_EN.replace("/en/", "/de/") + "pizzeria_olive.ogg": ogg(2.4),  # German: not taken
     })
     build_deb(tmp_path, "flight-of-the-amazon-queen", {FOTAQ_DATA: queen_1c({
-        "020006J1.SB": ogg(2.5, 11025, "MP3"),  # Joe, in dialogue 02
+        "020006J1.SB": ogg(2.5, 11025, "MP3"),  # Joe, in dialogue 02: the game's script has his line
         "200034P5.SB": ogg(2.6, 11025, "MP3"),  # the other side of dialogue 20
         "C1A__051.SB": ogg(2.7, 11025, "MP3"),  # a cutaway scene
         "BAT.SAM": ogg(2.8, 11025, "MP3"),  # a sound effect: not taken
-        "AND1.DOG": b"AmBk dialogue text",  # not audio: not taken
+        "AND1.DOG": dog_file(2, joe={6: "Do you sell *FRcomic books?*03"}, person={}),  # not audio: its text
+        "APE.DOG": dog_file(20, joe={}, person={0x34: "Why?"})[:-12],  # broken: dialogue 20 is labelled
     })})
     build_deb(tmp_path, "beneath-a-steel-sky", sky_files({
         50012: (2.9, 0),  # speech, section 50
@@ -177,7 +179,7 @@ def test_game_voices_layout_and_skips(debs: Path, tmp_path: Path) -> None:
                      "9501-95010.trans.txt": "9501-95010-0000 HOT DOG",  # file names
                      "9502-95020.trans.txt": "9502-95020-0000 DOUGHNUT",
                      "9601-96010.trans.txt": "9601-96010-0000 OLIVE",  # without the theme
-                     "9701-97010.trans.txt": "9701-97010-0000 DO YOU SELL COMIC BOOKS",
+                     "9701-97010.trans.txt": "9701-97010-0000 DO YOU SELL",  # the script's (its 1st segment)
                      "9702-97020.trans.txt": "9702-97020-0000 GOOD LUCK JOE",
                      "9820-98200.trans.txt": "9820-98200-0000 WHY",
                      "9950-99500.trans.txt": "9950-99500-0000 THE OLD MAN WAS TRYING TO TELL THE FUTURE",
