@@ -66,3 +66,27 @@ def test_a_broken_dialogue_file_is_named_and_left_to_the_labeller(caplog: pytest
         script = read_script({"AND1.DOG": good[:-8], "BOB1.DOG": good, "BAT.SAM": b"AmBk not a dialogue"})
     assert script == {"200034P1": "Why?"}
     assert "queen.1c/AND1.DOG: its lines are not read" in caplog.text and "BAT.SAM" not in caplog.text
+
+
+def jas_files(descriptions: list[str], answers: list[str], names: int = 2, rooms: int = 1) -> dict[str, bytes]:
+    """QUEEN.JAS (bank header, then the counts of rooms, names, objects, descriptions) and QUEEN2.JAS (the lines:
+    descriptions, object names, room names, 12 verbs, Joe's 40 answers)."""
+    counts = b"".join(n.to_bytes(2, "big") for n in (rooms, names, 9, len(descriptions)))
+    lines = descriptions + [f"name {i}" for i in range(names)] + [f"room {i}" for i in range(rooms)] \
+        + [f"verb {i}" for i in range(12)] + answers
+    return {"QUEEN.JAS": b"AmBk" + bytes(16) + counts + bytes(40), "QUEEN2.JAS": "\r\n".join(lines).encode("latin-1")}
+
+
+def test_joes_remarks_are_the_descriptions_and_his_answers(caplog: pytest.LogCaptureFixture) -> None:
+    answers = ["It doesn't seem to open*24"] + [f"answer {i}" for i in range(2, 40)] + ["I'd rather not.*02Really."]
+    files = jas_files(["I don't see anything special*24", "There's a label that reads:*14\"Antidote\""], answers)
+    script = read_script(files)
+    assert script["JOE00411"] == "I don't see anything special"  # description 1
+    assert script["JOE00421"] == "There's a label that reads:" and script["JOE00422"] == '"Antidote"'
+    assert script["JOE00011"] == "It doesn't seem to open"  # answer 1, after descriptions, names, rooms and verbs
+    assert script["JOE00401"] == "I'd rather not." and script["JOE00402"] == "Really."
+    assert "JOE00431" not in script and len(script) == 2 + 1 + 40 + 1
+    short = jas_files(["A description"], answers[:30])  # fewer lines than the counts need: left to the labeller
+    with caplog.at_level(logging.WARNING):
+        assert read_script(short) == {}
+    assert "Joe's remarks are not read (QUEEN2.JAS: 46 lines, fewer than" in caplog.text

@@ -27,7 +27,7 @@ from asr.corpora.game_voices import (
     make_game_voices,
 )
 from asr.corpora.librispeech import prepare_librispeech
-from test_fotaq_script import dog_file
+from test_fotaq_script import dog_file, jas_files
 from asr.cuts import cut_text, load_cuts
 
 needs_dpkg = pytest.mark.skipif(shutil.which("dpkg-deb") is None,
@@ -154,6 +154,8 @@ def debs(tmp_path: Path) -> Path:
         "BAT.SAM": ogg(2.8, 11025, "MP3"),  # a sound effect: not taken
         "AND1.DOG": dog_file(2, joe={6: "Do you sell *FRcomic books?*03"}, person={}),  # not audio: its text
         "APE.DOG": dog_file(20, joe={}, person={0x34: "Why?"})[:-12],  # broken: dialogue 20 is labelled
+        "JOE00411.SB": ogg(2.4, 11025, "MP3"),  # Joe's remark on a thing: the script's description 1
+        **jas_files(["A rare green finned Amazon trout.*24"], [f"answer {i}" for i in range(1, 41)]),
     })})
     build_deb(tmp_path, "beneath-a-steel-sky", sky_files({
         50012: (2.9, 0),  # speech, section 50
@@ -184,6 +186,8 @@ def test_game_voices_layout_and_skips(debs: Path, tmp_path: Path) -> None:
                      "9820-98200.trans.txt": "9820-98200-0000 WHY",
                      "9950-99500.trans.txt": "9950-99500-0000 THE OLD MAN WAS TRYING TO TELL THE FUTURE",
                      "9953-99530.trans.txt": "9953-99530-0000 FOSTER"}
+    assert (subset / "9701" / "97010" / "9701-97010.trans.txt").read_text().split("\n")[1] \
+        == "9701-97010-0001 A RARE GREEN FINNED AMAZON TROUT"
     audio, rate = sf.read(subset / "9201" / "92010" / "9201-92010-0000.flac")
     assert rate == 16000 and abs(len(audio) / rate - 1.5) < 0.05
     report = prepare_librispeech(out, out / "manifests", ["train-games"])

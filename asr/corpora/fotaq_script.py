@@ -1,6 +1,6 @@
-"""Flight of the Amazon Queen's own script for its dialogues: the text of each spoken line, read from the game's
-dialogue files (``*.DOG`` in ``queen.1c``), so that those clips (about 60% of the talkie's 6745) need no speech
-recognizer to label them. Whisper tiny.en's labels differ from these lines by 10.1% WER (recipes/en/RESULTS.md).
+"""Flight of the Amazon Queen's own script: the text of each spoken line of its dialogues and of Joe's remarks,
+read from the game's files in ``queen.1c``, so that those clips (4547 of the talkie's 6745) need no speech
+recognizer to label them. Whisper tiny.en's labels differ from these lines by 9.8% WER (recipes/en/RESULTS.md).
 
 A dialogue file, as the game's engine reads it (numbers are big-endian 16-bit): a 20-byte "AmBk" bank header, then
 the number of levels of the dialogue tree (negative when the player cannot leave), a unique key, the talk key (the
@@ -12,6 +12,12 @@ such texts padded to 2 bytes. ``*`` and two characters in a line are stage direc
 position) that cut it into segments: segment k (from 1; the directions "GD" and "GM" count but say nothing) of line
 ``id`` is the speech file ``{talk key:02d}{id:04X}{J or P}{k:X}.SB`` (J: Joe, P: the other person). Joe's line 0
 opens the first visit (``SSSS`` in place of the id), the second visit's are ``XXXX``; a line "0" is none.
+
+Joe's remarks (``JOEnnnnk.SB``: what he says of the things he looks at, and his stock answers) are lines of the
+text file ``QUEEN2.JAS``: first the objects' descriptions (remark nnnn = description nnnn - 40), then the objects'
+names, the rooms' names and 12 verbs, then his 40 answers (remark nnnn <= 40); ``QUEEN.JAS`` (after its 20-byte bank
+header) counts the rooms, names and descriptions in its first numbers (big-endian 16 bits: rooms, names, objects,
+descriptions). The cutaway scenes' lines (2198 clips) are not read.
 """
 
 from __future__ import annotations
@@ -23,6 +29,8 @@ log = logging.getLogger(__name__)
 BANK_HEADER = 20  # "AmBk", bank number, flags, size, "Datas   "
 TREE_START, LEVEL_BYTES = 32, 96
 SILENT_DIRECTIONS = ("GD", "GM")  # Joe grabs down / middle: a segment index, no speech
+JOE_ANSWERS = 40  # his stock answers, before the descriptions in the remarks' numbering
+VERBS = 12
 POSITION = "XY"  # *XY00(237,112): a number and a position follow (11 characters)
 
 
@@ -91,9 +99,25 @@ def dialogue_lines(dog: bytes) -> dict[str, str]:
     return out
 
 
+def remark_lines(jas: bytes, texts: bytes) -> dict[str, str]:
+    """QUEEN.JAS's and QUEEN2.JAS's bytes -> {speech file name without ".SB": the text} of Joe's remarks."""
+    if jas[:4] != b"AmBk":
+        raise ValueError("QUEEN.JAS: no AmBk bank header")
+    rooms, names, _, descriptions = (_int16(jas, BANK_HEADER + 2 * i) & 0xFFFF for i in range(4))
+    lines = texts.decode("latin-1").split("\r\n")
+    answers_at = descriptions + names + rooms + VERBS
+    if len(lines) < answers_at + JOE_ANSWERS:
+        raise ValueError(f"QUEEN2.JAS: {len(lines)} lines, fewer than QUEEN.JAS's counts need "
+                         f"({answers_at + JOE_ANSWERS})")
+    said = [(f"JOE{n + JOE_ANSWERS:04d}", lines[n - 1]) for n in range(1, descriptions + 1)]
+    said += [(f"JOE{n:04d}", lines[answers_at + n - 1]) for n in range(1, JOE_ANSWERS + 1)]
+    return {f"{prefix}{number:X}": text.strip() for prefix, line in said for number, text in segments(line)}
+
+
 def read_script(files: dict[str, bytes]) -> dict[str, str]:
-    """The dialogue files among ``files`` (name -> bytes) -> {speech file name without ".SB": its text}. A file
-    that cannot be read is named in a warning and left out: its clips go to the labeller like the others."""
+    """The dialogue files and QUEEN.JAS / QUEEN2.JAS among ``files`` (name -> bytes) -> {speech file name without
+    ".SB": its text}. A file that cannot be read is named in a warning and left out: its clips go to the labeller
+    like the others."""
     script: dict[str, str] = {}
     for name, data in sorted(files.items()):
         if name.upper().endswith(".DOG"):
@@ -101,4 +125,9 @@ def read_script(files: dict[str, bytes]) -> dict[str, str]:
                 script.update(dialogue_lines(data))
             except ValueError as e:
                 log.warning("queen.1c/%s: its lines are not read (%s); its clips are labelled", name, e)
+    if "QUEEN.JAS" in files and "QUEEN2.JAS" in files:
+        try:
+            script.update(remark_lines(files["QUEEN.JAS"], files["QUEEN2.JAS"]))
+        except ValueError as e:
+            log.warning("queen.1c: Joe's remarks are not read (%s); their clips are labelled", e)
     return script

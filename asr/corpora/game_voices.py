@@ -27,15 +27,15 @@ the synthetic corpus (see recipes/en/RESULTS.md for what it does).
   acting, 6745 lines (~4.6 h) of a 1995 adventure game's cast, MP3 at 11025 Hz (nothing above 5.5 kHz) inside
   ``queen.1c`` (its resource table read as ScummVM reads it: :func:`fotaq_table`). Speakers: Joe, the hero, 9701
   (a third of the lines); the cutaway scenes' voices 9702; the other side of dialogue NN 9800 + NN. Not among the
-  defaults: its cutaways and Joe's remarks (2762 clips) take an hour of labelling (``share`` takes a part).
+  defaults: its cutaway scenes (2198 clips) take most of an hour of labelling (``share`` takes a part).
 - beneath-a-steel-sky (Debian main; freeware, redistributable): the CD version's voices, 3491 lines (~2.1 h), packed
   with RNC ProPack (asr/corpora/rnc.py) in ``sky.dsk`` (its table ``sky.dnr``), 8-bit PCM at 11025 Hz. Speakers
   9950-9955 by the game's section (who speaks is not in the files).
 
 Transcripts: the three children's packages (tuxpaint, qabcs, ktuberling) say the word a picture shows, so the text
 is the package's own (the stamp's English description, the file name, whose "_" and "-" clean_transcript turns into
-spaces like any punctuation); so are the lines of Flight of the Amazon Queen's dialogues (3983 of its 6745 clips:
-the game's own script, asr/corpora/fotaq_script.py; Whisper tiny.en's labels of them are 10.1% WER off it).
+spaces like any punctuation); so are Flight of the Amazon Queen's dialogues and Joe's remarks (4547 of its 6745
+clips: the game's own script, asr/corpora/fotaq_script.py; Whisper tiny.en's labels of them are 9.8% WER off it).
 Otherwise the game packages carry no text that can be trusted (a hedgewars file name is a cue, not what is said:
 the pirate's "Hello" says "Ahoy"; the lines in warzone's tutorial script differ from what its recordings say in
 about half of them; megaglest's names say when a line is played, not what it says), so each of their clips is
@@ -243,7 +243,7 @@ def fotaq_clips(deb: Path) -> list[Clip]:
         raise ValueError(f"{deb}: no {FOTAQ_DATA} in it")
     table, out = fotaq_table(data), []
     script = fotaq_script.read_script({name: data[offset:offset + size] for name, (offset, size) in table.items()
-                                       if name.endswith(".DOG")})
+                                       if name.endswith((".DOG", ".JAS"))})
     for name, (offset, size) in sorted(table.items()):
         stem, _, ext = name.rpartition(".")
         if ext == "SB" and FOTAQ_SPOKEN.match(stem):  # MP3 (11025 Hz) in the talkie's compressed data file
