@@ -90,3 +90,18 @@ def test_joes_remarks_are_the_descriptions_and_his_answers(caplog: pytest.LogCap
     with caplog.at_level(logging.WARNING):
         assert read_script(short) == {}
     assert "Joe's remarks are not read (QUEEN2.JAS: 46 lines, fewer than" in caplog.text
+
+
+def cut_file(texts: list[str], opening: str = "*FL") -> bytes:
+    """A cutaway file laid out as the game's: bank header, panel, object count (negative: cannot be skipped), flags,
+    offsets (game states, texts, bank names), then the opening text and one text per object."""
+    body = _text(opening, 2) + b"".join(_text(t, 2) for t in texts)
+    header = b"".join(n.to_bytes(2, "big", signed=True) for n in (0, -len(texts), 0, 0, 12, 0))
+    return b"AmBk" + bytes(16) + header + body
+
+
+def test_cutaway_lines_are_numbered_by_object() -> None:
+    cut = cut_file(["*", "Found what?*02", "#credits", "We gotta get a move on!*00Now!"])
+    assert read_script({"C1A.CUT": cut, "COMIC2.CUT": cut_file(["Go easy on me."])}) == {
+        "C1A__021": "Found what?", "C1A__041": "We gotta get a move on!", "C1A__042": "Now!",
+        "COMIC011": "Go easy on me."}  # a name of more than 5 characters is cut to 5

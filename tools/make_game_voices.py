@@ -30,9 +30,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--repeat", type=int, default=0, help="also write a manifest with each cut this many times")
     p.add_argument("--packages", nargs="+", choices=PACKAGES, default=list(DEFAULT_PACKAGES),
                    help="the source packages (default: %(default)s; of the others, four added nothing measurable and "
-                        "two hold hours to label)")
+                        "two hold hours of speech, flight-of-the-amazon-queen with its own script)")
     p.add_argument("--share", type=float, default=1.0,
-                   help="label and keep this fixed random share of the clips (flight-of-the-amazon-queen has 4.6 h)")
+                   help="keep (and label) this fixed random share of the clips (flight-of-the-amazon-queen has 4.6 h)")
     p.add_argument("--threads", type=int, default=2)
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")

@@ -1,6 +1,6 @@
-"""Flight of the Amazon Queen's own script: the text of each spoken line of its dialogues and of Joe's remarks,
-read from the game's files in ``queen.1c``, so that those clips (4547 of the talkie's 6745) need no speech
-recognizer to label them. Whisper tiny.en's labels differ from these lines by 9.8% WER (recipes/en/RESULTS.md).
+"""Flight of the Amazon Queen's own script: the text of each spoken line of its dialogues, Joe's remarks and the
+cutaway scenes, read from the game's files in ``queen.1c``, so that those clips (6587 of the talkie's 6745) need no
+speech recognizer to label them. Whisper tiny.en's labels differ from these lines by 9.9% WER (recipes/en/RESULTS.md).
 
 A dialogue file, as the game's engine reads it (numbers are big-endian 16-bit): a 20-byte "AmBk" bank header, then
 the number of levels of the dialogue tree (negative when the player cannot leave), a unique key, the talk key (the
@@ -17,7 +17,13 @@ Joe's remarks (``JOEnnnnk.SB``: what he says of the things he looks at, and his 
 text file ``QUEEN2.JAS``: first the objects' descriptions (remark nnnn = description nnnn - 40), then the objects'
 names, the rooms' names and 12 verbs, then his 40 answers (remark nnnn <= 40); ``QUEEN.JAS`` (after its 20-byte bank
 header) counts the rooms, names and descriptions in its first numbers (big-endian 16 bits: rooms, names, objects,
-descriptions). The cutaway scenes' lines (2198 clips) are not read.
+descriptions).
+
+A cutaway scene (``NAME.CUT``, after its 20-byte bank header: numbers for its panel, its count of objects (negative
+when it cannot be skipped), flags, then the offsets of its game states, of its texts and of its bank names) has
+one text per object after an opening one (each a length byte and the characters, padded to 2 bytes); object i's
+(from 1) segment k is the speech file ``{NAME padded with "_" to 5 characters}{i:02d}{k:X}.SB``. A text "*" is
+none, "#..." starts the credits.
 """
 
 from __future__ import annotations
@@ -114,17 +120,35 @@ def remark_lines(jas: bytes, texts: bytes) -> dict[str, str]:
     return {f"{prefix}{number:X}": text.strip() for prefix, line in said for number, text in segments(line)}
 
 
+def cutaway_lines(name: str, cut: bytes) -> dict[str, str]:
+    """A cutaway scene's file name and bytes -> {speech file name without ".SB": the text said in it}."""
+    if cut[:4] != b"AmBk":
+        raise ValueError("not a cutaway file (no AmBk bank header)")
+    data = cut[BANK_HEADER:]
+    objects, offset = abs(_int16(data, 2)), _int16(data, 8) & 0xFFFF
+    _, offset = _text(data, offset, 2)  # the opening text: Joe's facing
+    prefix, out = name.upper().removesuffix(".CUT").ljust(5, "_")[:5], {}
+    for index in range(1, objects + 1):
+        line, offset = _text(data, offset, 2)
+        if line != "*" and not line.startswith("#"):
+            for number, text in segments(line):
+                out.setdefault(f"{prefix}{index:02d}{number:X}", text.strip())
+    return out
+
+
 def read_script(files: dict[str, bytes]) -> dict[str, str]:
-    """The dialogue files and QUEEN.JAS / QUEEN2.JAS among ``files`` (name -> bytes) -> {speech file name without
-    ".SB": its text}. A file that cannot be read is named in a warning and left out: its clips go to the labeller
-    like the others."""
+    """The dialogue and cutaway files and QUEEN.JAS / QUEEN2.JAS among ``files`` (name -> bytes) -> {speech file
+    name without ".SB": its text}. A file that cannot be read is named in a warning and left out: its clips go to the
+    labeller like the others."""
     script: dict[str, str] = {}
     for name, data in sorted(files.items()):
-        if name.upper().endswith(".DOG"):
-            try:
+        try:
+            if name.upper().endswith(".DOG"):
                 script.update(dialogue_lines(data))
-            except ValueError as e:
-                log.warning("queen.1c/%s: its lines are not read (%s); its clips are labelled", name, e)
+            elif name.upper().endswith(".CUT"):
+                script.update(cutaway_lines(name, data))
+        except ValueError as e:
+            log.warning("queen.1c/%s: its lines are not read (%s); its clips are labelled", name, e)
     if "QUEEN.JAS" in files and "QUEEN2.JAS" in files:
         try:
             script.update(remark_lines(files["QUEEN.JAS"], files["QUEEN2.JAS"]))

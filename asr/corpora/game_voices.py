@@ -27,15 +27,16 @@ the synthetic corpus (see recipes/en/RESULTS.md for what it does).
   acting, 6745 lines (~4.6 h) of a 1995 adventure game's cast, MP3 at 11025 Hz (nothing above 5.5 kHz) inside
   ``queen.1c`` (its resource table read as ScummVM reads it: :func:`fotaq_table`). Speakers: Joe, the hero, 9701
   (a third of the lines); the cutaway scenes' voices 9702; the other side of dialogue NN 9800 + NN. Not among the
-  defaults: its cutaway scenes (2198 clips) take most of an hour of labelling (``share`` takes a part).
+  defaults: 4.6 h to decode and write (its script labels all but 158 clips; ``share`` takes a part).
 - beneath-a-steel-sky (Debian main; freeware, redistributable): the CD version's voices, 3491 lines (~2.1 h), packed
   with RNC ProPack (asr/corpora/rnc.py) in ``sky.dsk`` (its table ``sky.dnr``), 8-bit PCM at 11025 Hz. Speakers
   9950-9955 by the game's section (who speaks is not in the files).
 
 Transcripts: the three children's packages (tuxpaint, qabcs, ktuberling) say the word a picture shows, so the text
 is the package's own (the stamp's English description, the file name, whose "_" and "-" clean_transcript turns into
-spaces like any punctuation); so are Flight of the Amazon Queen's dialogues and Joe's remarks (4547 of its 6745
-clips: the game's own script, asr/corpora/fotaq_script.py; Whisper tiny.en's labels of them are 9.8% WER off it).
+spaces like any punctuation); so are 6587 of Flight of the Amazon Queen's 6745 clips (its dialogues, cutaway
+scenes and Joe's remarks: the game's own script, asr/corpora/fotaq_script.py; Whisper tiny.en's labels of them
+are 9.9% WER off it).
 Otherwise the game packages carry no text that can be trusted (a hedgewars file name is a cue, not what is said:
 the pirate's "Hello" says "Ahoy"; the lines in warzone's tutorial script differ from what its recordings say in
 about half of them; megaglest's names say when a line is played, not what it says), so each of their clips is
@@ -243,7 +244,7 @@ def fotaq_clips(deb: Path) -> list[Clip]:
         raise ValueError(f"{deb}: no {FOTAQ_DATA} in it")
     table, out = fotaq_table(data), []
     script = fotaq_script.read_script({name: data[offset:offset + size] for name, (offset, size) in table.items()
-                                       if name.endswith((".DOG", ".JAS"))})
+                                       if name.endswith((".DOG", ".JAS", ".CUT"))})
     for name, (offset, size) in sorted(table.items()):
         stem, _, ext = name.rpartition(".")
         if ext == "SB" and FOTAQ_SPOKEN.match(stem):  # MP3 (11025 Hz) in the talkie's compressed data file
@@ -292,7 +293,7 @@ SOURCES: dict[str, Callable[[Path], list[Clip]]] = {
     "tuxpaint-stamps-default": tuxpaint_clips, "qabcs-data": qabcs_clips, "ktuberling-data": ktuberling_clips,
     "flight-of-the-amazon-queen": fotaq_clips, "beneath-a-steel-sky": bass_clips}
 PACKAGES = tuple(SOURCES)
-# the others: four added nothing measurable (recipes/en/RESULTS.md), two hold hours to label
+# the others: four added nothing measurable (recipes/en/RESULTS.md), two hold hours of speech
 DEFAULT_PACKAGES = ("hedgewars-data", "warzone2100-data")
 
 
