@@ -51,8 +51,8 @@ def build_parser() -> argparse.ArgumentParser:
                                   "more Kokoro speakers (same dev/test as mini-natural); mbrola-extra: 250 speakers "
                                   "of MBROLA's four English voices beside mini-natural (needs Debian's non-free "
                                   "mbrola packages); freetts-extra: 60 speakers of FreeTTS's kevin16 / kevin beside "
-                                  "mini-natural (needs Debian's freetts); tiny: seconds, for tests (tiny-extra: 2 more training speakers "
-                                  "beside it); "
+                                  "mini-natural (needs Debian's freetts); tiny: seconds, for tests (tiny-extra: 2 more "
+                                  "training speakers beside it); "
                                   "tiny-librispeech: seconds, with LibriSpeech's part names")
     p["make-corpus"].add_argument("--seed", type=int, default=0)
     p["make-corpus"].add_argument("--tarballs", action="store_true",

@@ -27,7 +27,7 @@ the synthetic corpus (see recipes/en/RESULTS.md for what it does).
   acting, 6745 lines (~4.6 h) of a 1995 adventure game's cast, MP3 at 11025 Hz (nothing above 5.5 kHz) inside
   ``queen.1c`` (its resource table read as ScummVM reads it: :func:`fotaq_table`). Speakers: Joe, the hero, 9701
   (a third of the lines); the cutaway scenes' voices 9702; the other side of dialogue NN 9800 + NN. Not among the
-  defaults: 4.6 h to decode and write (its script labels all but 158 clips; ``share`` takes a part).
+  defaults: 4.6 h of speech to unpack (its script labels all but 158 clips; ``share`` takes a part).
 - beneath-a-steel-sky (Debian main; freeware, redistributable): the CD version's voices, 3491 lines (~2.1 h), packed
   with RNC ProPack (asr/corpora/rnc.py) in ``sky.dsk`` (its table ``sky.dnr``), 8-bit PCM at 11025 Hz. Speakers
   9950-9955 by the game's section (who speaks is not in the files).
