@@ -200,7 +200,27 @@ def test_freetts_without_its_jar_names_the_package(monkeypatch, tmp_path):
     with pytest.raises(RuntimeError, match=r"TTS engine\(s\) not found: freetts\. Install them with: apt-get install "
                                            r"freetts$"):
         make_corpus(tmp_path / "corpus", plan)
+    monkeypatch.setattr(shutil, "which", lambda name: None if name == "java" else f"/usr/bin/{name}")
+    with pytest.raises(RuntimeError, match=r"not found: java, freetts\. Install them with: apt-get install freetts$"):
+        make_corpus(tmp_path / "corpus", plan)  # no Java either: the one package brings both
     assert not (tmp_path / "corpus").exists()
+
+
+def test_freetts_writing_nothing_is_an_error_that_says_why(monkeypatch):
+    """FreeTTS exits 0 when it cannot write its audio file: that is an error naming the voice, text and its words,
+    not an unreadable file further on. Without Java: the engine's run is replaced by one that writes nothing."""
+    import subprocess
+
+    from asr.corpora.synthetic import Speaker, synthesize
+
+    def run(cmd, **kwargs):
+        assert cmd[0] == "java" and "-Dcom.sun.speech.freetts.voice.speakingRate=125.0" in cmd  # 150 / rate 1.2
+        return subprocess.CompletedProcess(cmd, 0, b"Can't write audio to /tmp/x/out.wav\n", b"")
+
+    monkeypatch.setattr(synthetic.subprocess, "run", run)
+    with pytest.raises(RuntimeError, match=r"FreeTTS wrote no audio for freetts:kevin16:r1.20:p1.00 saying 'hello': "
+                                           r"Can't write audio"):
+        synthesize(Speaker(3, "freetts", "kevin16", 1.2, 1.0, "M"), "HELLO")
 
 
 @pytest.mark.skipif(not synthetic.FREETTS_JAR.is_file() or shutil.which("java") is None,

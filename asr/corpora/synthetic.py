@@ -111,7 +111,7 @@ def check_engines(engines: set[str], warped: bool = False) -> None:
     if "freetts" in engines and not FREETTS_JAR.is_file():
         missing.append("freetts")  # Java without FreeTTS
     if missing:
-        pkgs = " ".join(ENGINE_PACKAGES[m] for m in missing)
+        pkgs = " ".join(dict.fromkeys(p for m in missing for p in ENGINE_PACKAGES[m].split()))  # each package once
         raise RuntimeError(f"TTS engine(s) not found: {', '.join(missing)}. Install them with: "
                            f"apt-get install {pkgs}"
                            + (" (MBROLA's packages are in Debian's non-free section)" if "mbrola" in missing else ""))
@@ -234,9 +234,9 @@ def _synthesize_engine(speaker: Speaker, spoken: str) -> np.ndarray:
             cmd = ["java", f"-Dcom.sun.speech.freetts.voice.speakingRate={150 / speaker.rate:.1f}", "-jar",
                    str(FREETTS_JAR), "-voice", speaker.voice, "-dumpAudio", str(wav), "-text", spoken]
             run = subprocess.run(cmd, check=True, capture_output=True)
-            if not wav.is_file():  # it reports a bad voice or text on stderr and still exits 0
-                raise RuntimeError(f"FreeTTS wrote no audio for {speaker.name} saying {spoken!r}: "
-                                   f"{run.stderr.decode(errors='replace')[-500:]}")
+            if not wav.is_file():  # when it cannot write the file it says so and still exits 0
+                said = (run.stdout + run.stderr).decode(errors="replace")
+                raise RuntimeError(f"FreeTTS wrote no audio for {speaker.name} saying {spoken!r}: {said[-500:]}")
         else:
             raise ValueError(f"unknown TTS engine {speaker.engine!r}")
         audio, sr = sf.read(wav, dtype="float32", always_2d=True)
