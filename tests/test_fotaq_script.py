@@ -32,7 +32,7 @@ def dog_file(talk_key: int, joe: dict[int, str], person: dict[int, str], again: 
 
 
 def test_segments_follow_the_stage_directions() -> None:
-    # an empty first segment and a silent one (Joe grabs) still count; a position's 9 characters are skipped
+    # an empty first segment and a silent one (Joe grabs) still count; a position's 11 characters are skipped
     line = "*FLOne.*00Two.*GDThree*XY00(237,112)Four?*WTWhy not?"
     assert list(segments(line)) == [(2, "One."), (4, "Three"), (5, "Four?"), (6, "Why not?")]
     assert list(segments("Just this.*03")) == [(1, "Just this.")]

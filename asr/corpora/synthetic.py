@@ -61,6 +61,8 @@ MBROLA_DIR = Path("/usr/share/mbrola")
 # engine with its own prosody: a little variety, not a new speaker.
 FREETTS_VOICES = ("kevin16", "kevin")
 FREETTS_JAR = Path("/usr/share/java/freetts.jar")
+# diphone engines whose pitch is shifted by resampling the output, which also moves the formants: kept mild
+PITCH_BY_RESAMPLING = ("festival", "freetts")
 ENGINE_PACKAGES = {"espeak-ng": "espeak-ng", "flite": "flite",
                    "text2wave": "festival festvox-kallpc16k festvox-kdlpc16k",
                    "mbrola": "mbrola " + " ".join(f"mbrola-{v}" for v in MBROLA_VOICES),
@@ -162,10 +164,9 @@ def make_speakers(plan: CorpusPlan, seed: int) -> dict[str, list[Speaker]]:
             else:
                 voice = f"{rng.choice(ESPEAK_ACCENTS)}+{rng.choice(ESPEAK_VARIANTS)}"
             rate = round(rng.uniform(0.8, 1.25) if engine == "kokoro" else rng.uniform(0.85, 1.2), 2)
-            # festival's and FreeTTS's pitch is shifted by resampling, which also moves the formants: keep it mild;
-            # Kokoro's styles set their own pitch
+            # PITCH_BY_RESAMPLING's pitch also moves the formants: keep it mild; Kokoro's styles set their own pitch
             pitch = (1.0 if engine == "kokoro" else
-                     round(rng.uniform(0.9, 1.12) if engine in ("festival", "freetts") else rng.uniform(0.8, 1.25), 2))
+                     round(rng.uniform(0.9, 1.12) if engine in PITCH_BY_RESAMPLING else rng.uniform(0.8, 1.25), 2))
             key = (engine, voice, rate, pitch)
             if key in used:
                 continue
@@ -241,7 +242,7 @@ def _synthesize_engine(speaker: Speaker, spoken: str) -> np.ndarray:
             raise ValueError(f"unknown TTS engine {speaker.engine!r}")
         audio, sr = sf.read(wav, dtype="float32", always_2d=True)
     audio = resample(audio.mean(axis=1), sr, SAMPLE_RATE)
-    if speaker.engine in ("festival", "freetts") and speaker.pitch != 1.0:  # diphones: shift pitch by resampling
+    if speaker.engine in PITCH_BY_RESAMPLING and speaker.pitch != 1.0:
         audio = resample(audio, SAMPLE_RATE, round(SAMPLE_RATE / speaker.pitch))
     return audio
 
