@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from collections import Counter
 from pathlib import Path
 
@@ -11,6 +13,18 @@ import torch
 
 torch.set_num_threads(2)
 os.environ.setdefault("HYDRA_FULL_ERROR", "1")
+
+# numba's on-disk cache (librosa's yin and its localmin kernel, compiled on first use) is not safe to fill from two
+# processes at once (numba/numba#10128): with a cold cache, one xdist worker can load a kernel half written by the
+# other and die of a segmentation fault (seen in CI: both pitch-tracking tests of test_corpus.py). Each pytest
+# process (the xdist controller and every worker, which imports this file before any test module) compiles into a
+# cache directory of its own, removed when it ends; a value inherited from the controller is replaced.
+_NUMBA_CACHE = tempfile.mkdtemp(prefix="asr-tests-numba-")
+os.environ["NUMBA_CACHE_DIR"] = _NUMBA_CACHE
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    shutil.rmtree(_NUMBA_CACHE, ignore_errors=True)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
