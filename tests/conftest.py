@@ -14,11 +14,12 @@ import torch
 torch.set_num_threads(2)
 os.environ.setdefault("HYDRA_FULL_ERROR", "1")
 
-# numba's on-disk cache (librosa's yin and its localmin kernel, compiled on first use) is not safe to fill from two
-# processes at once (numba/numba#10128): with a cold cache, one xdist worker can load a kernel half written by the
-# other and die of a segmentation fault (seen in CI: both pitch-tracking tests of test_corpus.py). Each pytest
-# process (the xdist controller and every worker, which imports this file before any test module) compiles into a
-# cache directory of its own, removed when it ends; a value inherited from the controller is replaced.
+# numba's on-disk cache (librosa's guvectorize kernels, compiled when librosa.util is first imported; yin calls
+# localmin) is not safe to fill from two processes at once (numba/numba#10128): with a cold cache, one xdist worker
+# can load a kernel whose files the other wrote in part, and die of a segmentation fault when it calls it (seen in
+# CI: both pitch-tracking tests of test_corpus.py). Each pytest process (the xdist controller and every worker,
+# which imports this file before any test module) compiles into a cache directory of its own, removed when it ends;
+# a value inherited from the controller is replaced.
 _NUMBA_CACHE = tempfile.mkdtemp(prefix="asr-tests-numba-")
 os.environ["NUMBA_CACHE_DIR"] = _NUMBA_CACHE
 
