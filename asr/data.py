@@ -19,6 +19,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from asr.augment import FrequencyWarp, NoiseFloor, build_transforms, reseed
 from asr.cuts import load_cut_waves, load_cuts
+from asr.distill import TeacherStates
 from asr.features import FeatureConfig, LogMel
 from asr.text import Tokenizer
 
@@ -33,6 +34,8 @@ class Batch(NamedTuple):
     texts: list[str]  # normalized reference texts
     cut_ids: list[str]
     skipped: int  # cuts of this batch whose audio could not be loaded
+    # distillation targets (asr.distill): (batch, frames, dim) teacher states + (batch,) lengths, 0 where none
+    teacher: tuple[torch.Tensor, torch.Tensor] | None = None
 
 
 class AsrDataset(Dataset):
@@ -40,8 +43,11 @@ class AsrDataset(Dataset):
 
     def __init__(self, tokenizer: Tokenizer, features: FeatureConfig = FeatureConfig(),
                  speed_perturb: list[float] | None = None, spec_augment: dict | None = None,
-                 noise: dict | None = None, augment: dict | None = None, seed: int = 0):
+                 noise: dict | None = None, augment: dict | None = None, seed: int = 0,
+                 teacher: TeacherStates | None = None):
+        """``teacher``: states to distill (asr.distill), looked up by cut id and added to each batch."""
         self.tokenizer = tokenizer
+        self.teacher = teacher
         self.logmel = LogMel(features)
         augment = dict(augment or {})
         vtlp = augment.pop("vtlp", None)  # on the features, after the signal transforms
@@ -97,7 +103,8 @@ class AsrDataset(Dataset):
         token_ids = [torch.tensor(self.tokenizer.encode(t, normalize=False), dtype=torch.long) for t in texts]
         tokens = torch.nn.utils.rnn.pad_sequence(token_ids, batch_first=True) if token_ids else torch.zeros(0, 1)
         token_lens = torch.tensor([len(t) for t in token_ids], dtype=torch.long)
-        return Batch(feats, feat_lens, tokens.long(), token_lens, texts, ids, skipped)
+        teacher = self.teacher.batch(ids) if self.teacher is not None else None
+        return Batch(feats, feat_lens, tokens.long(), token_lens, texts, ids, skipped, teacher)
 
 
 class ResumableSampler:

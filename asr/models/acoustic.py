@@ -158,7 +158,25 @@ class AcousticModel(nn.Module):
     def output_lengths(self, num_frames: torch.Tensor) -> torch.Tensor:
         return subsampled_length(num_frames, self.config.subsampling_factor)
 
+    @property
+    def hidden_size_out(self) -> int:
+        """Size of the recurrent stack's output per frame (what ``forward_with_hidden`` returns beside)."""
+        c = self.config
+        return c.projection_size or (2 * c.hidden_size if c.bidirectional else c.hidden_size)
+
     def forward(self, feats: torch.Tensor, lengths: torch.Tensor) -> AcousticOutput:
+        return self.forward_with_hidden(feats, lengths)[0]
+
+    def forward_with_hidden(self, feats: torch.Tensor, lengths: torch.Tensor,
+                            layer: int | None = None) -> tuple[AcousticOutput, torch.Tensor]:
+        """The output and the recurrent stack's output (batch, time', hidden_size_out) it was computed from, or with
+        ``layer`` (1 .. num_layers - 1) that recurrent layer's output instead (2 * hidden, or projection, per frame;
+        run on the padded path, also on a GPU; not for chunked models)."""
+        inner = layer is not None and layer != self.config.num_layers
+        if inner and not 1 <= layer < self.config.num_layers:
+            raise ValueError(f"layer must be 1 .. {self.config.num_layers}, got {layer}")
+        if inner and self.config.chunk_size:
+            raise ValueError("a chunked model's inner layers are not returned (use its last layer)")
         x = self.smoothing(self.normalizer(feats, lengths))  # (batch, time, mel)
         x, out_lengths = self.subsampling(x, lengths)  # (batch, time', hidden)
         if self.lookahead is not None:
@@ -167,9 +185,12 @@ class AcousticModel(nn.Module):
         if self.config.chunk_size:
             x = self.rnn_chunked(x, out_lengths)  # (batch, time', 2 * hidden | projection)
         else:
-            x = self.rnn_packed(x, out_lengths) if x.is_cuda else self.rnn_padded(x, out_lengths)  # (b, t', 2h | p)
+            if inner:
+                x, hidden = self.rnn_padded(x, out_lengths, capture=layer)
+            else:
+                x = self.rnn_packed(x, out_lengths) if x.is_cuda else self.rnn_padded(x, out_lengths)  # (b, t', 2h|p)
         logits = self.output(self.dropout(x))  # (batch, time', vocab)
-        return AcousticOutput(torch.log_softmax(logits.float(), dim=-1), out_lengths)
+        return AcousticOutput(torch.log_softmax(logits.float(), dim=-1), out_lengths), hidden if inner else x
 
     def look_ahead(self, x: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
         """(batch, time', hidden) -> the same, each frame mixed with the next ``lookahead`` ones (zeros past an
@@ -193,23 +214,30 @@ class AcousticModel(nn.Module):
                 x = torch.tanh(self.projections[i](self.dropout(x)))
         return x
 
-    def rnn_padded(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    def rnn_padded(self, x: torch.Tensor, lengths: torch.Tensor, capture: int | None = None):
         """The same stack, same weights, on the padded tensor (CPU): oneDNN runs padded LSTMs ~2.4x faster than
         packed ones. The forward direction never sees an item's padding before its last frame; the backward
-        direction runs on each item reversed within its own length, so its padding comes last too."""
+        direction runs on each item reversed within its own length, so its padding comes last too. With
+        ``capture`` (a 1-based layer): (the stack's output, that layer's output)."""
+        done, captured = 0, None
         for i, rnn in enumerate(self.rnns):
             for layer in range(rnn.num_layers):
                 if layer > 0:  # nn.LSTM's dropout between the layers of one fused module
                     x = nn.functional.dropout(x, rnn.dropout, self.training)
                 forward, _ = run_direction(rnn, x, layer, "")
-                if not rnn.bidirectional:
+                if rnn.bidirectional:
+                    backward, _ = run_direction(rnn, reverse_within(x, lengths), layer, "_reverse")
+                    x = torch.cat([forward, reverse_within(backward, lengths)], dim=-1)  # (batch, time', 2 * hidden)
+                else:
                     x = forward  # (batch, time', hidden)
-                    continue
-                backward, _ = run_direction(rnn, reverse_within(x, lengths), layer, "_reverse")
-                x = torch.cat([forward, reverse_within(backward, lengths)], dim=-1)  # (batch, time', 2 * hidden)
+                done += 1
+                if done == capture and not self.projections:
+                    captured = x
             if self.projections:
                 x = torch.tanh(self.projections[i](self.dropout(x)))
-        return x
+                if done == capture:
+                    captured = x
+        return x if capture is None else (x, captured)
 
     def rnn_chunked(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """The stack as a latency-controlled BiLSTM (asr/models/chunked.py), same weights; CPU and GPU."""

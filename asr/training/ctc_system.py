@@ -8,10 +8,12 @@ from typing import Any
 import lightning as L
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 from asr.data import Batch
+from asr.distill import distill_loss
 from asr.decoding.greedy import greedy_decode
-from asr.models.acoustic import AcousticConfig, AcousticModel
+from asr.models.acoustic import AcousticConfig, AcousticModel, AcousticOutput
 from asr.scoring import ErrorCounts, char_errors, word_errors
 from asr.text import Tokenizer
 from asr.training.optim import make_optimizer, make_scheduler
@@ -23,9 +25,13 @@ class CTCSystem(L.LightningModule):
     """Owns the loss, the optimizer and decoding for metrics; the model itself is a plain ``AcousticModel``."""
 
     def __init__(self, model: dict[str, Any], optim: dict[str, Any], tokens: list[str],
-                 features: dict[str, Any] | None = None, decode: dict[str, Any] | None = None, decoder=None):
+                 features: dict[str, Any] | None = None, decode: dict[str, Any] | None = None, decoder=None,
+                 distill: dict[str, Any] | None = None):
         """``decode``: the `decode` config group (conf/decode), how the dev set is decoded for its WER/CER;
-        ``decoder``: the one ``validation_decoder`` built from it, if the caller has it (else built when needed)."""
+        ``decoder``: the one ``validation_decoder`` built from it, if the caller has it (else built when needed);
+        ``distill``: {dim, weight, layer} when batches carry teacher states (asr.distill): a linear head from the
+        recurrent output (or that of recurrent ``layer``, 1-based) to them, trained beside CTC with that weight (the
+        model itself, and its package, stay as they are)."""
         super().__init__()
         # plain dicts and lists only: checkpoints load with weights_only=True
         self.save_hyperparameters(ignore=["decoder"])
@@ -37,11 +43,17 @@ class CTCSystem(L.LightningModule):
         self._skipped = 0
         self.decode_cfg = dict(decode or {"method": "greedy"})
         self._decoder = decoder  # else built at the first validation step (flashlight's, in this process)
+        self.distill_weight = float((distill or {}).get("weight", 0.0))
+        self.distill_layer = (distill or {}).get("layer")
+        self.distill_head = (nn.Linear(self.model.hidden_size_out, int(distill["dim"]))
+                             if distill and self.distill_weight > 0 else None)
         # Optimizer steps of the whole run, for the LR schedule (see ``_total_steps``).
         self.total_steps: int | None = None
 
-    def ctc_loss(self, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
-        out = self.model(batch.features, batch.feature_lengths)
+    def ctc_loss(self, batch: Batch, out: AcousticOutput | None = None) -> tuple[torch.Tensor, AcousticOutput]:
+        """The CTC loss per utterance (summed over its frames, averaged over the batch) of ``out``, the model's
+        output for the batch (computed here if not given), and that output."""
+        out = out if out is not None else self.model(batch.features, batch.feature_lengths)
         log_probs, tokens, lengths, token_lengths = out.log_probs, batch.tokens, out.lengths, batch.token_lengths
         if log_probs.is_cuda and torch.are_deterministic_algorithms_enabled():
             # CUDA's CTC backward has no deterministic kernel (it raises): the CPU's is, and small (vocab 29)
@@ -56,7 +68,15 @@ class CTCSystem(L.LightningModule):
         self._skipped += batch.skipped
         if not batch.texts:
             return None
-        loss, _ = self.ctc_loss(batch)
+        if self.distill_head is not None and batch.teacher is not None:
+            out, hidden = self.model.forward_with_hidden(batch.features, batch.feature_lengths, self.distill_layer)
+            loss, _ = self.ctc_loss(batch, out)
+            distill = distill_loss(self.distill_head(hidden), out.lengths, *batch.teacher)
+            self.log("train/ctc", loss, batch_size=len(batch.texts))
+            self.log("train/distill", distill, prog_bar=True, batch_size=len(batch.texts))
+            loss = loss + self.distill_weight * distill
+        else:
+            loss, _ = self.ctc_loss(batch)
         frames = int(batch.feature_lengths.sum())
         padded = batch.features.shape[0] * batch.features.shape[1]
         self.log("train/loss", loss, prog_bar=True, batch_size=len(batch.texts))
@@ -94,7 +114,7 @@ class CTCSystem(L.LightningModule):
         self._val_words, self._val_chars = ErrorCounts(), ErrorCounts()
 
     def configure_optimizers(self):
-        optimizer = make_optimizer(self.model.parameters(), self.optim_cfg)
+        optimizer = make_optimizer(self.parameters(), self.optim_cfg)  # the model's, and the distillation head's
         total = self._total_steps()
         scheduler = make_scheduler(optimizer, self.optim_cfg, total)
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}

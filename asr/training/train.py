@@ -17,6 +17,7 @@ from asr.atomic import write_text_atomic
 from asr.cuts import filter_cuts, load_cuts
 from asr.data import AsrDataset, compute_cmvn
 from asr.decoding.bundle import write_decoding
+from asr.distill import TeacherStates
 from asr.features import CMVNStats, FeatureConfig
 from asr.package import (
     load_package,
@@ -78,8 +79,17 @@ def run_training(cfg: DictConfig) -> Path:
         cmvn = compute_cmvn(train_cuts, features)
         cmvn.save(exp_dir / "cmvn.json")
 
+    distill = _plain(cfg.get("distill")) or {}
+    teacher = TeacherStates(distill["dir"]) if distill.get("dir") else None
+    if teacher is not None:
+        covered = sum(teacher.has(c.id) for c in train_cuts)
+        if covered == 0:
+            raise ValueError(f"distill.dir={distill['dir']}: none of the {len(train_cuts)} training cuts has states "
+                             "there (made for other manifests?)")
+        log.info("distillation: %d of %d training cuts have teacher states (%s), weight %s", covered,
+                 len(train_cuts), teacher.directory, distill.get("weight", 1.0))
     train_set = AsrDataset(tokenizer, features, list(data.speed_perturb or []), _plain(data.spec_augment),
-                           _plain(data.get("noise")), _plain(data.get("augment")), cfg.seed)
+                           _plain(data.get("noise")), _plain(data.get("augment")), cfg.seed, teacher=teacher)
     datamodule = AsrDataModule(train_cuts, dev_cuts, train_set, AsrDataset(tokenizer, features), data.max_duration,
                                data.num_buckets, data.num_workers, cfg.seed,
                                cut_log_dir=exp_dir / "cuts_seen" if cfg.trainer.get("log_cut_ids") else None)
@@ -88,7 +98,9 @@ def run_training(cfg: DictConfig) -> Path:
 
     t = cfg.trainer
     system = CTCSystem(model=_plain(cfg.model), optim=_plain(cfg.optim), tokens=tokenizer.tokens,
-                       features=_plain(cfg.features), decode=decode, decoder=decoder)
+                       features=_plain(cfg.features), decode=decode, decoder=decoder,
+                       distill={"dim": teacher.dim, "weight": float(distill.get("weight", 1.0)),
+                                "layer": distill.get("layer")} if teacher else None)
     if cfg.get("init_from"):
         init_weights(system.model, cfg.init_from)
     system.model.normalizer.set_stats(cmvn)

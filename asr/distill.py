@@ -1,0 +1,134 @@
+"""Representation distillation: beside its CTC loss, the acoustic model's recurrent output, through a linear head
+that only training uses, predicts a teacher's encoder states for the same audio (Whisper tiny.en's, written by
+tools/make_teacher_states.py: `distill.dir=DIR` in `asr train`). The teacher heard far more speakers than any
+corpus here; its states say which differences between two sounds matter, at every frame.
+
+The states are computed once, on each cut's original audio: the targets stay clean while the student hears the
+cut sped up, in a room or in noise. A speed-perturbed cut is as many seconds shorter or longer as a whole, so the
+teacher's frames (20 ms of the original) are stretched linearly onto the student's (30 ms of the perturbed).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+REPEATED = re.compile(r"_repeat\d+$")  # lhotse's CutSet.repeat(preserve_id=False) appends _repeat<k>
+
+
+class TeacherStates:
+    """The states of one tools/make_teacher_states.py directory, standardized per dimension; the file is mapped,
+    not read, and opened on first use (in each loader worker)."""
+
+    def __init__(self, directory: str | Path):
+        self.directory = Path(directory)
+        index = self.directory / "index.json"
+        if not index.is_file():
+            raise FileNotFoundError(f"{self.directory}: no index.json (tools/make_teacher_states.py writes it last, "
+                                    "when it has finished)")
+        self.index: dict[str, list[int]] = json.loads(index.read_text())
+        stats = json.loads((self.directory / "stats.json").read_text())
+        self.dim = int(stats["dim"])
+        self.mean = np.asarray(stats["mean"], dtype=np.float32)
+        self.std = np.asarray(stats["std"], dtype=np.float32)
+        self._states: np.ndarray | None = None
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def has(self, cut_id: str) -> bool:
+        return cut_id in self.index or REPEATED.sub("", cut_id) in self.index
+
+    def get(self, cut_id: str) -> np.ndarray | None:
+        """(frames, dim) standardized states of a cut, or None if the directory has none for it. A manifest
+        repeated in training (``{cuts: PATH, repeat: N}``: ids ending in ``_repeatK``) shares its cuts' states."""
+        where = self.index.get(cut_id)
+        if where is None and REPEATED.search(cut_id):
+            where = self.index.get(REPEATED.sub("", cut_id))
+        if where is None:
+            return None
+        if self._states is None:
+            self._states = np.memmap(self.directory / "states.f16", dtype=np.float16, mode="r").reshape(-1, self.dim)
+        start, frames = where
+        return (self._states[start:start + frames].astype(np.float32) - self.mean) / self.std
+
+    def batch(self, cut_ids: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
+        """(batch, frames, dim) padded states + (batch,) lengths, 0 for cuts without states."""
+        states = [self.get(i) for i in cut_ids]
+        lengths = torch.tensor([0 if s is None else len(s) for s in states], dtype=torch.long)
+        padded = torch.zeros(len(states), max(1, int(lengths.max()) if len(states) else 1), self.dim)
+        for b, s in enumerate(states):
+            if s is not None:
+                padded[b, :len(s)] = torch.from_numpy(s)
+        return padded, lengths
+
+
+class TeacherStatesWriter:
+    """Writes a directory that :class:`TeacherStates` reads: ``add(cut_id, states)`` per cut, then ``close()``
+    (or use it as a context manager). Files are written under temporary names and renamed by ``close``, index.json
+    last: a run cut short leaves nothing that reads as finished."""
+
+    def __init__(self, directory: str | Path, dim: int, frame_shift: float):
+        self.directory = Path(directory)
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self.dim, self.frame_shift = dim, frame_shift
+        self.index: dict[str, list[int]] = {}
+        self.frames = 0
+        self._sums, self._squares = np.zeros(dim), np.zeros(dim)
+        self._file = open(self.directory / "states.f16.tmp", "wb")
+
+    def add(self, cut_id: str, states: np.ndarray) -> None:
+        if states.ndim != 2 or states.shape[1] != self.dim or len(states) == 0:
+            raise ValueError(f"{cut_id}: states of shape {states.shape}, expected (frames > 0, {self.dim})")
+        if cut_id in self.index:
+            raise ValueError(f"{cut_id}: states added twice")
+        self.index[cut_id] = [self.frames, len(states)]
+        self.frames += len(states)
+        self._sums += states.sum(0)
+        self._squares += (states.astype(np.float64) ** 2).sum(0)
+        self._file.write(states.astype(np.float16).tobytes())
+
+    def close(self) -> None:
+        self._file.close()
+        if not self.index:
+            raise ValueError(f"{self.directory}: no states were added")
+        mean = self._sums / self.frames
+        std = np.sqrt(np.maximum(self._squares / self.frames - mean ** 2, 1e-8))
+        stats = {"mean": mean.tolist(), "std": std.tolist(), "dim": self.dim, "frame_shift": self.frame_shift}
+        for name, obj in (("stats.json", stats), ("index.json", self.index)):
+            (self.directory / f"{name}.tmp").write_text(json.dumps(obj))
+        os.replace(self.directory / "states.f16.tmp", self.directory / "states.f16")
+        os.replace(self.directory / "stats.json.tmp", self.directory / "stats.json")
+        os.replace(self.directory / "index.json.tmp", self.directory / "index.json")  # last: done
+
+    def __enter__(self) -> TeacherStatesWriter:
+        return self
+
+    def __exit__(self, kind, *_) -> None:
+        if kind is None:
+            self.close()
+        else:
+            self._file.close()
+
+
+def distill_loss(predicted: torch.Tensor, lengths: torch.Tensor, teacher: torch.Tensor,
+                 teacher_lengths: torch.Tensor) -> torch.Tensor:
+    """Squared error between the head's output (batch, time', dim) over ``lengths`` and the teacher's states
+    (batch, frames, dim) over ``teacher_lengths``, each item's states stretched linearly to its own length:
+    averaged over dimensions, summed over frames, averaged over the items that have states (as the CTC loss is
+    summed over an utterance and averaged over the batch)."""
+    total, items = predicted.sum() * 0.0, 0  # connected to the head even when no item has states (DDP)
+    for b, (n, m) in enumerate(zip(lengths.tolist(), teacher_lengths.tolist())):
+        if n == 0 or m == 0:
+            continue
+        target = teacher[b, :m].T.unsqueeze(0).to(predicted)  # (1, dim, frames)
+        target = F.interpolate(target, size=n, mode="linear", align_corners=False)[0].T  # (time', dim)
+        total = total + ((predicted[b, :n].float() - target.float()) ** 2).mean(-1).sum()
+        items += 1
+    return total / max(items, 1)

@@ -1,0 +1,203 @@
+"""Representation distillation (asr.distill): teacher states written and read back standardized, stretched onto
+the student's frames, carried by training batches, and learnt by the CTCSystem's head beside CTC without the
+model's own weights or package changing shape."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import sys
+from pathlib import Path
+
+import lightning as L
+import numpy as np
+import pytest
+import torch
+from lhotse import CutSet
+
+from asr.corpora.librispeech import cuts_path
+from asr.cuts import load_cuts
+from asr.data import AsrDataset, compute_cmvn
+from asr.distill import TeacherStates, TeacherStatesWriter, distill_loss
+from asr.models.acoustic import AcousticConfig, AcousticModel
+from asr.text import Tokenizer
+from asr.training.ctc_system import CTCSystem
+
+
+def test_teacher_states_round_trip(tmp_path):
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(3, 2, (7, 4)).astype(np.float32), rng.normal(-1, 0.5, (5, 4)).astype(np.float32)
+    with TeacherStatesWriter(tmp_path, dim=4, frame_shift=0.02) as writer:
+        writer.add("a", a)
+        writer.add("b", b)
+        with pytest.raises(ValueError, match="added twice"):
+            writer.add("a", a)
+        with pytest.raises(ValueError, match=r"shape \(3, 5\)"):
+            writer.add("c", np.zeros((3, 5), np.float32))
+        assert not (tmp_path / "index.json").exists()  # not finished yet: nothing reads as done
+    states = TeacherStates(tmp_path)
+    both = np.concatenate([a, b])
+    mean, std = both.mean(0), both.std(0)
+    np.testing.assert_allclose(states.get("b"), (b - mean) / std, atol=2e-2)  # float16 on disk
+    assert states.get("missing") is None
+    np.testing.assert_array_equal(states.get("b_repeat1"), states.get("b"))  # a repeated manifest's cut
+    assert states.has("a_repeat3") and not states.has("a_repeat") and states.get("ab") is None
+    padded, lengths = states.batch(["b", "missing", "a"])
+    assert padded.shape == (3, 7, 4) and lengths.tolist() == [5, 0, 7]
+    assert torch.all(padded[1] == 0) and torch.all(padded[0, 5:] == 0)
+    np.testing.assert_allclose(padded[2].numpy(), (a - mean) / std, atol=2e-2)
+
+
+def test_an_interrupted_writer_leaves_nothing_that_reads_as_done(tmp_path):
+    with pytest.raises(RuntimeError):
+        with TeacherStatesWriter(tmp_path, dim=2, frame_shift=0.02) as writer:
+            writer.add("a", np.ones((3, 2), np.float32))
+            raise RuntimeError("killed")
+    with pytest.raises(FileNotFoundError, match="no index.json"):
+        TeacherStates(tmp_path)
+
+
+def test_distill_loss_stretches_the_teachers_frames_onto_the_students():
+    # a teacher of 20 frames (20 ms) and a student of 30 (a cut slowed down to 1.5 times its length at 20 ms):
+    # a linear ramp stretched is the same ramp, so a student that outputs it has (almost) no loss
+    ramp = torch.linspace(0, 1, 20)[:, None].repeat(1, 3)  # (frames, dim)
+    teacher, teacher_lengths = torch.stack([ramp, torch.zeros(20, 3)]), torch.tensor([20, 0])
+    stretched = torch.linspace(0, 1, 30)[:, None].repeat(1, 3)
+    predicted = torch.stack([stretched, torch.full((30, 3), 9.0)])  # item 2 has no teacher: not counted
+    lengths = torch.tensor([30, 30])
+    assert float(distill_loss(predicted, lengths, teacher, teacher_lengths)) < 0.05
+    reversed_ramp = torch.stack([stretched.flip(0), predicted[1]])
+    assert float(distill_loss(reversed_ramp, lengths, teacher, teacher_lengths)) > 5
+    # padding past an item's length is never read
+    padded = torch.cat([predicted, torch.full((2, 10, 3), 100.0)], dim=1)
+    assert float(distill_loss(padded, lengths, teacher, teacher_lengths)) == pytest.approx(
+        float(distill_loss(predicted, lengths, teacher, teacher_lengths)))
+
+
+@pytest.fixture(scope="module")
+def few_cuts(tiny_manifests):
+    return CutSet.from_cuts(list(load_cuts(cuts_path(tiny_manifests, "train-clean-5")))[:3])
+
+
+def test_training_batches_carry_the_states_of_their_cuts(few_cuts, tmp_path):
+    cuts = list(few_cuts)
+    with TeacherStatesWriter(tmp_path, dim=6, frame_shift=0.02) as writer:
+        for i, cut in enumerate(cuts[:2]):  # the third cut has no states
+            writer.add(cut.id, np.full((round(cut.duration / 0.02), 6), float(i), np.float32))
+    batch = AsrDataset(Tokenizer(), teacher=TeacherStates(tmp_path))[few_cuts]
+    teacher, lengths = batch.teacher
+    expected = {c.id: round(c.duration / 0.02) for c in cuts[:2]}
+    assert lengths.tolist() == [expected.get(i, 0) for i in batch.cut_ids]
+    assert teacher.shape == (3, max(expected.values()), 6)
+    assert AsrDataset(Tokenizer())[few_cuts].teacher is None
+
+
+def test_the_ctc_system_learns_the_teachers_states_beside_ctc(few_cuts, tmp_path):
+    """Targets the model can learn (a fixed projection of the cut's own log-mel frames at 20 ms): the distillation
+    loss falls, the head is trained, and the model's weights keep the shape of one trained without it."""
+    torch.manual_seed(0)
+    dataset = AsrDataset(Tokenizer())
+    plain = dataset[few_cuts]
+    projection = torch.randn(80, 8) / 9
+    with TeacherStatesWriter(tmp_path, dim=8, frame_shift=0.02) as writer:
+        for cut_id, feats, n in zip(plain.cut_ids, plain.features, plain.feature_lengths.tolist()):
+            writer.add(cut_id, (feats[:n:2] @ projection).numpy())  # (frames / 2, 8): 20 ms frames
+    batch = AsrDataset(Tokenizer(), teacher=TeacherStates(tmp_path))[few_cuts]
+    model = {"num_layers": 2, "hidden_size": 32, "subsampling_factor": 3, "dropout": 0.0}
+    system = CTCSystem(model=model, optim={"name": "adam", "lr": 3e-3}, tokens=Tokenizer().tokens,
+                       distill={"dim": 8, "weight": 1.0})
+    system.model.normalizer.set_stats(compute_cmvn(few_cuts))
+    system.total_steps = 60
+    head_before = system.distill_head.weight.detach().clone()
+    losses: list[tuple[float, float]] = []
+
+    class Record(L.Callback):
+        def on_train_batch_end(self, trainer, *_):
+            losses.append((float(trainer.callback_metrics["train/distill"]),
+                           float(trainer.callback_metrics["train/ctc"])))
+
+    trainer = L.Trainer(max_steps=60, accelerator="cpu", logger=False, enable_checkpointing=False,
+                        enable_progress_bar=False, callbacks=[Record()], default_root_dir=tmp_path)
+    trainer.fit(system, train_dataloaders=torch.utils.data.DataLoader([batch] * 60, batch_size=None))
+    distill = [d for d, _ in losses]
+    assert len(distill) == 60 and sum(distill[-5:]) < 0.5 * sum(distill[:5]), distill
+    assert not torch.equal(system.distill_head.weight, head_before)
+    plain_model = AcousticModel(AcousticConfig(**model))
+    assert system.model.state_dict().keys() == plain_model.state_dict().keys()
+
+
+class StandInWhisper:
+    """The two calls tools/make_teacher_states.py makes of faster-whisper: 80 x (samples / 160 + 1) log-mel, and an
+    encoder that halves the frame rate (state = the frame's index in its window, in every dimension)."""
+
+    def __init__(self):
+        self.inputs: list[int] = []
+
+    def feature_extractor(self, audio: np.ndarray) -> np.ndarray:
+        return np.zeros((80, len(audio) // 160 + 1), np.float32)
+
+    def encode(self, mel: np.ndarray) -> np.ndarray:
+        assert mel.shape[0] == 1 and mel.shape[2] % 2 == 0 and mel.shape[2] <= 3000  # at most Whisper's 30 s
+        self.inputs.append(mel.shape[2])
+        return np.arange(mel.shape[2] // 2, dtype=np.float32)[None, :, None].repeat(384, axis=2)
+
+
+def _tool():
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tools"))
+    import make_teacher_states
+
+    return make_teacher_states
+
+
+def test_teacher_tool_gives_one_state_per_20_ms_even_past_whispers_30_seconds():
+    tool = _tool()
+    model = StandInWhisper()
+    short = tool.encode(model, np.zeros(16000 * 2 + 100, np.float32))
+    assert short.shape == (101, 384)  # ceil(32100 / 320)
+    assert model.inputs == [2 * (-(-(32100 + 16000) // 320))]  # the audio and 1 s of silence, not 30 s
+    long = tool.encode(model, np.zeros(16000 * 40, np.float32))  # 29 s + 11 s: two windows
+    assert long.shape == (2000, 384)
+    assert long[1449, 0] == 1449 and long[1450, 0] == 0  # the second window starts over
+
+
+def test_teacher_tool_writes_states_that_training_reads(tiny_manifests, tmp_path, monkeypatch, capsys):
+    """Every cut's states, one per 20 ms; a cut whose audio is gone is named and skipped, not the end of the run."""
+    tool = _tool()
+    monkeypatch.setattr(tool, "whisper_tiny", lambda threads: StandInWhisper())
+    lines = gzip.open(cuts_path(tiny_manifests, "train-clean-5"), "rt").read().splitlines()
+    broken = json.loads(lines[1])
+    broken["recording"]["sources"][0]["source"] = str(tmp_path / "gone.flac")
+    manifest = tmp_path / "cuts.jsonl.gz"
+    with gzip.open(manifest, "wt") as f:
+        f.write("\n".join([lines[0], json.dumps(broken), *lines[2:]]) + "\n")
+    out = tmp_path / "teacher"
+    assert tool.main([str(out), str(manifest)]) == 0
+    cuts = list(load_cuts(manifest))
+    states = TeacherStates(out)
+    assert len(states) == len(cuts) - 1 and states.get(broken["id"]) is None
+    assert f"skipped {broken['id']}" in capsys.readouterr().err
+    for cut in cuts:
+        if cut.id != broken["id"]:
+            assert len(states.get(cut.id)) == -(-cut.num_samples // 320)
+
+
+def test_an_inner_layers_output_is_that_of_the_stack_cut_there():
+    """``forward_with_hidden(layer=1)`` of a 3-layer BiLSTM is the output of a 1-layer model with its first layer's
+    weights; the log-probs are those of ``forward``; a layer outside the stack is an error."""
+    torch.manual_seed(0)
+    config = {"num_layers": 3, "hidden_size": 16, "subsampling_factor": 3, "dropout": 0.0}
+    deep, shallow = AcousticModel(AcousticConfig(**config)), AcousticModel(AcousticConfig(**{**config,
+                                                                                             "num_layers": 1}))
+    shallow.load_state_dict({k: v for k, v in deep.state_dict().items() if "_l1" not in k and "_l2" not in k})
+    deep.eval(), shallow.eval()
+    feats, lengths = torch.randn(2, 40, 80), torch.tensor([40, 25])
+    out, hidden = deep.forward_with_hidden(feats, lengths, layer=1)
+    _, first = shallow.forward_with_hidden(feats, lengths)
+    assert hidden.shape == (2, 14, 32)
+    torch.testing.assert_close(hidden, first)
+    torch.testing.assert_close(out.log_probs, deep(feats, lengths).log_probs)
+    _, top = deep.forward_with_hidden(feats, lengths, layer=3)  # the last layer: the stack's output
+    assert not torch.allclose(top, hidden)
+    for layer in (0, 4):
+        with pytest.raises(ValueError, match="layer must be 1 .. 3"):
+            deep.forward_with_hidden(feats, lengths, layer=layer)
