@@ -161,3 +161,33 @@ def test_weight_noise_must_be_positive():
 
     with pytest.raises(ValueError, match="weight noise"):
         WeightNoise(-0.1)
+
+
+def test_distillation_trains_from_the_config_and_exports_the_plain_model(straight_run, tiny_manifests, tmp_path):
+    """distill.dir/weight/layer from the command line: the distillation loss is logged, the exported package has
+    exactly the weights of a model trained without it; states for none of the training cuts: an error first."""
+    import numpy as np
+
+    from asr.corpora.librispeech import cuts_path
+    from asr.cuts import load_cuts
+    from asr.distill import TeacherStatesWriter
+
+    cuts = list(load_cuts(cuts_path(tiny_manifests, "train-clean-5")))
+    teacher = tmp_path / "teacher"
+    with TeacherStatesWriter(teacher, dim=16, frame_shift=0.02) as writer:
+        for i, cut in enumerate(cuts):
+            writer.add(cut.id, np.random.default_rng(i).normal(size=(round(cut.duration / 0.02), 16)))
+    exp = tmp_path / "distilled"
+    run_training(tiny_cfg(tiny_manifests, exp, f"init_from={straight_run / 'model'}", f"distill.dir={teacher}",
+                          "distill.weight=0.5", "distill.layer=1", "trainer.max_epochs=1"))
+    rows = list(csv.DictReader(open(exp / "csv" / "version_0" / "metrics.csv")))
+    assert any(r.get("train/distill") for r in rows) and any(r.get("train/ctc") for r in rows)
+    plain = load_file(straight_run / "model" / "model.safetensors")
+    distilled = load_file(exp / "model" / "model.safetensors")
+    assert distilled.keys() == plain.keys()
+    assert not torch.equal(distilled["output.weight"], plain["output.weight"])  # trained on
+    elsewhere = tmp_path / "elsewhere"
+    with TeacherStatesWriter(elsewhere, dim=16, frame_shift=0.02) as writer:
+        writer.add("some-other-cut", np.zeros((5, 16)))
+    with pytest.raises(ValueError, match="none of the .* training cuts has states"):
+        run_training(tiny_cfg(tiny_manifests, tmp_path / "x", f"distill.dir={elsewhere}"))
