@@ -201,3 +201,6 @@ def test_an_inner_layers_output_is_that_of_the_stack_cut_there():
     for layer in (0, 4):
         with pytest.raises(ValueError, match="layer must be 1 .. 3"):
             deep.forward_with_hidden(feats, lengths, layer=layer)
+        with pytest.raises(ValueError, match="distill.layer must be 1 .. 3"):  # before any training step
+            CTCSystem(model=config, optim={"name": "adam", "lr": 1e-3}, tokens=Tokenizer().tokens,
+                      distill={"dim": 8, "weight": 1.0, "layer": layer})

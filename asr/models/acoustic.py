@@ -170,8 +170,8 @@ class AcousticModel(nn.Module):
     def forward_with_hidden(self, feats: torch.Tensor, lengths: torch.Tensor,
                             layer: int | None = None) -> tuple[AcousticOutput, torch.Tensor]:
         """The output and the recurrent stack's output (batch, time', hidden_size_out) it was computed from, or with
-        ``layer`` (1 .. num_layers - 1) that recurrent layer's output instead (2 * hidden, or projection, per frame;
-        run on the padded path, also on a GPU; not for chunked models)."""
+        ``layer`` (1 .. num_layers, 1-based; the last is the stack's output) that recurrent layer's output instead
+        (an inner layer's runs on the padded path, also on a GPU; not for chunked models)."""
         inner = layer is not None and layer != self.config.num_layers
         if inner and not 1 <= layer < self.config.num_layers:
             raise ValueError(f"layer must be 1 .. {self.config.num_layers}, got {layer}")

@@ -45,6 +45,9 @@ class CTCSystem(L.LightningModule):
         self._decoder = decoder  # else built at the first validation step (flashlight's, in this process)
         self.distill_weight = float((distill or {}).get("weight", 0.0))
         self.distill_layer = (distill or {}).get("layer")
+        if self.distill_layer is not None and not 1 <= self.distill_layer <= self.model.config.num_layers:
+            raise ValueError(f"distill.layer must be 1 .. {self.model.config.num_layers} (a recurrent layer), got "
+                             f"{self.distill_layer}")
         self.distill_head = (nn.Linear(self.model.hidden_size_out, int(distill["dim"]))
                              if distill and self.distill_weight > 0 else None)
         # Optimizer steps of the whole run, for the LR schedule (see ``_total_steps``).
