@@ -19,6 +19,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from asr.atomic import write_text_atomic
+
 REPEATED = re.compile(r"_repeat\d+$")  # lhotse's CutSet.repeat(preserve_id=False) appends _repeat<k>
 
 
@@ -42,15 +44,18 @@ class TeacherStates:
     def __len__(self) -> int:
         return len(self.index)
 
+    def _where(self, cut_id: str) -> list[int] | None:
+        """[first frame, frames] of a cut; a manifest repeated in training (``{cuts: PATH, repeat: N}``: ids ending
+        in ``_repeatK``) shares its cuts' states."""
+        where = self.index.get(cut_id)
+        return where if where is not None else self.index.get(REPEATED.sub("", cut_id))
+
     def has(self, cut_id: str) -> bool:
-        return cut_id in self.index or REPEATED.sub("", cut_id) in self.index
+        return self._where(cut_id) is not None
 
     def get(self, cut_id: str) -> np.ndarray | None:
-        """(frames, dim) standardized states of a cut, or None if the directory has none for it. A manifest
-        repeated in training (``{cuts: PATH, repeat: N}``: ids ending in ``_repeatK``) shares its cuts' states."""
-        where = self.index.get(cut_id)
-        if where is None and REPEATED.search(cut_id):
-            where = self.index.get(REPEATED.sub("", cut_id))
+        """(frames, dim) standardized states of a cut, or None if the directory has none for it."""
+        where = self._where(cut_id)
         if where is None:
             return None
         if self._states is None:
@@ -101,11 +106,9 @@ class TeacherStatesWriter:
         mean = self._sums / self.frames
         std = np.sqrt(np.maximum(self._squares / self.frames - mean ** 2, 1e-8))
         stats = {"mean": mean.tolist(), "std": std.tolist(), "dim": self.dim, "frame_shift": self.frame_shift}
-        for name, obj in (("stats.json", stats), ("index.json", self.index)):
-            (self.directory / f"{name}.tmp").write_text(json.dumps(obj))
         os.replace(self.directory / "states.f16.tmp", self.directory / "states.f16")
-        os.replace(self.directory / "stats.json.tmp", self.directory / "stats.json")
-        os.replace(self.directory / "index.json.tmp", self.directory / "index.json")  # last: done
+        write_text_atomic(self.directory / "stats.json", json.dumps(stats))
+        write_text_atomic(self.directory / "index.json", json.dumps(self.index))  # last: done
 
     def __enter__(self) -> TeacherStatesWriter:
         return self

@@ -163,7 +163,7 @@ def test_teacher_tool_gives_one_state_per_20_ms_even_past_whispers_30_seconds():
 def test_teacher_tool_writes_states_that_training_reads(tiny_manifests, tmp_path, monkeypatch, capsys):
     """Every cut's states, one per 20 ms; a cut whose audio is gone is named and skipped, not the end of the run."""
     tool = _tool()
-    monkeypatch.setattr(tool, "whisper_tiny", lambda threads: StandInWhisper())
+    monkeypatch.setattr(tool, "whisper_model", lambda threads: StandInWhisper())
     lines = gzip.open(cuts_path(tiny_manifests, "train-clean-5"), "rt").read().splitlines()
     broken = json.loads(lines[1])
     broken["recording"]["sources"][0]["source"] = str(tmp_path / "gone.flac")

