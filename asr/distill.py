@@ -17,7 +17,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from asr.atomic import write_text_atomic
 
@@ -126,12 +125,26 @@ def distill_loss(predicted: torch.Tensor, lengths: torch.Tensor, teacher: torch.
     (batch, frames, dim) over ``teacher_lengths``, each item's states stretched linearly to its own length:
     averaged over dimensions, summed over frames, averaged over the items that have states (as the CTC loss is
     summed over an utterance and averaged over the batch)."""
-    total, items = predicted.sum() * 0.0, 0  # connected to the head even when no item has states (DDP)
-    for b, (n, m) in enumerate(zip(lengths.tolist(), teacher_lengths.tolist())):
-        if n == 0 or m == 0:
-            continue
-        target = teacher[b, :m].T.unsqueeze(0).to(predicted)  # (1, dim, frames)
-        target = F.interpolate(target, size=n, mode="linear", align_corners=False)[0].T  # (time', dim)
-        total = total + ((predicted[b, :n].float() - target.float()) ** 2).mean(-1).sum()
-        items += 1
-    return total / max(items, 1)
+    batch, time, dim = predicted.shape
+    n = lengths.to(predicted.device)
+    m = teacher_lengths.to(predicted.device)
+    has = (n > 0) & (m > 0)  # (batch,)
+    if not bool(has.any()):
+        # zero, yet connected to the head (DDP sees every parameter used); where() keeps NaN padding out of it
+        return torch.where(torch.zeros((), dtype=torch.bool, device=predicted.device), predicted, 0.0).sum()
+    # F.interpolate's linear rule (align_corners=False), every item at once: student frame j reads the teacher at
+    # x = (j + 0.5) * m / n - 0.5 (not below 0), between frames floor(x) and floor(x) + 1 (not past m - 1)
+    j = torch.arange(time, device=predicted.device)
+    x = ((j[None] + 0.5) * (m.clamp(min=1) / n.clamp(min=1))[:, None] - 0.5).clamp(min=0)  # (batch, time')
+    last = (m - 1).clamp(min=0)[:, None]
+    i0 = x.floor().long().clamp(max=last)
+    i1 = (i0 + 1).clamp(max=last)
+    w = (x - i0).unsqueeze(-1)  # (batch, time', 1)
+    states = teacher.to(predicted.device)
+    def frames(i: torch.Tensor) -> torch.Tensor:
+        return states.gather(1, i.unsqueeze(-1).expand(batch, time, dim)).float()
+
+    target = frames(i0) * (1 - w) + frames(i1) * w  # (batch, time', dim)
+    per_frame = ((predicted.float() - target) ** 2).mean(-1)  # (batch, time')
+    per_frame = torch.where((j[None] < n[:, None]) & has[:, None], per_frame, 0.0)  # padding never counts
+    return per_frame.sum() / has.sum()

@@ -74,6 +74,29 @@ def test_distill_loss_stretches_the_teachers_frames_onto_the_students():
         float(distill_loss(predicted, lengths, teacher, teacher_lengths)))
 
 
+def test_distill_loss_equals_stretching_each_item_with_f_interpolate():
+    # the loss stretches all items at once; per item it must be F.interpolate's linear stretch, whether the student
+    # has more frames than the teacher, fewer, or as many, and with padding (even NaN) past every length
+    gen = torch.Generator().manual_seed(0)
+    teacher_lengths, lengths = torch.tensor([20, 7, 13, 0, 9]), torch.tensor([30, 5, 13, 8, 0])
+    teacher = torch.randn(5, 24, 4, generator=gen)
+    predicted = torch.randn(5, 33, 4, generator=gen)
+    predicted[1, 5:] = float("nan")
+    expected, items = 0.0, 0
+    for b in range(5):
+        n, m = int(lengths[b]), int(teacher_lengths[b])
+        if n and m:
+            target = torch.nn.functional.interpolate(teacher[b, :m].T[None], size=n, mode="linear")[0].T
+            expected += float(((predicted[b, :n] - target) ** 2).mean(-1).sum())
+            items += 1
+    assert float(distill_loss(predicted, lengths, teacher, teacher_lengths)) == pytest.approx(expected / items)
+    # no item with states: zero, still connected to the head (DDP sees every parameter used)
+    head_out = predicted.clone().requires_grad_()
+    none = distill_loss(head_out, lengths, teacher, torch.zeros(5, dtype=torch.long))
+    none.backward()
+    assert float(none) == 0.0 and head_out.grad is not None
+
+
 @pytest.fixture(scope="module")
 def few_cuts(tiny_manifests):
     return CutSet.from_cuts(list(load_cuts(cuts_path(tiny_manifests, "train-clean-5")))[:3])
