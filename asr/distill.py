@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import time
 from pathlib import Path
 
 import numpy as np
@@ -75,28 +76,60 @@ class TeacherStates:
 
 class TeacherStatesWriter:
     """Writes a directory that :class:`TeacherStates` reads: ``add(cut_id, states)`` per cut, then ``close()``
-    (or use it as a context manager). Files are written under temporary names and renamed by ``close``, index.json
-    last: a run cut short leaves nothing that reads as finished."""
+    (or use it as a context manager). The states go to states.f16.tmp and are renamed by ``close``, index.json
+    last: a run cut short leaves nothing that reads as finished. It resumes instead: at most every
+    ``checkpoint_seconds`` (and when an error or Ctrl-C ends the ``with`` block) the states so far are flushed and
+    progress.json records them; a writer opened on the same directory continues from that record (``has(cut_id)``:
+    the cuts it holds), dropping whatever was written after it."""
 
-    def __init__(self, directory: str | Path, dim: int, frame_shift: float):
+    def __init__(self, directory: str | Path, dim: int, frame_shift: float, checkpoint_seconds: float = 60.0):
         self.directory = Path(directory)
+        if (self.directory / "index.json").exists():
+            raise ValueError(f"{self.directory}: already finished (index.json); remove it or choose another")
         self.directory.mkdir(parents=True, exist_ok=True)
-        self.dim, self.frame_shift = dim, frame_shift
+        self.dim, self.frame_shift, self.checkpoint_seconds = dim, frame_shift, checkpoint_seconds
         self.index: dict[str, list[int]] = {}
         self.frames = 0
         self._sums, self._squares = np.zeros(dim), np.zeros(dim)
-        self._file = open(self.directory / "states.f16.tmp", "wb")
+        self._progress, partial = self.directory / "progress.json", self.directory / "states.f16.tmp"
+        if self._progress.is_file() and partial.is_file():
+            saved = json.loads(self._progress.read_text())
+            if (saved["dim"], saved["frame_shift"]) != (dim, frame_shift):
+                raise ValueError(f"{self.directory}: a run cut short with dim {saved['dim']} and frame shift "
+                                 f"{saved['frame_shift']}, not {dim} and {frame_shift}; remove it or choose another")
+            self.index, self.frames = saved["index"], saved["frames"]
+            self._sums, self._squares = np.asarray(saved["sums"]), np.asarray(saved["squares"])
+            self._file = open(partial, "r+b")
+            self._file.truncate(self.frames * dim * 2)  # float16: 2 bytes a value
+            self._file.seek(0, os.SEEK_END)
+        else:
+            self._file = open(partial, "wb")
+        self._saved_at = time.monotonic()
+
+    def has(self, cut_id: str) -> bool:
+        return cut_id in self.index
 
     def add(self, cut_id: str, states: np.ndarray) -> None:
         if states.ndim != 2 or states.shape[1] != self.dim or len(states) == 0:
             raise ValueError(f"{cut_id}: states of shape {states.shape}, expected (frames > 0, {self.dim})")
         if cut_id in self.index:
             raise ValueError(f"{cut_id}: states added twice")
+        self._file.write(states.astype(np.float16).tobytes())  # first: a failed write is not in the index
         self.index[cut_id] = [self.frames, len(states)]
         self.frames += len(states)
         self._sums += states.sum(0)
         self._squares += (states.astype(np.float64) ** 2).sum(0)
-        self._file.write(states.astype(np.float16).tobytes())
+        if time.monotonic() - self._saved_at >= self.checkpoint_seconds:
+            self.checkpoint()
+
+    def checkpoint(self) -> None:
+        """Flush the states and record them in progress.json: what a resumed writer starts from."""
+        self._file.flush()
+        os.fsync(self._file.fileno())
+        write_text_atomic(self._progress, json.dumps({
+            "dim": self.dim, "frame_shift": self.frame_shift, "frames": self.frames, "index": self.index,
+            "sums": self._sums.tolist(), "squares": self._squares.tolist()}))
+        self._saved_at = time.monotonic()
 
     def close(self) -> None:
         self._file.close()
@@ -108,6 +141,7 @@ class TeacherStatesWriter:
         os.replace(self.directory / "states.f16.tmp", self.directory / "states.f16")
         write_text_atomic(self.directory / "stats.json", json.dumps(stats))
         write_text_atomic(self.directory / "index.json", json.dumps(self.index))  # last: done
+        self._progress.unlink(missing_ok=True)
 
     def __enter__(self) -> TeacherStatesWriter:
         return self
@@ -115,7 +149,11 @@ class TeacherStatesWriter:
     def __exit__(self, kind, *_) -> None:
         if kind is None:
             self.close()
-        else:
+        else:  # an error or Ctrl-C: keep what was added for a resumed run
+            try:
+                self.checkpoint()
+            except OSError:  # e.g. the disk is full: the last record stands; the first error is the one to see
+                pass
             self._file.close()
 
 

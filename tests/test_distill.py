@@ -48,13 +48,33 @@ def test_teacher_states_round_trip(tmp_path):
     np.testing.assert_allclose(padded[2].numpy(), (a - mean) / std, atol=2e-2)
 
 
-def test_an_interrupted_writer_leaves_nothing_that_reads_as_done(tmp_path):
-    with pytest.raises(RuntimeError):
-        with TeacherStatesWriter(tmp_path, dim=2, frame_shift=0.02) as writer:
-            writer.add("a", np.ones((3, 2), np.float32))
-            raise RuntimeError("killed")
+def test_an_interrupted_writer_leaves_nothing_that_reads_as_done_and_resumes(tmp_path):
+    rng = np.random.default_rng(1)
+    a, b, c = (rng.normal(size=(n, 2)).astype(np.float32) for n in (3, 4, 5))
+    with pytest.raises(KeyboardInterrupt):
+        with TeacherStatesWriter(tmp_path, dim=2, frame_shift=0.02, checkpoint_seconds=3600) as writer:
+            writer.add("a", a)
+            raise KeyboardInterrupt  # Ctrl-C: what was added is recorded on the way out
     with pytest.raises(FileNotFoundError, match="no index.json"):
         TeacherStates(tmp_path)
+    with pytest.raises(ValueError, match="dim 2 and frame shift 0.02, not 3"):
+        TeacherStatesWriter(tmp_path, dim=3, frame_shift=0.02)
+    writer = TeacherStatesWriter(tmp_path, dim=2, frame_shift=0.02, checkpoint_seconds=3600)
+    assert writer.has("a") and not writer.has("b")
+    writer.add("b", b)
+    writer._file.close()  # killed outright: b's states were written but never recorded
+    writer = TeacherStatesWriter(tmp_path, dim=2, frame_shift=0.02)
+    assert writer.has("a") and not writer.has("b")
+    writer.add("b", b)
+    writer.add("c", c)
+    writer.close()
+    assert not (tmp_path / "progress.json").exists()
+    states, every = TeacherStates(tmp_path), np.concatenate([a, b, c])
+    for cut_id, x in {"a": a, "b": b, "c": c}.items():  # b once, where the index says; statistics of a, b, c
+        np.testing.assert_allclose(states.get(cut_id), (x - every.mean(0)) / every.std(0), atol=2e-2)
+    assert (tmp_path / "states.f16").stat().st_size == len(every) * 2 * 2
+    with pytest.raises(ValueError, match="already finished"):
+        TeacherStatesWriter(tmp_path, dim=2, frame_shift=0.02)
 
 
 def test_distill_loss_stretches_the_teachers_frames_onto_the_students():
@@ -227,3 +247,33 @@ def test_an_inner_layers_output_is_that_of_the_stack_cut_there():
         with pytest.raises(ValueError, match="distill.layer must be 1 .. 3"):  # before any training step
             CTCSystem(model=config, optim={"name": "adam", "lr": 1e-3}, tokens=Tokenizer().tokens,
                       distill={"dim": 8, "weight": 1.0, "layer": layer})
+
+
+def test_teacher_tool_resumes_a_run_cut_short(tiny_manifests, tmp_path, monkeypatch, capsys):
+    """Ctrl-C after three cuts; run again, it encodes only the rest, and its states equal an uninterrupted run's."""
+    tool = _tool()
+    manifest = str(cuts_path(tiny_manifests, "train-clean-5"))
+    whole = tmp_path / "whole"
+    monkeypatch.setattr(tool, "whisper_model", lambda threads: StandInWhisper())
+    assert tool.main([str(whole), manifest]) == 0
+
+    class CutShort(StandInWhisper):
+        def encode(self, mel):
+            if len(self.inputs) == 3:
+                raise KeyboardInterrupt
+            return super().encode(mel)
+
+    first, second = CutShort(), StandInWhisper()
+    out = tmp_path / "resumed"
+    monkeypatch.setattr(tool, "whisper_model", lambda threads: first)
+    with pytest.raises(KeyboardInterrupt):
+        tool.main([str(out), manifest])
+    monkeypatch.setattr(tool, "whisper_model", lambda threads: second)
+    assert tool.main([str(out), manifest]) == 0
+    cuts = list(load_cuts(manifest))
+    assert len(second.inputs) == len(cuts) - 3 and "resuming, 3 cuts already there" in capsys.readouterr().out
+    a, b = TeacherStates(whole), TeacherStates(out)
+    for cut in cuts:
+        np.testing.assert_array_equal(a.get(cut.id), b.get(cut.id))
+    assert tool.main([str(out), manifest]) == 0  # finished: left as it is
+    assert "already made" in capsys.readouterr().out

