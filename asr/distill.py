@@ -15,6 +15,7 @@ import os
 import re
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -22,6 +23,32 @@ import torch
 from asr.atomic import write_text_atomic
 
 REPEATED = re.compile(r"_repeat\d+$")  # lhotse's CutSet.repeat(preserve_id=False) appends _repeat<k>
+STATES_FILE = {"float16": "states.f16", "int8": "states.i8"}
+INT8_RANGE = 6.0  # int8 storage spans +-6 standard deviations of the calibration states (127 steps each way)
+
+
+class Quantization(NamedTuple):
+    """int8 storage of states: q = round((x - offset) / scale), clipped to +-127, per dimension."""
+    offset: np.ndarray  # (dim,)
+    scale: np.ndarray  # (dim,)
+
+    @classmethod
+    def calibrate(cls, states: list[np.ndarray]) -> Quantization:
+        """From some cuts' states (the first few hundred of a corpus): their mean, and +-6 standard deviations."""
+        every = np.concatenate(states).astype(np.float64)
+        return cls(every.mean(0), np.maximum(every.std(0), 1e-6) * INT8_RANGE / 127)
+
+    def __call__(self, states: np.ndarray) -> np.ndarray:
+        return np.clip(np.rint((states - self.offset) / self.scale), -127, 127).astype(np.int8)
+
+
+def pool_frames(states: np.ndarray, frames: int) -> np.ndarray:
+    """(n, dim) -> (ceil(n / frames), dim): each run of ``frames`` frames averaged (the last run may be shorter)."""
+    if frames == 1:
+        return states
+    starts = np.arange(0, len(states), frames)
+    return (np.add.reduceat(states.astype(np.float64), starts) / np.diff(np.append(starts, len(states)))[:, None]
+            ).astype(np.float32)
 
 
 class TeacherStates:
@@ -37,8 +64,13 @@ class TeacherStates:
         self.index: dict[str, list[int]] = json.loads(index.read_text())
         stats = json.loads((self.directory / "stats.json").read_text())
         self.dim = int(stats["dim"])
-        self.mean = np.asarray(stats["mean"], dtype=np.float32)
-        self.std = np.asarray(stats["std"], dtype=np.float32)
+        mean, std = np.asarray(stats["mean"], np.float32), np.asarray(stats["std"], np.float32)
+        self.dtype = stats.get("dtype", "float16")
+        if self.dtype == "int8":  # stored q = (x - offset) / scale: standardized, (q * scale + offset - mean) / std
+            offset, scale = (np.asarray(stats["quantization"][k], np.float32) for k in ("offset", "scale"))
+            self.scale, self.shift = scale / std, (offset - mean) / std
+        else:
+            self.scale, self.shift = 1 / std, -mean / std
         self._states: np.ndarray | None = None
 
     def __len__(self) -> int:
@@ -59,9 +91,10 @@ class TeacherStates:
         if where is None:
             return None
         if self._states is None:
-            self._states = np.memmap(self.directory / "states.f16", dtype=np.float16, mode="r").reshape(-1, self.dim)
+            path = self.directory / STATES_FILE[self.dtype]
+            self._states = np.memmap(path, dtype=self.dtype, mode="r").reshape(-1, self.dim)
         start, frames = where
-        return (self._states[start:start + frames].astype(np.float32) - self.mean) / self.std
+        return self._states[start:start + frames].astype(np.float32) * self.scale + self.shift
 
     def batch(self, cut_ids: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
         """(batch, frames, dim) padded states + (batch,) lengths, 0 for cuts without states."""
@@ -82,29 +115,45 @@ class TeacherStatesWriter:
     progress.json records them; a writer opened on the same directory continues from that record (``has(cut_id)``:
     the cuts it holds), dropping whatever was written after it."""
 
-    def __init__(self, directory: str | Path, dim: int, frame_shift: float, checkpoint_seconds: float = 60.0):
+    def __init__(self, directory: str | Path, dim: int, frame_shift: float, checkpoint_seconds: float = 60.0,
+                 quantization: Quantization | None = None):
+        """``quantization``: store int8 (half of float16's bytes; :class:`Quantization`), not float16."""
         self.directory = Path(directory)
         if (self.directory / "index.json").exists():
             raise ValueError(f"{self.directory}: already finished (index.json); remove it or choose another")
         self.directory.mkdir(parents=True, exist_ok=True)
         self.dim, self.frame_shift, self.checkpoint_seconds = dim, frame_shift, checkpoint_seconds
+        self.quantization = quantization
+        self.dtype = "float16" if quantization is None else "int8"
+        saved_quantization = None if quantization is None else {k: v.tolist() for k, v in quantization._asdict().items()}
         self.index: dict[str, list[int]] = {}
         self.frames = 0
         self._sums, self._squares = np.zeros(dim), np.zeros(dim)
-        self._progress, partial = self.directory / "progress.json", self.directory / "states.f16.tmp"
+        self._settings = {"dim": dim, "frame_shift": frame_shift, "dtype": self.dtype,
+                          "quantization": saved_quantization}
+        self._progress = self.directory / "progress.json"
+        partial = self.directory / (STATES_FILE[self.dtype] + ".tmp")
         if self._progress.is_file() and partial.is_file():
             saved = json.loads(self._progress.read_text())
-            if (saved["dim"], saved["frame_shift"]) != (dim, frame_shift):
-                raise ValueError(f"{self.directory}: a run cut short with dim {saved['dim']} and frame shift "
-                                 f"{saved['frame_shift']}, not {dim} and {frame_shift}; remove it or choose another")
+            if {k: saved.get(k) for k in self._settings} != self._settings:
+                raise ValueError(f"{self.directory}: a run cut short with other settings (dim {saved['dim']}, frame "
+                                 f"shift {saved['frame_shift']}, {saved.get('dtype')}, its quantization); remove it "
+                                 "or choose another")
             self.index, self.frames = saved["index"], saved["frames"]
             self._sums, self._squares = np.asarray(saved["sums"]), np.asarray(saved["squares"])
             self._file = open(partial, "r+b")
-            self._file.truncate(self.frames * dim * 2)  # float16: 2 bytes a value
+            self._file.truncate(self.frames * dim * np.dtype(self.dtype).itemsize)
             self._file.seek(0, os.SEEK_END)
         else:
             self._file = open(partial, "wb")
         self._saved_at = time.monotonic()
+
+    @staticmethod
+    def resumable_quantization(directory: str | Path) -> Quantization | None:
+        """The quantization of a run cut short in ``directory`` (its states must keep it), if it stored int8."""
+        progress = Path(directory) / "progress.json"
+        saved = json.loads(progress.read_text()).get("quantization") if progress.is_file() else None
+        return None if saved is None else Quantization(**{k: np.asarray(v) for k, v in saved.items()})
 
     def has(self, cut_id: str) -> bool:
         return cut_id in self.index
@@ -114,7 +163,8 @@ class TeacherStatesWriter:
             raise ValueError(f"{cut_id}: states of shape {states.shape}, expected (frames > 0, {self.dim})")
         if cut_id in self.index:
             raise ValueError(f"{cut_id}: states added twice")
-        self._file.write(states.astype(np.float16).tobytes())  # first: a failed write is not in the index
+        stored = states.astype(np.float16) if self.quantization is None else self.quantization(states)
+        self._file.write(stored.tobytes())  # first: a failed write is not in the index
         self.index[cut_id] = [self.frames, len(states)]
         self.frames += len(states)
         self._sums += states.sum(0)
@@ -127,7 +177,7 @@ class TeacherStatesWriter:
         self._file.flush()
         os.fsync(self._file.fileno())
         write_text_atomic(self._progress, json.dumps({
-            "dim": self.dim, "frame_shift": self.frame_shift, "frames": self.frames, "index": self.index,
+            **self._settings, "frames": self.frames, "index": self.index,
             "sums": self._sums.tolist(), "squares": self._squares.tolist()}))
         self._saved_at = time.monotonic()
 
@@ -137,8 +187,8 @@ class TeacherStatesWriter:
             raise ValueError(f"{self.directory}: no states were added")
         mean = self._sums / self.frames
         std = np.sqrt(np.maximum(self._squares / self.frames - mean ** 2, 1e-8))
-        stats = {"mean": mean.tolist(), "std": std.tolist(), "dim": self.dim, "frame_shift": self.frame_shift}
-        os.replace(self.directory / "states.f16.tmp", self.directory / "states.f16")
+        stats = {"mean": mean.tolist(), "std": std.tolist(), **self._settings}
+        os.replace(self.directory / (STATES_FILE[self.dtype] + ".tmp"), self.directory / STATES_FILE[self.dtype])
         write_text_atomic(self.directory / "stats.json", json.dumps(stats))
         write_text_atomic(self.directory / "index.json", json.dumps(self.index))  # last: done
         self._progress.unlink(missing_ok=True)

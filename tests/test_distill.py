@@ -18,7 +18,7 @@ from lhotse import CutSet
 from asr.corpora.librispeech import cuts_path
 from asr.cuts import load_cuts
 from asr.data import AsrDataset, compute_cmvn
-from asr.distill import TeacherStates, TeacherStatesWriter, distill_loss
+from asr.distill import TeacherStates, TeacherStatesWriter, distill_loss, pool_frames
 from asr.models.acoustic import AcousticConfig, AcousticModel
 from asr.text import Tokenizer
 from asr.training.ctc_system import CTCSystem
@@ -57,7 +57,7 @@ def test_an_interrupted_writer_leaves_nothing_that_reads_as_done_and_resumes(tmp
             raise KeyboardInterrupt  # Ctrl-C: what was added is recorded on the way out
     with pytest.raises(FileNotFoundError, match="no index.json"):
         TeacherStates(tmp_path)
-    with pytest.raises(ValueError, match="dim 2 and frame shift 0.02, not 3"):
+    with pytest.raises(ValueError, match="cut short with other settings"):
         TeacherStatesWriter(tmp_path, dim=3, frame_shift=0.02)
     writer = TeacherStatesWriter(tmp_path, dim=2, frame_shift=0.02, checkpoint_seconds=3600)
     assert writer.has("a") and not writer.has("b")
@@ -249,13 +249,16 @@ def test_an_inner_layers_output_is_that_of_the_stack_cut_there():
                       distill={"dim": 8, "weight": 1.0, "layer": layer})
 
 
-def test_teacher_tool_resumes_a_run_cut_short(tiny_manifests, tmp_path, monkeypatch, capsys):
-    """Ctrl-C after three cuts; run again, it encodes only the rest, and its states equal an uninterrupted run's."""
+@pytest.mark.parametrize("flags", [[], ["--int8", "--pool", "2"]], ids=["float16", "int8-pooled"])
+def test_teacher_tool_resumes_a_run_cut_short(tiny_manifests, tmp_path, monkeypatch, capsys, flags):
+    """Ctrl-C after three cuts; run again, it encodes only the rest, and its states equal an uninterrupted run's
+    (with --int8: quantized as the first run calibrated, on its first two cuts here)."""
     tool = _tool()
+    monkeypatch.setattr(tool, "CALIBRATION_CUTS", 2)
     manifest = str(cuts_path(tiny_manifests, "train-clean-5"))
     whole = tmp_path / "whole"
     monkeypatch.setattr(tool, "whisper_model", lambda threads: StandInWhisper())
-    assert tool.main([str(whole), manifest]) == 0
+    assert tool.main([str(whole), manifest, *flags]) == 0
 
     class CutShort(StandInWhisper):
         def encode(self, mel):
@@ -267,13 +270,47 @@ def test_teacher_tool_resumes_a_run_cut_short(tiny_manifests, tmp_path, monkeypa
     out = tmp_path / "resumed"
     monkeypatch.setattr(tool, "whisper_model", lambda threads: first)
     with pytest.raises(KeyboardInterrupt):
-        tool.main([str(out), manifest])
+        tool.main([str(out), manifest, *flags])
     monkeypatch.setattr(tool, "whisper_model", lambda threads: second)
-    assert tool.main([str(out), manifest]) == 0
+    assert tool.main([str(out), manifest, *flags]) == 0
     cuts = list(load_cuts(manifest))
     assert len(second.inputs) == len(cuts) - 3 and "resuming, 3 cuts already there" in capsys.readouterr().out
     a, b = TeacherStates(whole), TeacherStates(out)
     for cut in cuts:
         np.testing.assert_array_equal(a.get(cut.id), b.get(cut.id))
-    assert tool.main([str(out), manifest]) == 0  # finished: left as it is
+    assert tool.main([str(out), manifest, *flags]) == 0  # finished: left as it is
     assert "already made" in capsys.readouterr().out
+
+
+def test_pooled_int8_states_are_the_float16_states_averaged_in_pairs(tiny_manifests, tmp_path, monkeypatch):
+    """--pool 2 --int8: a state per 40 ms, a byte per value, and after standardization the same numbers as the
+    float16 states averaged in pairs (within int8's step); a quarter of the bytes."""
+    tool = _tool()
+    rng = np.random.default_rng(0)
+
+    class NoisyWhisper(StandInWhisper):  # states with 384 different scales and offsets, as Whisper's have
+        def encode(self, mel):
+            states = super().encode(mel)
+            return states * rng.uniform(0.1, 5, 384) + rng.normal(0, 3, (1, states.shape[1], 384))
+
+    manifest = str(cuts_path(tiny_manifests, "train-clean-5"))
+    monkeypatch.setattr(tool, "whisper_model", lambda threads: NoisyWhisper())
+    assert tool.main([str(tmp_path / "f16"), manifest]) == 0
+    rng = np.random.default_rng(0)  # the same states again
+    assert tool.main([str(tmp_path / "i8"), manifest, "--pool", "2", "--int8"]) == 0
+    full, small = TeacherStates(tmp_path / "f16"), TeacherStates(tmp_path / "i8")
+    raw = np.memmap(tmp_path / "f16" / "states.f16", dtype=np.float16, mode="r").reshape(-1, 384)
+    pooled = {i: pool_frames(raw[start:start + n].astype(np.float32), 2) for i, (start, n) in full.index.items()}
+    every = np.concatenate(list(pooled.values()))
+    for cut_id, states in pooled.items():
+        assert len(small.get(cut_id)) == -(-len(full.get(cut_id)) // 2)
+        np.testing.assert_allclose(small.get(cut_id), (states - every.mean(0)) / every.std(0), atol=0.06)
+    assert json.loads((tmp_path / "i8" / "stats.json").read_text())["frame_shift"] == pytest.approx(0.04)
+    assert (tmp_path / "i8" / "states.i8").stat().st_size * 4 == pytest.approx(
+        (tmp_path / "f16" / "states.f16").stat().st_size, rel=0.02)
+
+
+def test_pool_frames_averages_runs_and_keeps_a_short_last_one():
+    x = np.arange(10, dtype=np.float32).reshape(5, 2)
+    np.testing.assert_array_equal(pool_frames(x, 2), [[1, 2], [5, 6], [8, 9]])
+    assert pool_frames(x, 1) is x
