@@ -109,7 +109,7 @@ class TeacherStates:
 
 class TeacherStatesWriter:
     """Writes a directory that :class:`TeacherStates` reads: ``add(cut_id, states)`` per cut, then ``close()``
-    (or use it as a context manager). The states go to states.f16.tmp and are renamed by ``close``, index.json
+    (or use it as a context manager). The states go to states.f16.tmp (.i8.tmp) and are renamed by ``close``, index.json
     last: a run cut short leaves nothing that reads as finished. It resumes instead: at most every
     ``checkpoint_seconds`` (and when an error or Ctrl-C ends the ``with`` block) the states so far are flushed and
     progress.json records them; a writer opened on the same directory continues from that record (``has(cut_id)``:
@@ -125,12 +125,11 @@ class TeacherStatesWriter:
         self.dim, self.frame_shift, self.checkpoint_seconds = dim, frame_shift, checkpoint_seconds
         self.quantization = quantization
         self.dtype = "float16" if quantization is None else "int8"
-        saved_quantization = None if quantization is None else {k: v.tolist() for k, v in quantization._asdict().items()}
+        quantized = None if quantization is None else {k: v.tolist() for k, v in quantization._asdict().items()}
         self.index: dict[str, list[int]] = {}
         self.frames = 0
         self._sums, self._squares = np.zeros(dim), np.zeros(dim)
-        self._settings = {"dim": dim, "frame_shift": frame_shift, "dtype": self.dtype,
-                          "quantization": saved_quantization}
+        self._settings = {"dim": dim, "frame_shift": frame_shift, "dtype": self.dtype, "quantization": quantized}
         self._progress = self.directory / "progress.json"
         partial = self.directory / (STATES_FILE[self.dtype] + ".tmp")
         if self._progress.is_file() and partial.is_file():
@@ -213,7 +212,7 @@ def distill_loss(predicted: torch.Tensor, lengths: torch.Tensor, teacher: torch.
     (batch, frames, dim) over ``teacher_lengths``, each item's states stretched linearly to its own length:
     averaged over dimensions, summed over frames, averaged over the items that have states (as the CTC loss is
     summed over an utterance and averaged over the batch)."""
-    batch, time, dim = predicted.shape
+    batch, length, dim = predicted.shape
     n = lengths.to(predicted.device)
     m = teacher_lengths.to(predicted.device)
     has = (n > 0) & (m > 0)  # (batch,)
@@ -222,15 +221,16 @@ def distill_loss(predicted: torch.Tensor, lengths: torch.Tensor, teacher: torch.
         return torch.where(torch.zeros((), dtype=torch.bool, device=predicted.device), predicted, 0.0).sum()
     # F.interpolate's linear rule (align_corners=False), every item at once: student frame j reads the teacher at
     # x = (j + 0.5) * m / n - 0.5 (not below 0), between frames floor(x) and floor(x) + 1 (not past m - 1)
-    j = torch.arange(time, device=predicted.device)
+    j = torch.arange(length, device=predicted.device)
     x = ((j[None] + 0.5) * (m.clamp(min=1) / n.clamp(min=1))[:, None] - 0.5).clamp(min=0)  # (batch, time')
     last = (m - 1).clamp(min=0)[:, None]
     i0 = x.floor().long().clamp(max=last)
     i1 = (i0 + 1).clamp(max=last)
     w = (x - i0).unsqueeze(-1)  # (batch, time', 1)
     states = teacher.to(predicted.device)
-    def frames(i: torch.Tensor) -> torch.Tensor:
-        return states.gather(1, i.unsqueeze(-1).expand(batch, time, dim)).float()
+
+    def frames(i: torch.Tensor) -> torch.Tensor:  # (batch, time') indices -> (batch, time', dim) teacher frames
+        return states.gather(1, i.unsqueeze(-1).expand(batch, length, dim)).float()
 
     target = frames(i0) * (1 - w) + frames(i1) * w  # (batch, time', dim)
     per_frame = ((predicted.float() - target) ** 2).mean(-1)  # (batch, time')
