@@ -22,7 +22,9 @@ import torch
 
 from asr.atomic import write_text_atomic
 
-REPEATED = re.compile(r"_repeat\d+$")  # lhotse's CutSet.repeat(preserve_id=False) appends _repeat<k>
+# what lhotse appends to a cut's id: CutSet.repeat(preserve_id=False) _repeat<k> (a manifest repeated in training),
+# then PerturbSpeed (asr.augment, in every batch) _sp<factor>
+DERIVED = re.compile(r"(_repeat\d+)?(_sp\d+(\.\d+)?)?$")
 STATES_FILE = {"float16": "states.f16", "int8": "states.i8"}
 INT8_RANGE = 6.0  # int8 storage spans +-6 standard deviations of the calibration states (127 steps each way)
 
@@ -77,10 +79,11 @@ class TeacherStates:
         return len(self.index)
 
     def _where(self, cut_id: str) -> list[int] | None:
-        """[first frame, frames] of a cut; a manifest repeated in training (``{cuts: PATH, repeat: N}``: ids ending
-        in ``_repeatK``) shares its cuts' states."""
+        """[first frame, frames] of a cut; a cut sped up or slowed down in training (``_sp0.9``) and a manifest
+        repeated in training (``{cuts: PATH, repeat: N}``: ``_repeatK``) share the original cut's states (stretched
+        onto the student's frames by :func:`distill_loss`)."""
         where = self.index.get(cut_id)
-        return where if where is not None else self.index.get(REPEATED.sub("", cut_id))
+        return where if where is not None else self.index.get(DERIVED.sub("", cut_id, count=1))
 
     def has(self, cut_id: str) -> bool:
         return self._where(cut_id) is not None

@@ -41,6 +41,9 @@ def test_teacher_states_round_trip(tmp_path):
     np.testing.assert_allclose(states.get("b"), (b - mean) / std, atol=2e-2)  # float16 on disk
     assert states.get("missing") is None
     np.testing.assert_array_equal(states.get("b_repeat1"), states.get("b"))  # a repeated manifest's cut
+    for derived in ("b_sp0.9", "b_sp1.1", "b_repeat2_sp0.9"):  # sped up / slowed down in training (lhotse's ids)
+        np.testing.assert_array_equal(states.get(derived), states.get("b"))
+    assert states.get("b_sp") is None and states.get("b_sp0.9_repeat1") is None
     assert states.has("a_repeat3") and not states.has("a_repeat") and states.get("ab") is None
     padded, lengths = states.batch(["b", "missing", "a"])
     assert padded.shape == (3, 7, 4) and lengths.tolist() == [5, 0, 7]
@@ -133,6 +136,20 @@ def test_training_batches_carry_the_states_of_their_cuts(few_cuts, tmp_path):
     assert lengths.tolist() == [expected.get(i, 0) for i in batch.cut_ids]
     assert teacher.shape == (3, max(expected.values()), 6)
     assert AsrDataset(Tokenizer())[few_cuts].teacher is None
+
+
+def test_speed_perturbed_cuts_carry_the_states_of_their_originals(tiny_manifests, tmp_path):
+    """PerturbSpeed renames a cut (``_sp0.9``) in two batches of three: every cut keeps its states, not only the
+    third left at its own speed."""
+    cuts = CutSet.from_cuts(list(load_cuts(cuts_path(tiny_manifests, "train-clean-5"))))
+    frames = {c.id: round(c.duration / 0.02) for c in cuts}
+    with TeacherStatesWriter(tmp_path, dim=2, frame_shift=0.02) as writer:
+        for cut_id, n in frames.items():
+            writer.add(cut_id, np.ones((n, 2), np.float32))
+    batch = AsrDataset(Tokenizer(), speed_perturb=[0.9, 1.1], teacher=TeacherStates(tmp_path))[(0, 0, cuts)]
+    assert any(i.endswith(("_sp0.9", "_sp1.1")) for i in batch.cut_ids)
+    originals = [i.rsplit("_sp", 1)[0] for i in batch.cut_ids]
+    assert batch.teacher[1].tolist() == [frames[i] for i in originals]
 
 
 def test_the_ctc_system_learns_the_teachers_states_beside_ctc(few_cuts, tmp_path):
