@@ -135,12 +135,14 @@ class TeacherStatesWriter:
         self._settings = {"dim": dim, "frame_shift": frame_shift, "dtype": self.dtype, "quantization": quantized}
         self._progress = self.directory / "progress.json"
         partial = self.directory / (STATES_FILE[self.dtype] + ".tmp")
-        if self._progress.is_file() and partial.is_file():
+        if self._progress.is_file():
             saved = json.loads(self._progress.read_text())
             if {k: saved.get(k) for k in self._settings} != self._settings:
                 raise ValueError(f"{self.directory}: a run cut short with other settings (dim {saved['dim']}, frame "
                                  f"shift {saved['frame_shift']}, {saved.get('dtype')}, its quantization); remove it "
                                  "or choose another")
+            if not partial.is_file():
+                raise ValueError(f"{self.directory}: progress.json without {partial.name}; remove it or choose another")
             self.index, self.frames = saved["index"], saved["frames"]
             self._sums, self._squares = np.asarray(saved["sums"]), np.asarray(saved["squares"])
             self._file = open(partial, "r+b")

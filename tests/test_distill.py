@@ -18,7 +18,7 @@ from lhotse import CutSet
 from asr.corpora.librispeech import cuts_path
 from asr.cuts import load_cuts
 from asr.data import AsrDataset, compute_cmvn
-from asr.distill import TeacherStates, TeacherStatesWriter, distill_loss, pool_frames
+from asr.distill import Quantization, TeacherStates, TeacherStatesWriter, distill_loss, pool_frames
 from asr.models.acoustic import AcousticConfig, AcousticModel
 from asr.text import Tokenizer
 from asr.training.ctc_system import CTCSystem
@@ -62,6 +62,8 @@ def test_an_interrupted_writer_leaves_nothing_that_reads_as_done_and_resumes(tmp
         TeacherStates(tmp_path)
     with pytest.raises(ValueError, match="cut short with other settings"):
         TeacherStatesWriter(tmp_path, dim=3, frame_shift=0.02)
+    with pytest.raises(ValueError, match="cut short with other settings"):  # float16 then, int8 now
+        TeacherStatesWriter(tmp_path, dim=2, frame_shift=0.02, quantization=Quantization(np.zeros(2), np.ones(2)))
     writer = TeacherStatesWriter(tmp_path, dim=2, frame_shift=0.02, checkpoint_seconds=3600)
     assert writer.has("a") and not writer.has("b")
     writer.add("b", b)
