@@ -35,6 +35,13 @@ def cmd_make_noise(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_make_teacher_states(args: argparse.Namespace) -> int:
+    from asr.teacher import make_teacher_states
+
+    print(make_teacher_states(args.out, args.cuts, threads=args.threads, pool=args.pool, int8=args.int8))
+    return 0
+
+
 def cmd_make_lm_text(args: argparse.Namespace) -> int:
     from asr.corpora.wordnet_text import wordnet_text, write_lm_text
 
@@ -276,7 +283,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def cmd_compare(args: argparse.Namespace) -> int:
     from asr.significance import compare_files, report_comparison
 
-    print(report_comparison(args.a, args.b, compare_files(args.a, args.b, samples=args.samples)))
+    for characters in (False, True):  # WER, then CER (the same resampled utterances)
+        c = compare_files(args.a, args.b, samples=args.samples, characters=characters)
+        print(("\n" if characters else "") + report_comparison(args.a, args.b, c))
     return 0
 
 

