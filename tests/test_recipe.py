@@ -1,6 +1,7 @@
 """recipes/mini/run.sh through every stage at tiny scale, then again: finished stages are skipped."""
 
 import json
+import math
 import os
 import subprocess
 import sys
@@ -76,11 +77,13 @@ EN_RUN = Path(__file__).resolve().parent.parent / "recipes" / "en" / "run.sh"
 def test_en_recipe_trains_with_noise_rooms_and_codecs_and_scores_the_real_dev_set(tmp_path, fake_sdists):
     """recipes/en/run.sh at tiny scale: the noise stage, experiment=general's augmentation in a real training run
     (as experiment=general_extra, on the corpus and an extra one beside it: --extra-plan), and the natural-speech dev
-    set scored after training (stand-in sdists: no network)."""
+    set scored after training (stand-in sdists: no network); with --distill, Whisper tiny.en's encoder states for
+    every training cut of both corpora (the real teacher, the `teacher` extra) and training that predicts them."""
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
            "ASR_SDIST_DIR": str(fake_sdists)}
     cmd = ["bash", str(EN_RUN), "--plan", "tiny", "--extra-plan", "tiny-extra", "--experiment", "general_extra",
-           "--data-dir", str(tmp_path / "data"), "--exp-dir", str(tmp_path / "exp"), "--stop-stage", "4", "--",
+           "--data-dir", str(tmp_path / "data"), "--exp-dir", str(tmp_path / "exp"), "--stop-stage", "4", "--distill",
+           "--",
            "model.num_layers=1", "model.hidden_size=32",
            "trainer.max_epochs=1", "trainer.log_every_n_steps=1", "data.max_duration=30", "data.num_buckets=2",
            "data.num_workers=0",
@@ -111,6 +114,18 @@ def test_en_recipe_trains_with_noise_rooms_and_codecs_and_scores_the_real_dev_se
     rows = list(csv.DictReader((exp / "csv" / "version_0" / "metrics.csv").open()))
     skipped = [float(r["train/utts_skipped"]) for r in rows if r.get("train/utts_skipped")]
     assert skipped and max(skipped) == 0  # every augmented training utterance loaded
+
+    # --distill: a state per 20 ms of every training cut, from the teacher itself, and a run that learned them
+    from asr.distill import TeacherStates
+
+    states = TeacherStates(data / "teacher_extra")
+    every = [c for path in train_cuts for c in CutSet.from_file(path)]
+    assert len(states) == len(every)
+    assert all(states.get(c.id).shape == (-(-c.num_samples // 320), 384) for c in every)
+    hydra_config = yaml.safe_load(next((exp / "hydra").rglob("config.yaml")).read_text())
+    assert hydra_config["distill"]["dir"] == str(data / "teacher_extra")
+    distill = [float(r["train/distill"]) for r in rows if r.get("train/distill")]
+    assert distill and all(math.isfinite(d) for d in distill)
 
     # recipes/en/ablate.sh on the same data: each run trains with its component changed, is scored on dev-real as
     # recorded, in rooms, in noise and on the test set; a second call trains nothing and writes the same table
