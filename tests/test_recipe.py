@@ -123,7 +123,7 @@ def test_en_recipe_trains_with_noise_rooms_and_codecs_and_scores_the_real_dev_se
     assert len(states) == len(every)
     assert all(states.get(c.id).shape == (-(-c.num_samples // 320), 384) for c in every)
     hydra_config = yaml.safe_load(next((exp / "hydra").rglob("config.yaml")).read_text())
-    assert hydra_config["distill"]["dir"] == str(data / "teacher_extra")
+    assert hydra_config["distill"]["dir"] == str(data / "teacher_extra") and hydra_config["distill"]["weight"] == 1.0
     distill = [float(r["train/distill"]) for r in rows if r.get("train/distill")]
     assert distill and all(math.isfinite(d) for d in distill)
 

@@ -16,7 +16,8 @@
 # speakers beside mini-natural), made under DATA_DIR/extra in stage 1 and trained on with the first (stage 3).
 # --distill: train with distillation from Whisper tiny.en's encoder (README "Distillation"): its states for every
 # training cut (`asr make-teacher-states`, into DATA_DIR/teacher, or DATA_DIR/teacher_extra with --extra-plan) before
-# stage 3, then distill.dir=... in stage 3 (distill.weight etc. after --). Needs the `teacher` extra.
+# stage 3, then distill.dir=... distill.weight=1.0 in stage 3 (recipes/mini/RESULTS.md; another weight after --).
+# Needs the `teacher` extra.
 # --streaming: also fine-tune the streaming model from the BiLSTM (stage 3, into EXP_DIR/stream: the same weights
 # run latency-controlled, model=blstm_chunked: 240 ms chunks + 120 ms right context), evaluate it (stage 4) and
 # transcribe the sample with `asr transcribe --stream` too.
@@ -47,7 +48,7 @@ train_overrides=()
 recipe=mini
 # shellcheck source=../shared/stages.sh
 . "$(dirname "$0")/../shared/stages.sh"
-usage() { sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
+usage() { sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
 while [ $# -gt 0 ]; do
   common_option "$@"
   if [ "$consumed" -gt 0 ]; then shift "$consumed"; continue; fi
@@ -116,7 +117,7 @@ if [ "$distill" = true ] && [ 3 -ge "$stage" ] && [ 3 -le "$stop_stage" ] && [ !
   if [ -n "$extra_plan" ]; then teacher=$data_dir/teacher_extra; else teacher=$data_dir/teacher; fi
   log "teacher states for the training cuts: $teacher"
   asr make-teacher-states "$teacher" "$train_cuts" ${extra_plan:+"$data_dir/extra/manifests/$extra_train_cuts"}
-  distill_arg=("distill.dir=$teacher")
+  distill_arg=("distill.dir=$teacher" distill.weight=1.0)
 fi
 if run_stage 3 "train the acoustic model" "$exp_dir"; then
   resume=$(resume_arg "$exp_dir")  # continue an interrupted run from its newest checkpoint
