@@ -189,8 +189,9 @@ def test_the_ctc_system_learns_the_teachers_states_beside_ctc(few_cuts, tmp_path
 
 
 class StandInWhisper:
-    """The two calls `asr make-teacher-states` (asr/teacher.py) makes of faster-whisper: 80 x (samples / 160 + 1) log-mel, and an
-    encoder that halves the frame rate (state = the frame's index in its window, in every dimension)."""
+    """The two calls `asr make-teacher-states` (asr/teacher.py) makes of faster-whisper: 80 x (samples / 160 + 1)
+    log-mel, and an encoder that halves the frame rate (state = the frame's index in its window, in every
+    dimension)."""
 
     def __init__(self):
         self.inputs: list[int] = []
