@@ -281,10 +281,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    from asr.significance import compare_files, report_comparison
+    from asr.significance import compare_rows, read_pair, report_comparison
 
+    rows = read_pair(args.a, args.b)
     for characters in (False, True):  # WER, then CER (the same resampled utterances)
-        c = compare_files(args.a, args.b, samples=args.samples, characters=characters)
+        c = compare_rows(*rows, samples=args.samples, characters=characters)
         print(("\n" if characters else "") + report_comparison(args.a, args.b, c))
     return 0
 

@@ -141,6 +141,9 @@ class TeacherStatesWriter:
                 raise ValueError(f"{self.directory}: a run cut short with other settings (dim {saved['dim']}, frame "
                                  f"shift {saved['frame_shift']}, {saved.get('dtype')}, its quantization); remove it "
                                  "or choose another")
+            finished = self.directory / STATES_FILE[self.dtype]
+            if not partial.is_file() and finished.is_file():  # reopen() was cut short between its two steps
+                os.replace(finished, partial)
             if not partial.is_file():
                 raise ValueError(f"{self.directory}: progress.json without {partial.name}; remove it or choose another")
             self.index, self.frames = saved["index"], saved["frames"]
@@ -158,6 +161,25 @@ class TeacherStatesWriter:
         progress = Path(directory) / "progress.json"
         saved = json.loads(progress.read_text()).get("quantization") if progress.is_file() else None
         return None if saved is None else Quantization(**{k: np.asarray(v) for k, v in saved.items()})
+
+    @staticmethod
+    def reopen(directory: str | Path) -> None:
+        """Turn a finished directory back into a run cut short after its last cut, so that a writer opened on it
+        adds the states of more cuts (a corpus grown since) and ``close`` finishes it again with the statistics of
+        all. index.json goes first: a reopened directory never reads as finished."""
+        directory = Path(directory)
+        index = json.loads((directory / "index.json").read_text())
+        stats = json.loads((directory / "stats.json").read_text())
+        frames = sum(n for _, n in index.values())
+        mean, std = np.asarray(stats["mean"]), np.asarray(stats["std"])
+        settings = {k: stats.get(k) for k in ("dim", "frame_shift", "dtype", "quantization")}
+        settings["dtype"] = settings["dtype"] or "float16"
+        write_text_atomic(directory / "progress.json", json.dumps({  # the sums that gave mean and std
+            **settings, "frames": frames, "index": index,
+            "sums": (mean * frames).tolist(), "squares": ((std ** 2 + mean ** 2) * frames).tolist()}))
+        (directory / "index.json").unlink()
+        name = STATES_FILE[settings["dtype"]]
+        os.replace(directory / name, directory / (name + ".tmp"))
 
     def has(self, cut_id: str) -> bool:
         return cut_id in self.index

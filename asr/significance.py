@@ -105,28 +105,40 @@ def read_per_utterance(path: str | Path) -> dict[str, Utterance]:
     return rows
 
 
-def compare_files(a: str | Path, b: str | Path, samples: int = 10000, seed: int = 0,
-                  characters: bool = False) -> Comparison:
-    """``paired_bootstrap`` of two per-utterance files, which must score the same utterances against the same
-    references: of their word errors, or with ``characters`` of their character errors (the same utterances
-    resampled with the same seed)."""
+def read_pair(a: str | Path, b: str | Path) -> tuple[list[Utterance], list[Utterance]]:
+    """Two per-utterance files' rows, in the same utterance order; they must score the same utterances against the
+    same references."""
     rows_a, rows_b = read_per_utterance(a), read_per_utterance(b)
     if rows_a.keys() != rows_b.keys():
         only_a, only_b = sorted(rows_a.keys() - rows_b.keys()), sorted(rows_b.keys() - rows_a.keys())
         raise ValueError(f"{a} and {b} score different utterances ({len(only_a)} only in the first, e.g. "
                          f"{only_a[:3]}; {len(only_b)} only in the second, e.g. {only_b[:3]})")
     ids = sorted(rows_a)
-    differ = [u for u in ids if rows_a[u][2] != rows_b[u][2]]
+    differ = [u for u in ids if rows_a[u].ref != rows_b[u].ref]
     if differ:
         raise ValueError(f"{a} and {b} have different references for {len(differ)} utterances, e.g. {differ[0]}")
+    return [rows_a[u] for u in ids], [rows_b[u] for u in ids]
+
+
+def compare_rows(rows_a: Sequence[Utterance], rows_b: Sequence[Utterance], samples: int = 10000, seed: int = 0,
+                 characters: bool = False) -> Comparison:
+    """``paired_bootstrap`` of :func:`read_pair`'s rows: of their word errors, or with ``characters`` of their
+    character errors (each hypothesis aligned again as `asr evaluate` scores it; the same utterances resampled with
+    the same seed)."""
     if not characters:
-        return paired_bootstrap([rows_a[u].errors for u in ids], [rows_b[u].errors for u in ids],
-                                [rows_a[u].words for u in ids], samples=samples, seed=seed)
-    counts_a = [char_errors([rows_a[u].ref], [rows_a[u].hyp]) for u in ids]
-    counts_b = [char_errors([rows_b[u].ref], [rows_b[u].hyp]) for u in ids]
+        return paired_bootstrap([r.errors for r in rows_a], [r.errors for r in rows_b], [r.words for r in rows_a],
+                                samples=samples, seed=seed)
+    counts_a = [char_errors([r.ref], [r.hyp]) for r in rows_a]
+    counts_b = [char_errors([r.ref], [r.hyp]) for r in rows_b]
     c = paired_bootstrap([n.errors for n in counts_a], [n.errors for n in counts_b],
                          [n.reference_length for n in counts_a], samples=samples, seed=seed)
     return Comparison(c.rate_a, c.rate_b, c.low, c.high, c.prob_b_better, c.utterances, c.words, unit="CER")
+
+
+def compare_files(a: str | Path, b: str | Path, samples: int = 10000, seed: int = 0,
+                  characters: bool = False) -> Comparison:
+    """:func:`compare_rows` of two per-utterance files (:func:`read_pair`)."""
+    return compare_rows(*read_pair(a, b), samples=samples, seed=seed, characters=characters)
 
 
 def report_comparison(a: str | Path, b: str | Path, c: Comparison) -> str:

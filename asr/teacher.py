@@ -7,8 +7,9 @@ Writes OUT/states.f16 (all cuts' frames, float16, 384 per frame, one frame per 2
 states.i8 with --int8), OUT/index.json ({cut id: [first frame, frames]}) and OUT/stats.json (per-dimension mean and
 standard deviation): asr.distill.TeacherStatesWriter. Each cut is encoded alone (~50 ms a cut on 2 cores: ~10 min
 for 12k cuts); a cut whose audio cannot be read is named and skipped. A run cut short (Ctrl-C, a crash, a lost
-machine) resumes when run again with the same OUT, from its last record (at most a minute old); a finished OUT is
-left as it is.
+machine) resumes when run again with the same OUT, from its last record (at most a minute old). Run again on a
+finished OUT, it adds the states of the cuts it does not have yet (a corpus grown since, or a second corpus beside the
+first) and leaves the others as they are: a cut changed under the same id keeps its old states until OUT is removed.
 
 Size: 384 x 2 bytes per 20 ms, ~136 MB an hour of audio (LibriSpeech's 960 h: ~130 GB). `--pool 2` averages pairs
 of frames (40 ms; the student's frames are 30 ms) and `--int8` stores a byte per value (per dimension, +-6 standard
@@ -76,7 +77,12 @@ def make_teacher_states(out: Path, manifests: Sequence[str | Path], threads: int
     if len({c.id for c in cuts}) != len(cuts):
         raise ValueError(f"duplicate cut ids across the manifests {', '.join(map(str, manifests))}")
     if (out / "index.json").exists():
-        return f"{out}: already made ({len(TeacherStates(out))} cuts); remove it to make it again"
+        made = TeacherStates(out).index
+        new = sum(cut.id not in made for cut in cuts)
+        if not new:
+            return f"{out}: already made ({len(made)} cuts); remove it to make it again"
+        print(f"{out}: {len(made)} cuts made already; adding the states of {new} more")
+        TeacherStatesWriter.reopen(out)
     model = whisper_model(threads)
     skipped = []
 

@@ -313,6 +313,55 @@ def test_teacher_tool_resumes_a_run_cut_short(tiny_manifests, tmp_path, monkeypa
     assert "already made" in capsys.readouterr().out
 
 
+@pytest.mark.parametrize("flags", [[], ["--int8", "--pool", "2"]], ids=["float16", "int8-pooled"])
+def test_teacher_tool_adds_new_cuts_to_a_finished_directory(tiny_manifests, tmp_path, monkeypatch, capsys, flags):
+    """Run again with a second manifest beside the first (a corpus grown since), a finished directory gains the
+    states of the new cuts only, and reads as one made from both at once (with --int8: as the first run
+    quantized)."""
+    monkeypatch.setattr(teacher_command, "CALIBRATION_CUTS", 2)
+    lines = gzip.open(cuts_path(tiny_manifests, "train-clean-5"), "rt").read().splitlines()
+    first, second, both = tmp_path / "first.jsonl.gz", tmp_path / "second.jsonl.gz", tmp_path / "both.jsonl.gz"
+    for path, part in ((first, lines[:4]), (second, lines[4:]), (both, lines)):
+        with gzip.open(path, "wt") as f:
+            f.write("\n".join(part) + "\n")
+    monkeypatch.setattr(teacher_command, "whisper_model", lambda threads: StandInWhisper())
+    assert _run([str(tmp_path / "whole"), str(both), *flags]) == 0
+    out = tmp_path / "grown"
+    assert _run([str(out), str(first), *flags]) == 0
+    again = StandInWhisper()
+    monkeypatch.setattr(teacher_command, "whisper_model", lambda threads: again)
+    capsys.readouterr()
+    assert _run([str(out), str(first), str(second), *flags]) == 0
+    assert len(again.inputs) == len(lines) - 4  # only the new cuts were encoded
+    assert f"4 cuts made already; adding the states of {len(lines) - 4} more" in capsys.readouterr().out
+    assert not (out / "progress.json").exists() and not list(out.glob("*.tmp"))
+    whole, grown = TeacherStates(tmp_path / "whole"), TeacherStates(out)
+    assert grown.index == whole.index
+    for cut_id in whole.index:  # the same states, standardized with the statistics of all the cuts
+        np.testing.assert_allclose(grown.get(cut_id), whole.get(cut_id), atol=1e-3)
+    assert _run([str(out), str(both), *flags]) == 0
+    assert "already made" in capsys.readouterr().out
+
+
+def test_a_reopened_directory_cut_short_between_its_steps_still_resumes(tmp_path):
+    """reopen() writes progress.json, removes index.json, then renames the states; stopped between the last two, a
+    writer still finds the states and continues."""
+    a, b = np.ones((3, 2), np.float32), np.full((2, 2), 3, np.float32)
+    with TeacherStatesWriter(tmp_path, dim=2, frame_shift=0.02) as writer:
+        writer.add("a", a)
+    TeacherStatesWriter.reopen(tmp_path)
+    with pytest.raises(FileNotFoundError, match="no index.json"):  # never reads as finished once reopened
+        TeacherStates(tmp_path)
+    (tmp_path / "states.f16.tmp").rename(tmp_path / "states.f16")  # as if stopped before the rename
+    with TeacherStatesWriter(tmp_path, dim=2, frame_shift=0.02) as writer:
+        assert writer.has("a")
+        writer.add("b", b)
+    states = TeacherStates(tmp_path)
+    mean, std = 1.8, np.sqrt(0.96)  # of 1, 1, 1, 3, 3
+    np.testing.assert_allclose(states.get("a"), (a - mean) / std, atol=1e-3)
+    np.testing.assert_allclose(states.get("b"), (b - mean) / std, atol=1e-3)
+
+
 def test_pooled_int8_states_are_the_float16_states_averaged_in_pairs(tiny_manifests, tmp_path, monkeypatch):
     """--pool 2 --int8: a state per 40 ms, a byte per value, and after standardization the same numbers as the
     float16 states averaged in pairs (within int8's step); a quarter of the bytes."""

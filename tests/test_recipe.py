@@ -1,5 +1,6 @@
 """recipes/mini/run.sh through every stage at tiny scale, then again: finished stages are skipped."""
 
+import csv
 import json
 import math
 import os
@@ -9,6 +10,8 @@ from pathlib import Path
 
 import pytest
 import yaml
+
+from asr.cuts import load_cuts
 
 RUN = Path(__file__).resolve().parent.parent / "recipes" / "mini" / "run.sh"
 
@@ -109,8 +112,6 @@ def test_en_recipe_trains_with_noise_rooms_and_codecs_and_scores_the_real_dev_se
     assert train_cuts == [str(data / "manifests" / "librispeech_cuts_train-clean-5.jsonl.gz"),
                           str(extra / "manifests" / "librispeech_cuts_train-clean-5.jsonl.gz")]
     assert "dev-real [greedy]: WER" in (exp / "eval_dev-real.txt").read_text()
-    import csv
-
     rows = list(csv.DictReader((exp / "csv" / "version_0" / "metrics.csv").open()))
     skipped = [float(r["train/utts_skipped"]) for r in rows if r.get("train/utts_skipped")]
     assert skipped and max(skipped) == 0  # every augmented training utterance loaded
@@ -118,12 +119,12 @@ def test_en_recipe_trains_with_noise_rooms_and_codecs_and_scores_the_real_dev_se
     # --distill: a state per 20 ms of every training cut, from the teacher itself, and a run that learned them
     from asr.distill import TeacherStates
 
-    states = TeacherStates(data / "teacher_extra")
+    states = TeacherStates(data / "teacher")
     every = [c for path in train_cuts for c in CutSet.from_file(path)]
     assert len(states) == len(every)
     assert all(states.get(c.id).shape == (-(-c.num_samples // 320), 384) for c in every)
     hydra_config = yaml.safe_load(next((exp / "hydra").rglob("config.yaml")).read_text())
-    assert hydra_config["distill"]["dir"] == str(data / "teacher_extra") and hydra_config["distill"]["weight"] == 1.0
+    assert hydra_config["distill"]["dir"] == str(data / "teacher") and hydra_config["distill"]["weight"] == 1.0
     distill = [float(r["train/distill"]) for r in rows if r.get("train/distill")]
     assert distill and all(math.isfinite(d) for d in distill)
 
@@ -169,13 +170,16 @@ def run_librispeech(tmp_path, base_url, *extra):
 @pytest.mark.skipif(not Path("/usr/bin/espeak-ng").exists(), reason="needs the espeak-ng TTS engine")
 def test_librispeech_recipe_from_a_local_mirror_through_every_stage(tiny_librispeech, tmp_path):
     """The whole LibriSpeech recipe against a 127.0.0.1 mirror serving LibriSpeech-named tarballs, md5 sums and the
-    LM text; the server drops the first download of train-clean-100 midway."""
+    LM text; the server drops the first download of train-clean-100 midway. With --distill: the teacher's compact
+    states for every training cut before stage 3, and a training run that learned them."""
     from mirror import Mirror
+
+    from asr.distill import TeacherStates
 
     size = (tiny_librispeech / "train-clean-100.tar.gz").stat().st_size
     with Mirror(tiny_librispeech) as mirror:
         mirror.drop_after["train-clean-100.tar.gz"] = size // 2
-        out = run_librispeech(tmp_path, mirror.url)
+        out = run_librispeech(tmp_path, mirror.url, "--distill")
         assert mirror.ranged_gets("train-clean-100.tar.gz") == [f"bytes={size // 2}-"]
         for stage in range(9):
             assert f"stage {stage}:" in out
@@ -203,10 +207,22 @@ def test_librispeech_recipe_from_a_local_mirror_through_every_stage(tiny_librisp
         decode = yaml.safe_load((exp / "model" / "config.yaml").read_text())["decode"]
         assert decode["ngram"] == "ngram.arpa" and (exp / "model" / "ngram.arpa").read_bytes() == \
             (tmp_path / "data" / "download" / "3-gram.pruned.1e-7.arpa").read_bytes()
+        # --distill (default --teacher-args "--pool 2 --int8"): a byte per value, a state per 40 ms, every cut
+        teacher = tmp_path / "data" / "teacher"
+        states, cuts = TeacherStates(teacher), list(load_cuts(tmp_path / "data" / "manifests" /
+                                                              "librispeech_cuts_train-clean-100.jsonl.gz"))
+        assert states.dtype == "int8" and (teacher / "states.i8").is_file() and len(states) == len(cuts) == 12
+        assert all(states.get(c.id).shape == (-(-c.num_samples // 640), 384) for c in cuts)
+        config = yaml.safe_load(next((exp / "hydra").rglob("config.yaml")).read_text())
+        assert config["distill"]["dir"] == str(teacher) and config["distill"]["weight"] == 1.0
+        distill = [float(r["train/distill"]) for r in csv.DictReader((exp / "csv" / "version_0" / "metrics.csv").open())
+                   if r.get("train/distill")]
+        assert distill and all(math.isfinite(d) for d in distill)
         downloads = len(mirror.requests)
-        again = run_librispeech(tmp_path, mirror.url)
+        again = run_librispeech(tmp_path, mirror.url, "--distill")
         for stage in range(9):
             assert f"stage {stage} (" in again and "done already, skipping" in again
+        assert "teacher states" not in again  # stage 3 is done: its teacher is not asked again
         assert len(mirror.requests) == downloads  # nothing fetched again
 
 

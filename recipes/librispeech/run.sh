@@ -10,15 +10,17 @@
 #
 #   bash recipes/librispeech/run.sh [--stage N] [--stop-stage N] [--size 100|460|960] [--ngpu N]
 #        [--data-dir DIR] [--exp-dir DIR] [--base-url URL] [--nj N] [--experiment NAME] [--no-lexicon]
-#        [--lm-sentences N] [--lm-args "asr lm train overrides (default: lm=medium)"] [-- extra `asr train` overrides]
+#        [--lm-sentences N] [--lm-args "asr lm train overrides (default: lm=medium)"] [--distill]
+#        [--teacher-args "asr make-teacher-states options (default: --pool 2 --int8)"] [-- extra `asr train` overrides]
 #
 # --size: hours of training speech (100: train-clean-100; 460: + train-clean-360; 960: + train-other-500)
 # --ngpu: GPUs on this machine (0: CPU, for smoke tests); > 1 trains with DDP, one process per GPU
 # --base-url: OpenSLR or a mirror with its layout (<url>/12/dev-clean.tar.gz, <url>/11/librispeech-lm-norm.txt.gz)
 # --experiment: the Hydra experiment config (default librispeech_<size>)
-# Distillation from Whisper's encoder (README; the `bench` extra), after stage 1: asr make-teacher-states
-#   DIR data/librispeech/manifests/librispeech_cuts_train-*.jsonl.gz --pool 2 --int8 (a quarter of float16's ~136 MB
-#   an hour of audio: ~33 GB for 960 h; resumable), then: bash recipes/librispeech/run.sh ... -- distill.dir=DIR
+# --distill: train with distillation from Whisper tiny.en's encoder (README "Distillation"; the `teacher` extra): its
+#   states for every training cut into DATA_DIR/teacher before stage 3 (asr make-teacher-states, Whisper on the CPU:
+#   ~50 ms a 3-s cut on 2 cores, many hours for 960 h; resumable; --pool 2 --int8 keeps a quarter of float16's
+#   ~136 MB an hour: ~33 GB for 960 h), then distill.weight=1.0 (measured on the mini recipe, not on LibriSpeech)
 set -euo pipefail
 
 stage=0
@@ -34,12 +36,14 @@ lm_sentences=2000000
 lm_args="lm=medium"
 lexicon=true
 lexicon_words=200000
+distill=false
+teacher_args="--pool 2 --int8"
 train_overrides=()
 
 recipe=librispeech
 # shellcheck source=../shared/stages.sh
 . "$(dirname "$0")/../shared/stages.sh"
-usage() { sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
+usage() { sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
 while [ $# -gt 0 ]; do
   common_option "$@"
   if [ "$consumed" -gt 0 ]; then shift "$consumed"; continue; fi
@@ -48,6 +52,8 @@ while [ $# -gt 0 ]; do
     --ngpu) ngpu=$2; shift 2 ;;
     --experiment) experiment=$2; shift 2 ;;
     --lm-sentences) lm_sentences=$2; shift 2 ;;
+    --distill) distill=true; shift ;;
+    --teacher-args) teacher_args=$2; shift 2 ;;
     -h|--help) usage 0 ;;
     --) shift; train_overrides=("$@"); break ;;
     *) echo "run.sh: unknown option $1" >&2; usage 2 ;;
@@ -66,7 +72,8 @@ mkdir -p "$data_dir" "$exp_dir"
 manifests=$data_dir/manifests
 eval_parts=(dev-clean dev-other test-clean test-other)
 cuts() { echo "$manifests/librispeech_cuts_$1.jsonl.gz"; }
-train_list=$(for p in "${train_parts[@]}"; do printf '%s,' "$(cuts "$p")"; done)
+train_cuts=(); for p in "${train_parts[@]}"; do train_cuts+=("$(cuts "$p")"); done
+train_list=$(printf '%s,' "${train_cuts[@]}")
 train_list="[${train_list%,}]"
 if [ "$ngpu" -gt 0 ]; then
   trainer=(trainer=gpu "trainer.devices=$ngpu")
@@ -89,16 +96,16 @@ if run_stage 1 "lhotse manifests" "$data_dir"; then
 fi
 
 if run_stage 2 "normalization statistics (a 50-hour sample of the training data)" "$data_dir"; then
-  train_cuts=(); for p in "${train_parts[@]}"; do train_cuts+=("$(cuts "$p")"); done
   asr compute-cmvn "${train_cuts[@]}" "$data_dir/cmvn.json" --max-hours 50
   mark_done 2 "$data_dir"
 fi
 
+teacher_states_for_stage3 "$data_dir/teacher" "${train_cuts[@]}"
 if run_stage 3 "train the acoustic model ($experiment, ${ngpu} GPU(s))" "$exp_dir"; then
   resume=$(resume_arg "$exp_dir")  # continue an interrupted run from its newest checkpoint
   asr train "experiment=$experiment" "${trainer[@]}" "data.train_cuts=$train_list" \
     "data.dev_cuts=$(cuts dev-clean)" "data.cmvn=$data_dir/cmvn.json" "exp_dir=$exp_dir" \
-    ${resume:+"$resume"} "${train_overrides[@]}"
+    "${distill_arg[@]}" ${resume:+"$resume"} "${train_overrides[@]}"
   mark_done 3 "$exp_dir"
 fi
 

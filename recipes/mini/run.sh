@@ -8,16 +8,16 @@
 #   bash recipes/mini/run.sh [--stage N] [--stop-stage N] [--data-dir DIR] [--exp-dir DIR] [--nj N]
 #                            [--corpus synthetic|real] [--plan mini|mini-natural|tiny] [--base-url URL]
 #                            [--experiment mini|general|general_extra|tiny] [--extra-plan PLAN] [--noise]
-#                            [--real-dev] [--streaming] [--no-lexicon] [--distill]
+#                            [--real-dev] [--streaming] [--no-lexicon] [--distill] [--teacher-args "OPTIONS"]
 #                            [--lm-args "extra asr lm train overrides"] [-- extra `asr train` overrides]
 # --noise: also write a noise and room-response corpus (stage 1) for experiments that augment with them;
 # --real-dev: also score the natural-speech dev set (real recordings, `asr make-real-dev`) in stages 4 and 9.
 # --extra-plan PLAN: a second synthetic corpus whose plan extends --plan's (e.g. natural-extra: 250 more Kokoro
 # speakers beside mini-natural), made under DATA_DIR/extra in stage 1 and trained on with the first (stage 3).
 # --distill: train with distillation from Whisper tiny.en's encoder (README "Distillation"): its states for every
-# training cut (`asr make-teacher-states`, into DATA_DIR/teacher, or DATA_DIR/teacher_extra with --extra-plan) before
-# stage 3, then distill.dir=... distill.weight=1.0 in stage 3 (recipes/mini/RESULTS.md; another weight after --).
-# Needs the `teacher` extra.
+# training cut (`asr make-teacher-states` into DATA_DIR/teacher; --teacher-args for its options, e.g. "--pool 2
+# --int8" for a quarter of the bytes) before stage 3, then distill.dir=... distill.weight=1.0 in stage 3
+# (recipes/mini/RESULTS.md; another weight after --). Needs the `teacher` extra.
 # --streaming: also fine-tune the streaming model from the BiLSTM (stage 3, into EXP_DIR/stream: the same weights
 # run latency-controlled, model=blstm_chunked: 240 ms chunks + 120 ms right context), evaluate it (stage 4) and
 # transcribe the sample with `asr transcribe --stream` too.
@@ -38,6 +38,7 @@ extra_plan=""
 real_dev=false
 streaming=false
 distill=false
+teacher_args=""
 lexicon=true
 stream_epochs=4
 lm_args=""
@@ -61,6 +62,7 @@ while [ $# -gt 0 ]; do
     --real-dev) real_dev=true; shift ;;
     --streaming) streaming=true; shift ;;
     --distill) distill=true; shift ;;
+    --teacher-args) teacher_args=$2; shift 2 ;;
     -h|--help) usage 0 ;;
     --) shift; train_overrides=("$@"); break ;;
     *) echo "run.sh: unknown option $1" >&2; usage 2 ;;
@@ -112,13 +114,7 @@ if [ -n "$extra_plan" ] && [ 3 -ge "$stage" ] && [ 3 -le "$stop_stage" ]; then
   make_extra_corpus "$data_dir" "$extra_plan" "$nj" "$plan"
   extra_cuts=("$(with_extra_cuts "$data_dir")")
 fi
-distill_arg=()  # the teacher's states for every training cut (a finished directory is left as it is; resumes)
-if [ "$distill" = true ] && [ 3 -ge "$stage" ] && [ 3 -le "$stop_stage" ] && [ ! -f "$exp_dir/.stage3.done" ]; then
-  if [ -n "$extra_plan" ]; then teacher=$data_dir/teacher_extra; else teacher=$data_dir/teacher; fi
-  log "teacher states for the training cuts: $teacher"
-  asr make-teacher-states "$teacher" "$train_cuts" ${extra_plan:+"$data_dir/extra/manifests/$extra_train_cuts"}
-  distill_arg=("distill.dir=$teacher" distill.weight=1.0)
-fi
+teacher_states_for_stage3 "$data_dir/teacher" "$train_cuts" ${extra_plan:+"$(extra_cuts_of "$data_dir")"}
 if run_stage 3 "train the acoustic model" "$exp_dir"; then
   resume=$(resume_arg "$exp_dir")  # continue an interrupted run from its newest checkpoint
   asr train "experiment=$experiment" "data.manifest_dir=$manifests" "data.cmvn=$data_dir/cmvn.json" "exp_dir=$exp_dir" \

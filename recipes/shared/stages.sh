@@ -55,6 +55,22 @@ make_ngram_once() {
   return 0
 }
 
+# teacher_states_for_stage3 DIR MANIFEST...: with the recipe's --distill (distill=true), when stage 3 is selected and
+# not done yet, Whisper tiny.en's encoder states for every cut of the training manifests into DIR (`asr
+# make-teacher-states` with $teacher_args, e.g. "--pool 2 --int8"; resumable, and a finished DIR gains the states of
+# cuts added since); then distill_arg holds the `asr train` overrides that distill from them (weight 1.0; another
+# after `--` wins)
+teacher_states_for_stage3() {
+  local dir=$1; shift
+  distill_arg=()
+  [ "$distill" = true ] && [ 3 -ge "$stage" ] && [ 3 -le "$stop_stage" ] || return 0
+  [ ! -f "$exp_dir/.stage3.done" ] || return 0
+  log "teacher states for the training cuts: $dir"
+  # shellcheck disable=SC2086  # teacher_args: options, one word each
+  asr make-teacher-states "$dir" "$@" $teacher_args
+  distill_arg=("distill.dir=$dir" distill.weight=1.0)
+}
+
 # run_stage N NAME DONE_DIR: true when stage N is selected and DONE_DIR/.stageN.done does not exist yet
 run_stage() {
   [ "$1" -ge "$stage" ] && [ "$1" -le "$stop_stage" ] || return 1
@@ -92,8 +108,10 @@ PY
 
 extra_train_cuts=librispeech_cuts_train-clean-5.jsonl.gz  # the training manifest's name in both corpora
 
-# with_extra_cuts DATA_DIR: the `asr train` override that trains on DATA_DIR's corpus and the extra one beside it
-with_extra_cuts() { echo "data.train_cuts=[$1/manifests/$extra_train_cuts,$1/extra/manifests/$extra_train_cuts]"; }
+# extra_cuts_of DATA_DIR: the extra corpus's training manifest; with_extra_cuts DATA_DIR: the `asr train` override
+# that trains on DATA_DIR's corpus and the extra one beside it
+extra_cuts_of() { echo "$1/extra/manifests/$extra_train_cuts"; }
+with_extra_cuts() { echo "data.train_cuts=[$1/manifests/$extra_train_cuts,$(extra_cuts_of "$1")]"; }
 
 # make_extra_corpus DATA_DIR PLAN NJ BASE: a corpus plan that extends DATA_DIR/corpus's plan BASE (`asr make-corpus
 # --plan PLAN --extends BASE`, which refuses a PLAN that does not; e.g. natural-extra beside mini-natural: new
