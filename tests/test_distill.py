@@ -189,6 +189,36 @@ def test_the_ctc_system_learns_the_teachers_states_beside_ctc(few_cuts, tmp_path
     assert system.model.state_dict().keys() == plain_model.state_dict().keys()
 
 
+
+@pytest.mark.parametrize("first, second", [(True, False), (False, True)], ids=["then-without", "then-with"])
+def test_resuming_with_distillation_switched_says_so(few_cuts, tmp_path, first, second):
+    """A checkpoint trained with distillation resumed without it (or the other way round) is a clear error that
+    says what to do, not a strict load's list of keys."""
+    def system(distill: bool) -> CTCSystem:
+        return CTCSystem(model={"num_layers": 1, "hidden_size": 8, "subsampling_factor": 3}, tokens=Tokenizer().tokens,
+                         optim={"name": "adam", "lr": 1e-3}, distill={"dim": 4, "weight": 1.0} if distill else None)
+
+    with TeacherStatesWriter(tmp_path / "teacher", dim=4, frame_shift=0.02) as writer:
+        for cut in few_cuts:
+            writer.add(cut.id, np.ones((round(cut.duration / 0.02), 4), np.float32))
+    batches = {d: AsrDataset(Tokenizer(), teacher=TeacherStates(tmp_path / "teacher") if d else None)[few_cuts]
+               for d in (False, True)}
+
+    def trainer(steps: int) -> L.Trainer:
+        return L.Trainer(max_steps=steps, accelerator="cpu", logger=False, enable_checkpointing=False,
+                         enable_progress_bar=False, default_root_dir=tmp_path)
+
+    def loader(distill: bool):
+        return torch.utils.data.DataLoader([batches[distill]] * 4, batch_size=None)
+
+    fitted = trainer(1)
+    fitted.fit(system(first), train_dataloaders=loader(first))
+    fitted.save_checkpoint(tmp_path / "last.ckpt")
+    with pytest.raises(ValueError, match=f"trained {'with' if first else 'without'} distillation and the run "
+                                         f"resuming it is {'with' if second else 'without'} it"):
+        trainer(2).fit(system(second), train_dataloaders=loader(second), ckpt_path=tmp_path / "last.ckpt")
+    trainer(2).fit(system(first), train_dataloaders=loader(first), ckpt_path=tmp_path / "last.ckpt")  # the same: fine
+
 class StandInWhisper:
     """The two calls `asr make-teacher-states` (asr/teacher.py) makes of faster-whisper: 80 x (samples / 160 + 1)
     log-mel, and an encoder that halves the frame rate (state = the frame's index in its window, in every

@@ -116,6 +116,16 @@ class CTCSystem(L.LightningModule):
         self.log("val/cer", cer, prog_bar=True)
         self._val_words, self._val_chars = ErrorCounts(), ErrorCounts()
 
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        """A run resumed with distillation switched on or off since its checkpoint: said plainly, before
+        Lightning's strict load names only the distillation head's weights as unexpected or missing."""
+        trained = any(k.startswith("distill_head.") for k in checkpoint.get("state_dict", {}))
+        if trained != (self.distill_head is not None):
+            was, now = ("with", "without") if trained else ("without", "with")
+            raise ValueError(f"this checkpoint was trained {was} distillation and the run resuming it is {now} it: "
+                             "resume with the run's own distill settings (the recipes: the same --distill), or "
+                             "start a new run from its package with init_from=")
+
     def configure_optimizers(self):
         optimizer = make_optimizer(self.parameters(), self.optim_cfg)  # the model's, and the distillation head's
         total = self._total_steps()
