@@ -108,16 +108,27 @@ class BeamSearch:
         results = self.decoder.decode(emissions.data_ptr(), *emissions.shape)
         seen, out = set(), []
         for r in results:
-            text = path_text(r.tokens, self.tokenizer)  # flashlight returns the frame-level path
+            tokens = list(r.tokens)  # flashlight returns the frame-level path
+            if self.trie is not None:
+                tokens = self._finished_words_only(tokens, list(r.words))
+            text = path_text(tokens, self.tokenizer)
             if text in seen:
                 continue
             seen.add(text)
             # flashlight's token path has one extra entry at each end (the start and end nodes); the separator frame
             # of a lexicon search is not one of the utterance's frames
-            out.append(Hypothesis(text, r.emittingModelScore, r.lmScore, r.score, tuple(r.tokens)[1:t + 1]))
+            out.append(Hypothesis(text, r.emittingModelScore, r.lmScore, r.score, tuple(tokens)[1:t + 1]))
             if len(out) == self.config.search_nbest:
                 break
         return out or [Hypothesis("", 0.0, 0.0, 0.0, (self.tokenizer.blank_id,) * t)]
+
+    def _finished_words_only(self, tokens: list[int], words: list[int]) -> list[int]:
+        """A lexicon search's path without a word it did not finish. When no hypothesis in the beam reaches a
+        word's end by the last frame (the audio stops inside a word that is only the start of listed ones),
+        flashlight ends the search mid-word; the frames after the last finished word (its label marks the frame of
+        its separator) become blanks, so that only listed words come out."""
+        last = max((i for i, w in enumerate(words) if w >= 0), default=0)
+        return tokens[:last + 1] + [self.tokenizer.blank_id] * (len(tokens) - last - 1)
 
     def decode(self, log_probs: torch.Tensor, lengths: torch.Tensor) -> list[list[Hypothesis]]:
         """(batch, time, vocab) + lengths -> an N-best list per utterance."""
