@@ -371,6 +371,10 @@ def test_teacher_tool_adds_new_cuts_to_a_finished_directory(tiny_manifests, tmp_
         np.testing.assert_allclose(grown.get(cut_id), whole.get(cut_id), atol=1e-3)
     assert _run([str(out), str(both), *flags]) == 0
     assert "already made" in capsys.readouterr().out
+    other = ["--int8"] if not flags else []  # the directory's states in other settings: said, nothing changed
+    assert _run([str(out), str(both), *other]) == 1
+    want = "one per 20 ms in int8" if other else "one per 20 ms in float16"
+    assert want in capsys.readouterr().err and TeacherStates(out).index == whole.index
 
 
 def test_a_reopened_directory_cut_short_between_its_steps_still_resumes(tmp_path):
