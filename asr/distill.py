@@ -166,7 +166,9 @@ class TeacherStatesWriter:
     def reopen(directory: str | Path) -> None:
         """Turn a finished directory back into a run cut short after its last cut, so that a writer opened on it
         adds the states of more cuts (a corpus grown since) and ``close`` finishes it again with the statistics of
-        all. index.json goes first: a reopened directory never reads as finished."""
+        all. progress.json is written first, then index.json removed, then the states renamed: stopped anywhere
+        in between, the directory reads either as finished or as a run to resume (``__init__`` finds the states
+        under either name)."""
         directory = Path(directory)
         index = json.loads((directory / "index.json").read_text())
         stats = json.loads((directory / "stats.json").read_text())
