@@ -53,7 +53,6 @@ def test_a_near_miss_becomes_the_listed_word_and_the_last_word_is_emitted(tmp_pa
     assert set(other.decode_one(lp)[0].text.split()) <= {"CAT", "SAT", "ONE"}
 
 
-
 @pytest.mark.parametrize("method", ["beam", "beam_lm"])
 def test_a_word_no_hypothesis_finished_does_not_come_out(tmp_path, method):
     """The audio stops inside a word that is only the start of a listed one (ABCD of ABCDEF): no hypothesis in the
@@ -66,6 +65,7 @@ def test_a_word_no_hypothesis_finished_does_not_come_out(tmp_path, method):
     assert len(nbest[0].path) == lp.shape[0] and set(nbest[0].path[12:]) == {TOK.blank_id}
     alone = BeamSearch(TOK, DecodeSettings(method=method, beam_size=8, lexicon=lexicon)).decode_one(lp[12:])
     assert alone[0].text == ""  # nothing finished at all: nothing comes out
+
 
 def test_the_word_bonus_of_a_beam_without_lm_keeps_short_words_out_of_the_gaps(tmp_path):
     """A lexicon beam without an LM: in a pause where a short listed word is a weak candidate, it comes out with no
