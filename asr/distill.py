@@ -65,7 +65,7 @@ class TeacherStates:
                                     "when it has finished)")
         self.index: dict[str, list[int]] = json.loads(index.read_text())
         stats = json.loads((self.directory / "stats.json").read_text())
-        self.dim = int(stats["dim"])
+        self.dim, self.frame_shift = int(stats["dim"]), float(stats["frame_shift"])  # seconds per state
         mean, std = np.asarray(stats["mean"], np.float32), np.asarray(stats["std"], np.float32)
         self.dtype = stats.get("dtype", "float16")
         if self.dtype == "int8":  # stored q = (x - offset) / scale: standardized, (q * scale + offset - mean) / std

