@@ -20,7 +20,7 @@ from torch.utils.data import DataLoader, Dataset
 from asr.augment import FrequencyWarp, NoiseFloor, build_transforms, reseed
 from asr.cuts import load_cut_waves, load_cuts
 from asr.distill import TeacherStates
-from asr.features import FeatureConfig, LogMel
+from asr.features import FeatureConfig, feature_extractor
 from asr.text import Tokenizer
 
 log = logging.getLogger(__name__)
@@ -48,7 +48,7 @@ class AsrDataset(Dataset):
         """``teacher``: states to distill (asr.distill), looked up by cut id and added to each batch."""
         self.tokenizer = tokenizer
         self.teacher = teacher
-        self.logmel = LogMel(features)
+        self.logmel = feature_extractor(features)
         augment = dict(augment or {})
         vtlp = augment.pop("vtlp", None)  # on the features, after the signal transforms
         self.warp = FrequencyWarp(tuple(vtlp), features.n_mels, features.sample_rate, seed) if vtlp else None
@@ -219,7 +219,7 @@ def compute_cmvn(cuts: CutSet, features: FeatureConfig = FeatureConfig(), max_du
 
     from asr.features import StatsAccumulator
 
-    logmel = LogMel(features)
+    logmel = feature_extractor(features)
     acc = StatsAccumulator(features.n_mels)
     sampler = SimpleCutSampler(cuts, max_duration=max_duration, world_size=1, rank=0)
     for batch_cuts in tqdm(sampler, desc="Normalization stats", unit="batch"):

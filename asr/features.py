@@ -1,4 +1,6 @@
-"""Log-mel features (torch.stft + librosa's mel filterbank) and global mean/variance normalization."""
+"""Log-mel features (torch.stft + librosa's mel filterbank) and global mean/variance normalization: the project's
+own (``LogMel``) or Whisper's (``WhisperLogMel``, the input of the pretrained encoder front end); ``feature_extractor``
+picks the one a FeatureConfig names."""
 
 from __future__ import annotations
 
@@ -25,6 +27,7 @@ class FeatureConfig:
     hop_length: float = 0.010  # seconds
     n_fft: int = 512
     log_floor: float = 1e-6
+    kind: str = "logmel"  # logmel (LogMel) | whisper (WhisperLogMel: Whisper's fixed parameters, the rest unused)
 
     @property
     def win_samples(self) -> int:
@@ -35,7 +38,8 @@ class FeatureConfig:
         return round(self.hop_length * self.sample_rate)
 
     def num_frames(self, num_samples: int | torch.Tensor) -> int | torch.Tensor:
-        """Frames of ``num_samples`` samples (centered frames: one more than whole hops); ints or tensors."""
+        """Frames of ``num_samples`` samples (centered frames: one more than whole hops; Whisper's: a hop of
+        zeros appended, the last frame dropped, the same count); ints or tensors."""
         return 1 + num_samples // self.hop_samples
 
 
@@ -72,6 +76,48 @@ class LogMel(nn.Module):
         lengths = torch.tensor([len(w) for w in tensors], dtype=torch.long, device=device)
         padded = torch.nn.utils.rnn.pad_sequence(tensors, batch_first=True).to(device)  # (batch, samples)
         return self(padded, lengths)
+
+
+class WhisperLogMel(nn.Module):
+    """(batch, samples) waveforms + lengths -> Whisper's log-mel (batch, frames, 80) + frame lengths: as
+    faster-whisper's FeatureExtractor computes it for one item (a hop of zeros appended; 400-point hann FFT, 10 ms
+    hop, the last frame dropped; slaney mel, log10, floored 8 decades under the item's loudest band, (x + 4) / 4),
+    with zeros, not reflections, at the edges (an item's features never depend on its batch)."""
+
+    N_FFT, HOP, N_MELS = 400, 160, 80
+
+    def __init__(self, config: FeatureConfig = FeatureConfig(kind="whisper")):
+        super().__init__()
+        if (config.sample_rate, config.n_mels, config.hop_samples) != (16000, self.N_MELS, self.HOP):
+            raise ValueError(f"Whisper's features are 80 mel bands every 10 ms of 16 kHz audio, not {config.n_mels} "
+                             f"every {config.hop_length * 1000:g} ms of {config.sample_rate} Hz")
+        self.config = config
+        fb = librosa.filters.mel(sr=16000, n_fft=self.N_FFT, n_mels=self.N_MELS)  # slaney scale and area norm
+        self.register_buffer("mel_fb", torch.from_numpy(fb.T.astype(np.float32)), persistent=False)  # (freq, mel)
+        self.register_buffer("window", torch.hann_window(self.N_FFT), persistent=False)
+
+    @torch.no_grad()
+    def forward(self, wave: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        wave = nn.functional.pad(wave.float(), (0, self.HOP))
+        spec = torch.stft(wave, n_fft=self.N_FFT, hop_length=self.HOP, window=self.window, center=True,
+                          pad_mode="constant", return_complex=True)[..., :-1]  # (batch, freq, frames)
+        power = spec.real.square() + spec.imag.square()
+        log = torch.log10(torch.matmul(power.transpose(1, 2), self.mel_fb).clamp(min=1e-10))  # (batch, frames, mel)
+        frames = self.config.num_frames(lengths)
+        valid = (torch.arange(log.shape[1], device=log.device)[None, :] < frames[:, None]).unsqueeze(-1)
+        loudest = torch.where(valid, log, torch.full_like(log, -10.0)).amax(dim=(1, 2), keepdim=True)
+        return (torch.maximum(log, loudest - 8.0) + 4.0) / 4.0, frames
+
+    batch = LogMel.batch
+
+
+def feature_extractor(config: FeatureConfig) -> LogMel | WhisperLogMel:
+    """The features a config names (``kind``)."""
+    if config.kind == "logmel":
+        return LogMel(config)
+    if config.kind == "whisper":
+        return WhisperLogMel(config)
+    raise ValueError(f"features.kind must be 'logmel' or 'whisper', got {config.kind!r}")
 
 
 class GlobalCMVN(nn.Module):

@@ -37,10 +37,12 @@ def model_card(package: Any, name: str = "asr model") -> str:
     model, meta, decode = package.model, dict(package.meta or {}), dict(package.decode or {})
     c = model.config
     params = sum(p.numel() for p in model.parameters())
-    frame_ms = package.features.hop_length * 1000 * c.subsampling_factor
+    frame_ms = package.features.hop_length * 1000 * c.frames_per_output
+    encoder = ("Whisper tiny.en's pretrained audio encoder (frozen; OpenAI's weights, MIT license) -> "
+               if c.encoder else "")
     lines = [f"# {name}", "",
-             "A CTC acoustic model of the `asr` toolkit: 80-dim log-mel features -> "
-             f"{c.num_layers} x {c.hidden_size} "
+             "A CTC acoustic model of the `asr` toolkit: 80-dim log-mel features -> " + encoder
+             + f"{c.num_layers} x {c.hidden_size} "
              + _direction(c, frame_ms) + f"{c.rnn.upper()}"
              + (f" with {c.projection_size}-dim projections" if c.projection_size else "")
              + f" -> {len(package.tokenizer)} characters.", "",
@@ -48,9 +50,10 @@ def model_card(package: Any, name: str = "asr model") -> str:
              f"- parameters: {params / 1e6:.2f} M",
              f"- front end: {c.subsampling} subsampling x{c.subsampling_factor} ({frame_ms:g} ms output frames"
              + (f"; two 3x3 convolutions of {c.conv_channels} channels, frequency pooled to a quarter"
-                if c.subsampling == "conv2d" else "") + "), " + NORMALIZATION[c.normalization]
+                if c.subsampling == "conv2d" else "") + "), "
+             + ("Whisper's 4 transformer layers (384 per 20 ms) first" if c.encoder else NORMALIZATION[c.normalization])
              + (f", cepstral smoothing to {c.cepstral_smoothing} coefficients" if c.cepstral_smoothing else ""),
-             f"- features: {package.features.n_mels} mel bands, {package.features.win_length * 1000:g} ms window, "
+             f"- features: {package.features.n_mels} {'Whisper ' if package.features.kind == 'whisper' else ''}mel bands, {package.features.win_length * 1000:g} ms window, "
              f"{package.features.hop_length * 1000:g} ms hop, {package.features.sample_rate} Hz",
              f"- tokens: {' '.join(repr(t) if t in (' ', '') else t for t in package.tokenizer.tokens)}", ""]
     lines += ["## Training", ""]

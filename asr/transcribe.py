@@ -17,7 +17,7 @@ from asr.decoding.alignment import Word, words_from_path
 from asr.decoding.config import DecodeSettings
 from asr.decoding.incremental import IncrementalGreedy
 from asr.decoding.settings import Decoded, make_decoder
-from asr.features import LogMel
+from asr.features import feature_extractor
 from asr.package import ModelPackage, file_digest, load_package
 from asr.runtime import acoustic_runtime
 from asr.windows import WindowConfig, plan_windows, stitch
@@ -43,7 +43,7 @@ class Recognizer:
         # the acoustic model: the package's PyTorch module, or an exported one with its interface (asr.export)
         self.model = (acoustic or package.model).to(device).eval()
         self.tokenizer = package.tokenizer
-        self.logmel = LogMel(package.features).to(device)
+        self.logmel = feature_extractor(package.features).to(device)
         self.device = device
         self.lm = lm
         self.settings = decode or DecodeSettings()

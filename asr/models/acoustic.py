@@ -14,6 +14,8 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from asr.features import CepstralSmoothing, GlobalCMVN
 from asr.models.chunked import chunked_layer, reverse_within, right_contexts, run_direction
+from asr.models.whisper_encoder import DIM as ENCODER_DIM
+from asr.models.whisper_encoder import WhisperEncoder
 
 
 @dataclass
@@ -40,6 +42,16 @@ class AcousticConfig:
     # chunks of chunk_size output frames plus right_context more; the forward direction carries its state
     chunk_size: int = 0
     right_context: int = 0
+    # "" (none) | whisper: Whisper tiny.en's pretrained audio encoder, frozen, in place of normalization: its input
+    # is Whisper's log-mel (features.kind=whisper), its 384 values per 20 ms what subsampling then stacks
+    # (subsampling_factor 1: 20 ms output frames); weights from train.py's pretrained_encoder at the start of
+    # training, then in the model's own checkpoints and packages (asr/models/whisper_encoder.py)
+    encoder: str = ""
+
+    @property
+    def frames_per_output(self) -> int:
+        """Input (feature) frames per output frame: the subsampling factor, times 2 after the Whisper encoder."""
+        return self.subsampling_factor * (2 if self.encoder else 1)
 
 
 def subsampled_length(frames: int | torch.Tensor, factor: int) -> int | torch.Tensor:
@@ -125,6 +137,12 @@ class AcousticModel(nn.Module):
         if config.subsampling == "conv2d" and (config.chunk_size or not config.bidirectional):
             raise ValueError("conv2d subsampling sees a frame ahead in each convolution: it is for bidirectional, "
                              "unchunked models, not streaming ones")
+        if config.encoder not in ("", "whisper"):
+            raise ValueError(f"encoder must be '' (none) or 'whisper', got {config.encoder!r}")
+        if config.encoder and (config.n_mels != 80 or config.subsampling == "conv2d" or config.chunk_size
+                               or not config.bidirectional):
+            raise ValueError("the Whisper encoder takes 80 mel bands and reads whole utterances: it is for "
+                             "bidirectional, unchunked models with stack or conv subsampling")
         if config.chunk_size and not config.bidirectional:
             raise ValueError("chunk_size is for a bidirectional model (a left-to-right one streams as it is; "
                              "give it a lookahead instead)")
@@ -132,8 +150,9 @@ class AcousticModel(nn.Module):
         self.normalizer = GlobalCMVN(config.n_mels, utterance_mean=config.normalization.startswith("utterance"),
                                      utterance_var=config.normalization == "utterance_mv")
         self.smoothing = CepstralSmoothing(config.n_mels, config.cepstral_smoothing)
-        self.subsampling = Subsampling(config.subsampling, config.n_mels, config.subsampling_factor,
-                                       config.hidden_size, config.conv_channels)
+        self.encoder = WhisperEncoder().requires_grad_(False) if config.encoder else None  # frozen, in eval mode
+        self.subsampling = Subsampling(config.subsampling, ENCODER_DIM if config.encoder else config.n_mels,
+                                       config.subsampling_factor, config.hidden_size, config.conv_channels)
         rnn_cls = nn.LSTM if config.rnn == "lstm" else nn.GRU
         h, p, bi = config.hidden_size, config.projection_size, config.bidirectional
         d = 2 * h if bi else h  # the recurrent stack's output size per frame
@@ -153,10 +172,17 @@ class AcousticModel(nn.Module):
 
     @property
     def subsampling_factor(self) -> int:
-        return self.config.subsampling_factor
+        """Input frames per output frame (the Whisper encoder's halving included)."""
+        return self.config.frames_per_output
 
     def output_lengths(self, num_frames: torch.Tensor) -> torch.Tensor:
-        return subsampled_length(num_frames, self.config.subsampling_factor)
+        return subsampled_length(num_frames, self.config.frames_per_output)
+
+    def train(self, mode: bool = True) -> AcousticModel:
+        super().train(mode)
+        if self.encoder is not None:  # frozen: no dropout to switch, and so it stays
+            self.encoder.eval()
+        return self
 
     @property
     def hidden_size_out(self) -> int:
@@ -177,7 +203,11 @@ class AcousticModel(nn.Module):
             raise ValueError(f"layer must be 1 .. {self.config.num_layers}, got {layer}")
         if inner and self.config.chunk_size:
             raise ValueError("a chunked model's inner layers are not returned (use its last layer)")
-        x = self.smoothing(self.normalizer(feats, lengths))  # (batch, time, mel)
+        if self.encoder is not None:
+            with torch.no_grad():
+                x, lengths = self.encoder(feats, lengths)  # (batch, time / 2, 384)
+        else:
+            x = self.smoothing(self.normalizer(feats, lengths))  # (batch, time, mel)
         x, out_lengths = self.subsampling(x, lengths)  # (batch, time', hidden)
         if self.lookahead is not None:
             x = self.look_ahead(x, out_lengths)

@@ -127,7 +127,8 @@ class CTCSystem(L.LightningModule):
                              "start a new run from its package with init_from=")
 
     def configure_optimizers(self):
-        optimizer = make_optimizer(self.parameters(), self.optim_cfg)  # the model's, and the distillation head's
+        # the model's trainable weights (not a frozen pretrained encoder's) and the distillation head's
+        optimizer = make_optimizer([p for p in self.parameters() if p.requires_grad], self.optim_cfg)
         total = self._total_steps()
         scheduler = make_scheduler(optimizer, self.optim_cfg, total)
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}

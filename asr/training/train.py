@@ -19,6 +19,8 @@ from asr.data import AsrDataset, compute_cmvn
 from asr.decoding.bundle import write_decoding
 from asr.distill import TeacherStates
 from asr.features import CMVNStats, FeatureConfig
+from asr.models.acoustic import AcousticConfig
+from asr.models.whisper_encoder import load_whisper_encoder
 from asr.package import (
     load_package,
     module_state,
@@ -64,7 +66,11 @@ def run_training(cfg: DictConfig) -> Path:
     decoder = validation_decoder(decode, tokenizer)  # a wrong method or a missing file: an error now
     features = FeatureConfig(**_plain(cfg.features))
     data = cfg.data
-    factor = int(cfg.model.subsampling_factor)
+    model_config = AcousticConfig(**_plain(cfg.model))
+    factor = model_config.frames_per_output
+    if bool(model_config.encoder) != (features.kind == "whisper"):
+        raise ValueError(f"model.encoder={model_config.encoder!r} with features.kind={features.kind!r}: the Whisper "
+                         "encoder reads Whisper's features (features=whisper), and only it does")
 
     train_cuts, train_skips = filter_cuts(load_cuts(data.train_cuts), tokenizer, factor,
                                           data.max_utterance_duration, features, name="train")
@@ -102,6 +108,8 @@ def run_training(cfg: DictConfig) -> Path:
                        features=_plain(cfg.features), decode=decode, decoder=decoder,
                        distill={"dim": teacher.dim, "weight": distill_weight,
                                 "layer": distill.get("layer")} if teacher else None)
+    if system.model.encoder is not None and not cfg.get("init_from"):  # a resumed run's checkpoint has them too
+        load_whisper_encoder(system.model.encoder, cfg.get("pretrained_encoder"))
     if cfg.get("init_from"):
         init_weights(system.model, cfg.init_from)
     system.model.normalizer.set_stats(cmvn)
