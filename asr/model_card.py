@@ -78,7 +78,8 @@ def model_card(package: Any, name: str = "asr model") -> str:
     lines.append("")
     if meta.get("limitations"):
         lines += ["## Not good at", "", str(meta["limitations"]), ""]
-    lines += ["## License", "", str(meta.get("license") or LICENSE), ""]
+    encoder_license = (" The encoder's weights are Whisper tiny.en's (OpenAI, MIT license)." if c.encoder else "")
+    lines += ["## License", "", str(meta.get("license") or LICENSE + encoder_license), ""]
     return "\n".join(lines)
 
 

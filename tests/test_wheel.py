@@ -22,6 +22,9 @@ def test_wheel_installs_and_runs_transcribe_and_train(tmp_path, tiny_corpus, tin
     wheel = next((tmp_path / "dist").glob("bilstm_asr-*.whl"))
     names = zipfile.ZipFile(wheel).namelist()
     assert "asr/cli.py" in names and "asr/corpora/data/sentences.txt.gz" in names
+    # the default English model (models/en), its LM and lexicon: `asr transcribe FILE` with no model package
+    assert {f"asr/pretrained/en/{f}" for f in ("model.safetensors", "config.yaml", "tokens.json", "lexicon.txt",
+                                                "lm/lm.safetensors", "lm/config.yaml")} <= set(names)
     # every config file, in every group (a group folder missing from pyproject's package list would be left out)
     configs = sorted(f"asr/conf/{p.relative_to(ROOT / 'conf')}" for p in (ROOT / "conf").rglob("*.yaml"))
     assert [name for name in configs if name not in names] == [] and len(configs) > 20

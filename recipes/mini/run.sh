@@ -7,7 +7,7 @@
 #
 #   bash recipes/mini/run.sh [--stage N] [--stop-stage N] [--data-dir DIR] [--exp-dir DIR] [--nj N]
 #                            [--corpus synthetic|real] [--plan mini|mini-natural|tiny] [--base-url URL]
-#                            [--experiment mini|general|general_extra|tiny] [--extra-plan PLAN] [--noise]
+#                            [--experiment mini|general|general_extra|general_whisper|tiny] [--extra-plan PLAN] [--noise]
 #                            [--real-dev] [--streaming] [--no-lexicon] [--distill] [--teacher-args "OPTIONS"]
 #                            [--lm-args "extra asr lm train overrides"] [-- extra `asr train` overrides]
 # --noise: also write a noise and room-response corpus (stage 1) for experiments that augment with them;
