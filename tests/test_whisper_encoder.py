@@ -149,3 +149,14 @@ def test_training_loads_the_pretrained_encoder_and_leaves_it_as_it_is(tiny_manif
         assert torch.equal(weights[f"encoder.{name}"], value), name  # loaded, and frozen through training
     loaded = load_package(package)
     assert loaded.features.kind == "whisper" and loaded.model.config.encoder == "whisper"
+
+
+def test_a_truncated_model_bin_is_named(tmp_path):
+    name = b"WhisperSpec"
+    bad = tmp_path / "model.bin"
+    header = struct.pack("<I", 6) + struct.pack("<H", len(name) + 1) + name + b"\0" + struct.pack("<II", 1, 1)
+    variable = b"encoder/x\0"
+    bad.write_bytes(header + struct.pack("<H", len(variable)) + variable + struct.pack("<BIBI", 1, 4, 4, 8) + b"\0" * 3)
+    with pytest.raises(ValueError, match=f"{bad}: truncated or not a CTranslate2 model.bin"):
+        read_ct2_variables(bad)
+    assert read_ct2_variables(bad, prefix="decoder/") == {}  # a variable not asked for is skipped, not read

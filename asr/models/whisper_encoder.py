@@ -109,44 +109,60 @@ class WhisperEncoder(nn.Module):
         return self.norm(x)[:, :(t + 1) // 2]
 
 
-def read_ct2_variables(path: str | Path, prefix: str = "") -> dict[str, np.ndarray]:
-    """The variables of a CTranslate2 ``model.bin`` (format version 6) whose names start with ``prefix``."""
-    data = Path(path).read_bytes()
-    offset = 0
+class _Reader:
+    """Little-endian fields of a CTranslate2 model.bin, read in order."""
 
-    def take(fmt: str):
-        nonlocal offset
-        value = struct.unpack_from(fmt, data, offset)
-        offset += struct.calcsize(fmt)
+    def __init__(self, data: bytes):
+        self.data, self.offset = data, 0
+
+    def take(self, fmt: str):
+        value = struct.unpack_from("<" + fmt, self.data, self.offset)
+        self.offset += struct.calcsize("<" + fmt)
         return value[0]
 
-    def string() -> str:
-        nonlocal offset
-        size = take("H")
-        text = data[offset:offset + size - 1].decode()
-        offset += size
+    def string(self) -> str:
+        size = self.take("H")  # with the terminating NUL
+        text = self.data[self.offset:self.offset + size - 1].decode()
+        self.offset += size
         return text
 
-    version = take("I")
-    if version != 6:
-        raise ValueError(f"{path}: CTranslate2 model format {version}, this reader knows version 6")
-    spec = string()
-    take("I")  # the spec's revision
-    if spec != "WhisperSpec":
-        raise ValueError(f"{path}: a {spec}, not a Whisper model")
-    variables = {}
-    for _ in range(take("I")):
-        name = string()
-        shape = [take("I") for _ in range(take("B"))]
-        dtype, size = take("B"), take("I")
-        if name.startswith(prefix):
-            if dtype not in CT2_DTYPES:
+    def array(self, dtype, size: int, shape: list[int]) -> np.ndarray:
+        if self.offset + size > len(self.data):
+            raise ValueError(f"{size} bytes of data past the end of the file")
+        values = np.frombuffer(self.data, dtype, size // np.dtype(dtype).itemsize, self.offset).reshape(shape)
+        self.offset += size
+        return values
+
+
+def read_ct2_variables(path: str | Path, prefix: str = "") -> dict[str, np.ndarray]:
+    """The variables of a CTranslate2 ``model.bin`` (format version 6) whose names start with ``prefix``; a file
+    that is not one is a ValueError that names it."""
+    reader = _Reader(Path(path).read_bytes())
+    try:
+        version = reader.take("I")
+        if version != 6:
+            raise ValueError(f"{path}: CTranslate2 model format {version}, this reader knows version 6")
+        spec = reader.string()
+        reader.take("I")  # the spec's revision
+        if spec != "WhisperSpec":
+            raise ValueError(f"{path}: a {spec}, not a Whisper model")
+        variables = {}
+        for _ in range(reader.take("I")):
+            name = reader.string()
+            shape = [reader.take("I") for _ in range(reader.take("B"))]
+            dtype, size = reader.take("B"), reader.take("I")
+            if not name.startswith(prefix):
+                reader.offset += size
+            elif dtype not in CT2_DTYPES:
                 raise ValueError(f"{path}: {name} is stored as CTranslate2 type {dtype}, which this reader does "
                                  "not know (convert the model with --quantization float16 or float32)")
-            variables[name] = np.frombuffer(data, CT2_DTYPES[dtype], size // np.dtype(CT2_DTYPES[dtype]).itemsize,
-                                            offset).reshape(shape)
-        offset += size
-    return variables
+            else:
+                variables[name] = reader.array(CT2_DTYPES[dtype], size, shape)
+        return variables
+    except (struct.error, UnicodeDecodeError, ValueError) as e:
+        if str(e).startswith(str(path)):
+            raise
+        raise ValueError(f"{path}: truncated or not a CTranslate2 model.bin ({e})") from e
 
 
 def default_weights() -> Path:
@@ -178,4 +194,7 @@ def load_whisper_encoder(encoder: WhisperEncoder, path: str | Path | None = None
                 if key not in v or tuple(v[key].shape) != tuple(getattr(module, ours).shape):
                     raise ValueError(f"{path}: {key} is missing or not shaped {tuple(getattr(module, ours).shape)}: "
                                      "not a Whisper tiny model")
+                if not np.issubdtype(v[key].dtype, np.floating):
+                    raise ValueError(f"{path}: {key} is quantized ({v[key].dtype}); convert the model with "
+                                     "--quantization float16 or float32")
                 getattr(module, ours).copy_(torch.from_numpy(v[key].astype(np.float32)))
