@@ -10,7 +10,7 @@
 # --model: the package to start from (default exp/en_extra/model, from
 #   `bash recipes/en/run.sh --extra-plan natural-extra --experiment general_extra --exp-dir exp/en_extra`); its
 #   architecture is taken from the package, and --experiment gives the training settings (augmentation, batches,
-#   optimizer; default general_extra, the en_extra model's);
+#   optimizer; default general_extra, the en_extra model's; general_whisper for models/en, the shipped one);
 # --base-data: that recipe's data directory (default data/en): its training manifests (and extra/'s, when there)
 #   are trained on beside yours, so that the model does not forget what it knew, and its cmvn.json;
 # --base-share: the part of that training data to train on (default 0.25, a fixed random quarter: 5-6 min on
