@@ -131,6 +131,9 @@ def export(package: ModelPackage, out_dir: Path, fmt: str, quantize: str | None 
     if model.config.chunk_size:
         raise ExportError("a chunked (latency-controlled) model runs a loop over windows whose count depends on the "
                           "input length, which a traced graph would fix to one length: it runs with PyTorch only")
+    if model.config.encoder:
+        raise ExportError("the Whisper encoder runs a loop over 29 s windows whose count depends on the input length, "
+                          "which a traced graph would fix to one window: it runs with PyTorch only")
     if fmt == "onnx":
         path = export_onnx(model, out_dir / FILES["onnx"])
         written = [_checked(model, path, OnnxAcousticModel(path, model), "ONNX")]

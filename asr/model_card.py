@@ -53,7 +53,8 @@ def model_card(package: Any, name: str = "asr model") -> str:
                 if c.subsampling == "conv2d" else "") + "), "
              + ("Whisper's 4 transformer layers (384 per 20 ms) first" if c.encoder else NORMALIZATION[c.normalization])
              + (f", cepstral smoothing to {c.cepstral_smoothing} coefficients" if c.cepstral_smoothing else ""),
-             f"- features: {package.features.n_mels} {'Whisper ' if package.features.kind == 'whisper' else ''}mel bands, {package.features.win_length * 1000:g} ms window, "
+             f"- features: {package.features.n_mels} {'Whisper ' if package.features.kind == 'whisper' else ''}mel "
+             f"bands, {package.features.win_length * 1000:g} ms window, "
              f"{package.features.hop_length * 1000:g} ms hop, {package.features.sample_rate} Hz",
              f"- tokens: {' '.join(repr(t) if t in (' ', '') else t for t in package.tokenizer.tokens)}", ""]
     lines += ["## Training", ""]

@@ -116,6 +116,10 @@ def test_the_encoder_stays_frozen_and_the_package_carries_it(tmp_path):
     with torch.no_grad():
         assert torch.allclose(loaded.model(feats, frames).log_probs, model(feats, frames).log_probs, atol=1e-5)
     assert "Whisper tiny.en's pretrained audio encoder" in (path / "README.md").read_text()
+    from asr.export import ExportError, export
+
+    with pytest.raises(ExportError, match="29 s windows"):  # a traced graph would keep one window: refused
+        export(loaded, tmp_path / "pkg", "onnx")
 
 
 @pytest.mark.parametrize("change", [{"subsampling": "conv2d"}, {"chunk_size": 4}, {"bidirectional": False},
