@@ -55,9 +55,6 @@ class StreamingRecognizer:
     def __init__(self, package: ModelPackage, pause: float = PAUSE, max_word_seconds: float = 10.0):
         self.package = package
         self.tokenizer = package.tokenizer
-        if package.model.config.encoder:
-            raise ValueError("a model with the Whisper encoder reads whole utterances: it does not stream (use "
-                             "`asr transcribe`)")
         self.features = StreamingLogMel(LogMel(package.features))
         self.acoustic = StreamingAcoustic(package.model)
         frame_seconds = package.features.hop_samples * package.model.subsampling_factor / SAMPLE_RATE

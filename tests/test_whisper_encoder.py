@@ -120,6 +120,10 @@ def test_the_encoder_stays_frozen_and_the_package_carries_it(tmp_path):
 
     with pytest.raises(ExportError, match="29 s windows"):  # a traced graph would keep one window: refused
         export(loaded, tmp_path / "pkg", "onnx")
+    from asr.streaming import StreamingRecognizer
+
+    with pytest.raises(ValueError, match="Whisper encoder reads whole utterances"):
+        StreamingRecognizer(loaded)  # `asr transcribe --stream`, the server's /v1/stream
 
 
 @pytest.mark.parametrize("change", [{"subsampling": "conv2d"}, {"chunk_size": 4}, {"bidirectional": False},

@@ -16,6 +16,8 @@ from asr.models.chunked import chunked_layer
 
 def streaming_problem(c: AcousticConfig) -> str | None:
     """Why a model with config ``c`` cannot stream, or None."""
+    if c.encoder:
+        return "a model with the Whisper encoder reads whole utterances (of up to 29 s at a time): it does not stream"
     if c.bidirectional and not c.chunk_size:
         return ("this model is bidirectional over the whole input: it needs all of it before it can emit anything; "
                 "streaming needs a chunked one (model=blstm_chunked, `--streaming` in the recipe) or a "
