@@ -113,7 +113,8 @@ def build_parser() -> argparse.ArgumentParser:
     p["compare"].add_argument("a", type=Path, help="system A's per-utterance file (`asr evaluate`: *.per_utt.tsv)")
     p["compare"].add_argument("b", type=Path, help="system B's, on the same utterances")
     p["compare"].add_argument("--samples", type=int, default=10000, help="bootstrap resamplings (default 10000)")
-    p["make-ngram"].add_argument("out", type=Path, help="the ARPA file to write")
+    p["make-ngram"].add_argument("out", type=Path, help="the ARPA file to write (OUT.arpa.gz: gzip-compressed, as KenLM "
+                                                        "reads it)")
     p["make-ngram"].add_argument("texts", type=Path, nargs="+", help="text files (.gz too), one sentence per line")
     p["make-ngram"].add_argument("--order", type=int, default=3, help="n (default 3)")
     p["make-ngram"].add_argument("--unit", choices=["word", "char"], default="word",

@@ -11,7 +11,9 @@ from __future__ import annotations
 from typing import Any
 
 LICENSE = ("Apache-2.0 (the code). Training data: synthetic speech from TTS voices (espeak-ng GPL-3, flite/festival/"
-           "FreeTTS BSD-style, Kokoro-82M Apache-2.0) reading public-domain text; see the corpus tool.")
+           "FreeTTS BSD-style, Kokoro-82M Apache-2.0, MBROLA's diphone voices under their databases' own terms: "
+           "speech made with them, not the databases, is what a model learns from) reading public-domain text; see "
+           "the corpus tool.")
 
 NORMALIZATION = {"global": "global mean and variance normalization",
                  "utterance": "each utterance's own mean subtracted (global variance)",
@@ -38,7 +40,9 @@ def model_card(package: Any, name: str = "asr model") -> str:
     c = model.config
     params = sum(p.numel() for p in model.parameters())
     frame_ms = package.features.hop_length * 1000 * c.frames_per_output
-    encoder = ("Whisper tiny.en's pretrained audio encoder (frozen; OpenAI's weights, MIT license) -> "
+    tuned = c.encoder_trainable_layers
+    how = f"its top {tuned} of 4 layers fine-tuned" if tuned else "frozen"
+    encoder = (f"Whisper tiny.en's pretrained audio encoder ({how}; OpenAI's weights, MIT license) -> "
                if c.encoder else "")
     lines = [f"# {name}", "",
              "A CTC acoustic model of the `asr` toolkit: 80-dim log-mel features -> " + encoder

@@ -14,16 +14,20 @@ stays, as ARPA needs; unigrams are never pruned.
 
 Units: ``word`` (normalized words, for beam search with a lexicon: one LM query per completed word) or ``char``
 (the model's characters with ``|`` for the space, the symbols beam search without a lexicon queries). Text lines are
-normalized like transcripts; gzip-compressed text works too.
+normalized like transcripts; gzip-compressed text works too. An ARPA file named ``*.gz`` is written gzip-compressed
+(a quarter of the size; KenLM reads it as it is, and so does everything here): the shipped model's n-gram.
 
     asr make-ngram data/lm/words3.arpa data/lm/train.txt --order 3 --dev data/lm/dev.txt
 """
 
 from __future__ import annotations
 
+import gzip
+import io
 import math
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -178,7 +182,7 @@ def write_arpa(lm: NgramLM, path: str | Path) -> Path:
     path = Path(path)
     entries = [dict(p) for p in lm.prob]
     entries[0][(BOS,)] = 0.0  # listed for its backoff weight only
-    with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8") as f:
+    with atomic_path(path) as tmp, _open_arpa_for_writing(tmp, path.name.endswith(".gz")) as f:
         f.write("\\data\\\n")
         for n, grams in enumerate(entries, 1):
             f.write(f"ngram {n}={len(grams)}\n")
@@ -191,6 +195,18 @@ def write_arpa(lm: NgramLM, path: str | Path) -> Path:
                 f.write(f"{logp}\t{' '.join(gram)}{bow}\n")
         f.write("\n\\end\\\n")
     return path
+
+
+@contextmanager
+def _open_arpa_for_writing(path: Path, compressed: bool) -> Iterator[io.TextIOBase]:
+    """A text file to write, gzip-compressed with no name or time in its header (same text, same bytes)."""
+    if not compressed:
+        with open(path, "w", encoding="utf-8") as f:
+            yield f
+        return
+    with open(path, "wb") as raw, gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=9) as gz, \
+            io.TextIOWrapper(gz, encoding="utf-8") as f:
+        yield f
 
 
 def load_kenlm(path: str | Path, dictionary):
@@ -207,8 +223,12 @@ def arpa_unigrams(path: str | Path) -> set[str] | None:
     """The unigram symbols of an ARPA file; None for a KenLM binary file (its vocabulary cannot be read here)."""
     path = Path(path)
     with open(path, "rb") as f:
-        if not f.read(4096).lstrip().startswith(b"\\data\\"):
-            return None
+        head = f.read(4096)
+    if head.startswith(b"\x1f\x8b"):  # gzip: an ARPA file compressed (KenLM's binary format never is)
+        with gzip.open(path, "rb") as f:
+            head = f.read(4096)
+    if not head.lstrip().startswith(b"\\data\\"):
+        return None
     symbols, in_unigrams = set(), False
     for line in read_text_lines(path):
         fields = line.split()

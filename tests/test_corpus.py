@@ -1,5 +1,6 @@
 import gzip
 import hashlib
+import random
 import shutil
 import tarfile
 
@@ -277,3 +278,22 @@ def test_mbrola_voices_speak():
         pitch[voice] = float(np.median(f0[: len(rms)][rms > 0.05]))  # voiced, loud frames
     men = [pitch[v] for v, sex in synthetic.MBROLA_VOICES.items() if sex == "M"]
     assert all(70 < p < 150 for p in men) and pitch["us1"] > 1.5 * max(men), pitch
+
+
+def test_text_extra_speaks_new_sentences_beside_mini_natural():
+    """text-extra is trained together with mini-natural (--extra-plan): new training text, not mini-natural's
+    sentences in other voices (natural-extra's), none of the dev / test sentences, and speaker ids of its own."""
+    pool = load_sentence_pool()
+    random.Random(0).shuffle(pool)
+    base, n_eval = synthetic.plan_sentences(PLANS["mini-natural"], pool)
+    text, n_eval_text = synthetic.plan_sentences(PLANS["text-extra"], pool)
+    voices, _ = synthetic.plan_sentences(PLANS["natural-extra"], pool)
+    assert n_eval == n_eval_text and text[1:] == base[1:]  # the same dev and test sentences
+    assert len(text[0]) == 3000 and not set(text[0]) & set(base[0])
+    assert not set(text[0]) & {s for part in base[1:] for s in part}
+    assert set(voices[0]) <= set(base[0])  # the plans without new_sentences keep the extended plan's text
+    ids = {s.id for s in make_speakers(PLANS["mini-natural"], seed=0)["train-clean-5"]}
+    more = make_speakers(PLANS["text-extra"], seed=0)["train-clean-5"]
+    assert len(more) == 500 and not ids & {s.id for s in more}
+    with pytest.raises(ValueError, match="the pool has"):
+        synthetic.plan_sentences(PLANS["text-extra"], pool[:5000])

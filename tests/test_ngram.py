@@ -254,3 +254,30 @@ def test_a_word_ngram_from_the_command_line_tuned_into_the_package(tiny_corpus, 
     assert decode["method"] == "beam" and decode["tuned_wer"] < 9.0 and decode["ngram_lm"]["path"] == str(arpa)
     assert (decode["fusion"], decode["lm_weight"], decode["word_bonus"]) == (True, 0.7, 0.3)  # the LSTM LM's stay
     assert decode["lm"] == lstm["lm"]  # and its record: `--lm` checks the LSTM LM against it, not the n-gram
+
+
+def test_a_compressed_arpa_scores_and_decodes_as_the_plain_one(tmp_path):
+    """`asr make-ngram OUT.arpa.gz` writes the ARPA gzip-compressed (the shipped model's n-gram: a quarter of the
+    size), the same bytes each time; perplexity, the unit and the lexicon beam read it as the plain file."""
+    from asr.decoding.bundle import ngram_name
+    from asr.ngram import arpa_unigrams
+
+    text = _text(tmp_path, "t.txt", FIXTURE_TEXT)
+    plain, packed = tmp_path / "words.arpa", tmp_path / "words.arpa.gz"
+    make_ngram([text], plain, order=3)
+    make_ngram([text], packed, order=3)
+    first = packed.read_bytes()
+    assert first.startswith(b"\x1f\x8b") and gzip.decompress(first) == plain.read_bytes()
+    make_ngram([text], packed, order=3)
+    assert packed.read_bytes() == first  # no time or name in the gzip header
+    assert arpa_unigrams(packed) == arpa_unigrams(plain) and ngram_unit(packed) == "word"
+    dev = _text(tmp_path, "dev.txt", ["the cat sat on the hat", "a mat"])
+    a, b = perplexity(plain, [dev]), perplexity(packed, [dev])
+    assert a.perplexity == pytest.approx(b.perplexity, rel=1e-6) and a.oov == b.oov >= 0
+    lexicon = _lexicon(tmp_path, ["CAT", "HAT", "SAT", "ON", "ZEBRA"])
+    lp = _emissions(_spell("HAT SAT", near={"H": "C"}))
+    settings = DecodeSettings(method="beam", beam_size=8, lexicon=lexicon, ngram=str(packed), ngram_weight=2.0)
+    best = BeamSearch(TOK, settings).decode_one(lp)[0]
+    plain_best = BeamSearch(TOK, replace(settings, ngram=str(plain))).decode_one(lp)[0]
+    assert best.text == plain_best.text and best.ngram == pytest.approx(plain_best.ngram, abs=1e-5)
+    assert ngram_name(packed) == "ngram.arpa.gz" and ngram_name(plain) == "ngram.arpa"

@@ -123,6 +123,36 @@ def test_the_encoder_stays_frozen_and_the_package_carries_it(tmp_path):
         StreamingRecognizer(loaded)  # `asr transcribe --stream`, the server's /v1/stream
 
 
+def test_the_encoder_s_top_layers_train_at_their_own_rate_when_asked():
+    """model.encoder_trainable_layers=N: the top N transformer layers and the final norm get gradients (the rest
+    of the encoder none), and the optimizer gives them optim.encoder_lr_scale x the rate; more layers than the
+    encoder has, or trainable layers without an encoder, are refused."""
+    from asr.training.ctc_system import CTCSystem
+
+    model = {"encoder": "whisper", "num_layers": 1, "hidden_size": 32, "subsampling_factor": 1,
+             "encoder_trainable_layers": 1}
+    system = CTCSystem(model=model, optim={"name": "adam", "lr": 1e-3, "encoder_lr_scale": 0.1},
+                       tokens=Tokenizer().tokens)
+    system.total_steps = 10
+    encoder = system.model.encoder
+    system.model.train()
+    assert not encoder.training  # no dropout in Whisper's layers either way
+    feats, frames = feature_extractor(WHISPER).batch([speech_like(1.0, 2), speech_like(0.5, 3)])
+    system.model(feats, frames).log_probs.sum().backward()
+    top = {id(p) for m in (encoder.blocks[-1], encoder.norm) for p in m.parameters()}
+    for name, param in encoder.named_parameters():
+        assert (param.grad is not None) == (id(param) in top), name
+    groups = system.configure_optimizers()["optimizer"].param_groups
+    assert [g["lr"] for g in groups] == pytest.approx([1e-3, 1e-4])
+    assert {id(p) for p in groups[1]["params"]} == top
+    assert not top & {id(p) for p in groups[0]["params"]}
+    with torch.no_grad():  # evaluation builds no graph through the encoder
+        assert not system.model(feats, frames).log_probs.requires_grad
+    for bad in ({**model, "encoder_trainable_layers": 5}, {"encoder_trainable_layers": 1}):
+        with pytest.raises(ValueError, match="encoder_trainable_layers"):
+            AcousticModel(AcousticConfig(**bad))
+
+
 @pytest.mark.parametrize("change", [{"subsampling": "conv2d"}, {"chunk_size": 4}, {"bidirectional": False},
                                     {"encoder": "wav2vec"}])
 def test_models_the_encoder_cannot_front_are_refused(change):

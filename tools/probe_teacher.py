@@ -111,6 +111,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--frames-per-batch", type=int, default=12000)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--train-fraction", type=float, default=1.0,
+                        help="train on this fraction of the training cuts (a random subset): the data's learning curve")
     parser.add_argument("--out", type=Path, help="write the last epoch's hypotheses here, one TSV per set")
     args = parser.parse_args(argv)
     random.seed(args.seed)
@@ -118,6 +120,9 @@ def main(argv: list[str] | None = None) -> None:
     tokenizer = Tokenizer()
     train_states = TeacherStates(args.train[0])
     train = labelled_states(train_states, args.train[1:], tokenizer)
+    if args.train_fraction < 1.0:
+        train = random.Random(args.seed).sample(train, max(1, round(len(train) * args.train_fraction)))
+        print(f"training on {len(train)} cuts ({args.train_fraction:g} of them)")
     evals = {}
     for spec in args.eval:
         name, _, rest = spec.partition("=")

@@ -275,6 +275,25 @@ def _deterministic_tar(tar_path: Path, root: Path, members: list[Path]) -> None:
                     tar.addfile(info, f)
 
 
+def plan_sentences(plan: CorpusPlan, pool: list[str]) -> tuple[list[list[str]], int]:
+    """Each subset's sentences from the shuffled pool, and how many the evaluation subsets take.
+
+    Evaluation subsets take sentences from the front of the pool, training after them; the LM text is everything
+    that no evaluation subset speaks. A plan that extends another with ``new_sentences`` starts its training
+    sentences after the extended plan's.
+    """
+    need = [s.speakers * s.chapters_per_speaker * s.utterances_per_chapter for s in plan.subsets]
+    n_eval = sum(need[1:])
+    skip = 0
+    if plan.extends and plan.new_sentences:
+        base = PLANS[plan.extends].subsets[0]
+        skip = base.speakers * base.chapters_per_speaker * base.utterances_per_chapter
+    if sum(need) + skip > len(pool):
+        raise ValueError(f"the plan needs {sum(need) + skip} sentences, the pool has {len(pool)}")
+    starts = [n_eval + skip] + [int(x) for x in np.cumsum([0] + need[1:-1])]
+    return [pool[start:start + n] for start, n in zip(starts, need)], n_eval
+
+
 def make_corpus(root: str | Path, plan: str | CorpusPlan = "mini", seed: int = 0, tarballs: bool = False,
                 num_jobs: int = 2) -> Path:
     """Write the corpus under ``root``; idempotent (a done-marker per subset). Returns ``root/LibriSpeech``."""
@@ -286,20 +305,14 @@ def make_corpus(root: str | Path, plan: str | CorpusPlan = "mini", seed: int = 0
                   warped=any(s.warped for group in speakers.values() for s in group))
     pool = load_sentence_pool()
     random.Random(seed).shuffle(pool)
-    need = [s.speakers * s.chapters_per_speaker * s.utterances_per_chapter for s in plan.subsets]
-    if sum(need) > len(pool):
-        raise ValueError(f"the plan needs {sum(need)} sentences, the pool has {len(pool)}")
-    # Evaluation subsets take sentences from the front of the shuffled pool, training after them; the LM text is
-    # everything that no evaluation subset speaks.
-    n_eval = sum(need[1:])
-    starts = [n_eval] + list(np.cumsum([0] + need[1:-1]))
+    per_subset, n_eval = plan_sentences(plan, pool)
     corpus.mkdir(parents=True, exist_ok=True)
     lm_text = root / "lm-text.txt"
     if not lm_text.exists():
         write_text_atomic(lm_text, "\n".join(pool[n_eval:]) + "\n")
     lines = [";ID  |SEX| SUBSET           |MINUTES| NAME"]
-    for subset, start in zip(plan.subsets, starts):
-        sentences = iter(pool[int(start):])
+    for subset, subset_sentences in zip(plan.subsets, per_subset):
+        sentences = iter(subset_sentences)
         jobs = []
         for spk in speakers[subset.name]:
             for c in range(subset.chapters_per_speaker):

@@ -48,7 +48,11 @@ def copy_into(package: Path, source: str | Path, name: str) -> str:
 
 
 def ngram_name(path: str | Path) -> str:
-    """The n-gram's file name inside a package: ngram.arpa, or ngram.binary etc. for a KenLM binary."""
+    """The n-gram's file name inside a package: ngram.arpa (ngram.arpa.gz compressed), or ngram.binary etc. for a
+    KenLM binary."""
+    suffixes = Path(path).suffixes
+    if suffixes[-2:] == [".arpa", ".gz"]:
+        return "ngram.arpa.gz"
     return "ngram" + (Path(path).suffix or ".arpa")
 
 

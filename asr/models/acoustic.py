@@ -15,6 +15,7 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 from asr.features import CepstralSmoothing, GlobalCMVN
 from asr.models.chunked import chunked_layer, reverse_within, right_contexts, run_direction
 from asr.models.whisper_encoder import DIM as ENCODER_DIM
+from asr.models.whisper_encoder import LAYERS as ENCODER_LAYERS
 from asr.models.whisper_encoder import WhisperEncoder
 
 
@@ -47,6 +48,9 @@ class AcousticConfig:
     # (subsampling_factor 1: 20 ms output frames); weights from train.py's pretrained_encoder at the start of
     # training, then in the model's own checkpoints and packages (asr/models/whisper_encoder.py)
     encoder: str = ""
+    # > 0: the encoder's top this many transformer layers (and its final norm) are trained with the rest (at
+    # optim.encoder_lr_scale times the learning rate); the layers below stay frozen. 0: all frozen.
+    encoder_trainable_layers: int = 0
 
     @property
     def frames_per_output(self) -> int:
@@ -143,6 +147,9 @@ class AcousticModel(nn.Module):
                                or not config.bidirectional):
             raise ValueError("the Whisper encoder takes 80 mel bands and reads whole utterances: it is for "
                              "bidirectional, unchunked models with stack or conv subsampling")
+        if not 0 <= config.encoder_trainable_layers <= (ENCODER_LAYERS if config.encoder else 0):
+            raise ValueError(f"encoder_trainable_layers must be 0 .. {ENCODER_LAYERS} with the Whisper encoder "
+                             f"(0 without one), got {config.encoder_trainable_layers}")
         if config.chunk_size and not config.bidirectional:
             raise ValueError("chunk_size is for a bidirectional model (a left-to-right one streams as it is; "
                              "give it a lookahead instead)")
@@ -151,6 +158,9 @@ class AcousticModel(nn.Module):
                                      utterance_var=config.normalization == "utterance_mv")
         self.smoothing = CepstralSmoothing(config.n_mels, config.cepstral_smoothing)
         self.encoder = WhisperEncoder().requires_grad_(False) if config.encoder else None  # frozen, in eval mode
+        if config.encoder_trainable_layers:  # the top layers learn with the head (Whisper has no dropout)
+            for module in (*self.encoder.blocks[-config.encoder_trainable_layers:], self.encoder.norm):
+                module.requires_grad_(True)
         self.subsampling = Subsampling(config.subsampling, ENCODER_DIM if config.encoder else config.n_mels,
                                        config.subsampling_factor, config.hidden_size, config.conv_channels)
         rnn_cls = nn.LSTM if config.rnn == "lstm" else nn.GRU
@@ -180,7 +190,7 @@ class AcousticModel(nn.Module):
 
     def train(self, mode: bool = True) -> AcousticModel:
         super().train(mode)
-        if self.encoder is not None:  # frozen: no dropout to switch, and so it stays
+        if self.encoder is not None:  # no dropout to switch (trainable top layers or not), and so it stays
             self.encoder.eval()
         return self
 
@@ -204,7 +214,7 @@ class AcousticModel(nn.Module):
         if inner and self.config.chunk_size:
             raise ValueError("a chunked model's inner layers are not returned (use its last layer)")
         if self.encoder is not None:
-            with torch.no_grad():
+            with torch.set_grad_enabled(torch.is_grad_enabled() and self.config.encoder_trainable_layers > 0):
                 x, lengths = self.encoder(feats, lengths)  # (batch, time / 2, 384)
         else:
             x = self.smoothing(self.normalizer(feats, lengths))  # (batch, time, mel)

@@ -127,8 +127,16 @@ class CTCSystem(L.LightningModule):
                              "start a new run from its package with init_from=")
 
     def configure_optimizers(self):
-        # the model's trainable weights (not a frozen pretrained encoder's) and the distillation head's
-        optimizer = make_optimizer([p for p in self.parameters() if p.requires_grad], self.optim_cfg)
+        # the model's trainable weights (not a frozen pretrained encoder's) and the distillation head's; the
+        # encoder's trainable top layers (model.encoder_trainable_layers) at optim.encoder_lr_scale x the rate
+        encoder = self.model.encoder
+        tuned = [p for p in encoder.parameters() if p.requires_grad] if encoder is not None else []
+        rest = [p for p in self.parameters() if p.requires_grad and all(p is not q for q in tuned)]
+        groups = [{"params": rest}]
+        if tuned:
+            scale = float(self.optim_cfg.get("encoder_lr_scale", 0.1))
+            groups.append({"params": tuned, "lr": float(self.optim_cfg["lr"]) * scale})
+        optimizer = make_optimizer(groups, self.optim_cfg)
         total = self._total_steps()
         scheduler = make_scheduler(optimizer, self.optim_cfg, total)
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}

@@ -13,7 +13,8 @@
 # --noise: also write a noise and room-response corpus (stage 1) for experiments that augment with them;
 # --real-dev: also score the natural-speech dev set (real recordings, `asr make-real-dev`) in stages 4 and 9.
 # --extra-plan PLAN: a second synthetic corpus whose plan extends --plan's (e.g. natural-extra: 250 more Kokoro
-# speakers beside mini-natural), made under DATA_DIR/extra in stage 1 and trained on with the first (stage 3).
+# speakers beside mini-natural; text-extra: 500 speakers of new sentences), made under DATA_DIR/extra in stage 1 and
+# trained on with the first (stage 3).
 # --distill: train with distillation from Whisper tiny.en's encoder (README "Distillation"): its states for every
 # training cut (`asr make-teacher-states` into DATA_DIR/teacher; --teacher-args for its options, e.g. "--pool 2
 # --int8" for a quarter of the bytes) before stage 3, then distill.dir=... distill.weight=1.0 in stage 3
@@ -49,7 +50,7 @@ train_overrides=()
 recipe=mini
 # shellcheck source=../shared/stages.sh
 . "$(dirname "$0")/../shared/stages.sh"
-usage() { sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
+usage() { sed -n '2,27p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
 while [ $# -gt 0 ]; do
   common_option "$@"
   if [ "$consumed" -gt 0 ]; then shift "$consumed"; continue; fi
