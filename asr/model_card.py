@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from asr.models.whisper_encoder import LAYERS as ENCODER_LAYERS
+
 LICENSE = ("Apache-2.0 (the code). Training data: synthetic speech from TTS voices (espeak-ng GPL-3, flite/festival/"
            "FreeTTS BSD-style, Kokoro-82M Apache-2.0, MBROLA's diphone voices under their databases' own terms: "
            "speech made with them, not the databases, is what a model learns from) reading public-domain text; see "
@@ -41,7 +43,7 @@ def model_card(package: Any, name: str = "asr model") -> str:
     params = sum(p.numel() for p in model.parameters())
     frame_ms = package.features.hop_length * 1000 * c.frames_per_output
     tuned = c.encoder_trainable_layers
-    how = f"its top {tuned} of 4 layers fine-tuned" if tuned else "frozen"
+    how = f"its top {tuned} of {ENCODER_LAYERS} layers fine-tuned" if tuned else "frozen"
     encoder = (f"Whisper tiny.en's pretrained audio encoder ({how}; OpenAI's weights, MIT license) -> "
                if c.encoder else "")
     lines = [f"# {name}", "",
