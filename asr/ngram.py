@@ -222,13 +222,10 @@ def load_kenlm(path: str | Path, dictionary):
 def arpa_unigrams(path: str | Path) -> set[str] | None:
     """The unigram symbols of an ARPA file; None for a KenLM binary file (its vocabulary cannot be read here)."""
     path = Path(path)
-    with open(path, "rb") as f:
-        head = f.read(4096)
-    if head.startswith(b"\x1f\x8b"):  # gzip: an ARPA file compressed (KenLM's binary format never is)
-        with gzip.open(path, "rb") as f:
-            head = f.read(4096)
-    if not head.lstrip().startswith(b"\\data\\"):
-        return None
+    opener = gzip.open if path.suffix == ".gz" else open  # as read_text_lines below and write_arpa decide
+    with opener(path, "rb") as f:
+        if not f.read(4096).lstrip().startswith(b"\\data\\"):
+            return None
     symbols, in_unigrams = set(), False
     for line in read_text_lines(path):
         fields = line.split()

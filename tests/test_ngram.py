@@ -14,7 +14,7 @@ from flashlight.lib.text.dictionary import Dictionary
 
 from asr.decoding.beam import BeamSearch
 from asr.decoding.config import DecodeSettings
-from asr.ngram import UNK, make_ngram, ngram_unit, perplexity
+from asr.ngram import UNK, arpa_unigrams, make_ngram, ngram_unit, perplexity
 from test_lexicon import TOK, _emissions, _lexicon, _spell
 
 
@@ -260,7 +260,6 @@ def test_a_compressed_arpa_scores_and_decodes_as_the_plain_one(tmp_path):
     """`asr make-ngram OUT.arpa.gz` writes the ARPA gzip-compressed (the shipped model's n-gram: a quarter of the
     size), the same bytes each time; perplexity, the unit and the lexicon beam read it as the plain file."""
     from asr.decoding.bundle import ngram_name
-    from asr.ngram import arpa_unigrams
 
     text = _text(tmp_path, "t.txt", FIXTURE_TEXT)
     plain, packed = tmp_path / "words.arpa", tmp_path / "words.arpa.gz"
